@@ -1,0 +1,152 @@
+"""The one exception hierarchy of migrator.
+
+Every error carries structured fields (file, line, object, row, field, job id, error code) so that
+callers can decide what to do with it; only the CLI turns errors into text for people. Each class
+knows the process exit code it stands for: 2 for "could not run", 1 for "ran, some rows failed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a plan or its sources, located as precisely as we can.
+
+    `path` is a dotted path into the plan such as ``objects[2].fields.Name``; `line` is 1-based.
+    """
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    path: str | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<plan>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        text = f"{where}: "
+        if self.path:
+            text += f"{self.path}: "
+        text += self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class MigratorError(Exception):
+    """Base of every error migrator raises on purpose."""
+
+    exit_code = 2
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": type(self).__name__, "message": str(self)}
+
+
+# --- could not run (exit 2) ------------------------------------------------------------------
+
+
+class UsageError(MigratorError):
+    """The user asked for something that cannot be done as asked."""
+
+
+class PlanError(UsageError):
+    """A plan is invalid. Holds every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        summary = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the plan:\n{summary}")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": "PlanError", "problems": [p.as_dict() for p in self.problems]}
+
+
+class ConfigError(UsageError):
+    """Targets, credentials or settings are missing or inconsistent."""
+
+
+class SourceDataError(UsageError):
+    """A source file cannot be read at all (as opposed to single bad rows, which become rejects)."""
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+                 field: str | None = None):
+        self.file, self.row, self.field = file, row, field
+        where = ":".join(str(x) for x in (file, row) if x is not None)
+        prefix = f"{where}: " if where else ""
+        if field:
+            prefix += f"{field}: "
+        super().__init__(prefix + message)
+
+
+class RunStateError(UsageError):
+    """A run directory or checkpoint is missing, corrupt, or from an incompatible version."""
+
+
+# --- ran, some rows failed (exit 1) ----------------------------------------------------------
+
+
+class MigrationFailed(MigratorError):
+    """The run finished but not every row was loaded."""
+
+    exit_code = 1
+
+
+# --- Bulk API -------------------------------------------------------------------------------
+
+
+class BulkApiError(MigratorError):
+    """An API call failed. `status` is the HTTP status; `error_code` the Salesforce errorCode."""
+
+    def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None,
+                 job_id: str | None = None, url: str | None = None):
+        self.status, self.error_code, self.job_id, self.url = status, error_code, job_id, url
+        parts = [p for p in (error_code, message) if p]
+        text = ": ".join(parts) if parts else "Bulk API error"
+        if status is not None:
+            text = f"HTTP {status} {text}"
+        if job_id:
+            text += f" (job {job_id})"
+        super().__init__(text)
+        self.api_message = message
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": type(self).__name__, "status": self.status, "error_code": self.error_code,
+                "message": self.api_message, "job_id": self.job_id}
+
+
+class AuthError(BulkApiError):
+    """Authentication failed or the session expired and could not be renewed."""
+
+
+class TransientApiError(BulkApiError):
+    """Worth retrying: 5xx, timeouts, lock contention, throttling."""
+
+
+class JobFailedError(BulkApiError):
+    """A job ended in state Failed or Aborted."""
+
+
+class LimitExceededError(BulkApiError):
+    """An org limit (API requests, batches, upload size) was exceeded."""
+
+
+class NotFoundError(BulkApiError):
+    """The job, batch or resource does not exist (or was deleted)."""
+
+
+class InvalidRequestError(BulkApiError):
+    """The server refused the request as malformed or illegal in the current state (HTTP 400)."""

@@ -1,0 +1,275 @@
+"""The local org's metadata: which objects exist, their fields, types, lookups and key prefixes.
+
+Loaded from the bundled ``standard_objects.yaml`` plus any ``--schema FILE`` the user passes (same
+format; a user file may add objects or add/override fields of existing ones). Everything in the
+local org (describe, DML validation, SOQL) reads metadata from here, never from hard-coded lists.
+
+Storage convention shared with the store, the DML engine and the SOQL compiler:
+- one SQLite table per object, named exactly as the object's API name (always quoted);
+- one column per field, named exactly as the field's API name; ``Id`` is the TEXT primary key
+  (18 characters) and every table has ``IsDeleted`` INTEGER 0/1 (queryAll sees deleted rows);
+- values: text-like types (string, textarea, picklist, multipicklist, email, phone, url, id,
+  reference, combobox, encryptedstring) as TEXT; boolean as INTEGER 0/1; int as INTEGER;
+  double, currency, percent as REAL; date as TEXT ``YYYY-MM-DD``; datetime as TEXT
+  ``YYYY-MM-DDTHH:MM:SS.000Z`` in UTC (so text order is time order); null as NULL;
+- a polymorphic reference stores only the Id; its type follows from the Id's 3-character key prefix.
+
+This module imports nothing from the rest of migrator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEXT_TYPES = frozenset({"id", "string", "textarea", "picklist", "multipicklist", "email", "phone", "url",
+                        "reference", "combobox", "encryptedstring"})
+NUMBER_TYPES = frozenset({"double", "currency", "percent"})
+FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | frozenset({"boolean", "int", "date", "datetime", "base64"})
+
+# Fields every object has; they are added when an object is loaded, not declared in the YAML.
+SYSTEM_FIELDS: tuple[dict[str, Any], ...] = (
+    {"name": "Id", "type": "id", "length": 18, "createable": False, "updateable": False,
+     "nillable": False, "id_lookup": True, "defaulted_on_create": True, "label": "Record ID"},
+    {"name": "IsDeleted", "type": "boolean", "createable": False, "updateable": False, "nillable": False,
+     "defaulted_on_create": True, "label": "Deleted"},
+    {"name": "CreatedDate", "type": "datetime", "createable": False, "updateable": False,
+     "nillable": False, "defaulted_on_create": True, "label": "Created Date"},
+    {"name": "CreatedById", "type": "reference", "reference_to": ["User"], "relationship_name": "CreatedBy",
+     "createable": False, "updateable": False, "nillable": False, "defaulted_on_create": True,
+     "label": "Created By ID"},
+    {"name": "LastModifiedDate", "type": "datetime", "createable": False, "updateable": False,
+     "nillable": False, "defaulted_on_create": True, "label": "Last Modified Date"},
+    {"name": "LastModifiedById", "type": "reference", "reference_to": ["User"],
+     "relationship_name": "LastModifiedBy", "createable": False, "updateable": False, "nillable": False,
+     "defaulted_on_create": True, "label": "Last Modified By ID"},
+    {"name": "SystemModstamp", "type": "datetime", "createable": False, "updateable": False,
+     "nillable": False, "defaulted_on_create": True, "label": "System Modstamp"},
+)
+
+
+class SchemaError(Exception):
+    """The org schema YAML is invalid. The message names the file, object and field."""
+
+
+@dataclass(frozen=True)
+class PicklistValue:
+    value: str
+    label: str
+    active: bool = True
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One field, with the attributes Salesforce's describe reports and DML enforces."""
+
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    precision: int = 0
+    scale: int = 0
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    external_id: bool = False
+    id_lookup: bool = False
+    unique: bool = False
+    case_sensitive: bool = False
+    reference_to: tuple[str, ...] = ()
+    relationship_name: str | None = None
+    picklist_values: tuple[PicklistValue, ...] = ()
+    restricted_picklist: bool = False
+    default_value: Any = None
+    defaulted_on_create: bool = False
+    calculated: bool = False
+    auto_number: bool = False
+    custom: bool = False
+
+    @property
+    def polymorphic(self) -> bool:
+        return len(self.reference_to) > 1
+
+    @property
+    def required_on_create(self) -> bool:
+        """Salesforce's rule: not nillable, createable, and not defaulted on create."""
+        return not self.nillable and self.createable and not self.defaulted_on_create
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    name: str
+    label: str
+    label_plural: str
+    key_prefix: str
+    fields: Mapping[str, FieldDef]  # keyed by API name, in declaration order
+    custom: bool = False
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+    queryable: bool = True
+    _lower: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def field(self, name: str) -> FieldDef | None:
+        """Case-insensitive field lookup, as Salesforce resolves CSV headers and SOQL names."""
+        canonical = self._lower.get(name.lower())
+        return self.fields[canonical] if canonical else None
+
+    def relationship(self, relationship_name: str) -> FieldDef | None:
+        """The reference field whose relationship name is `relationship_name` (case-insensitive)."""
+        wanted = relationship_name.lower()
+        for f in self.fields.values():
+            if f.relationship_name and f.relationship_name.lower() == wanted:
+                return f
+        return None
+
+
+@dataclass(frozen=True)
+class OrgSchema:
+    objects: Mapping[str, ObjectDef]
+
+    def get(self, name: str) -> ObjectDef | None:
+        """Case-insensitive object lookup."""
+        wanted = name.lower()
+        for key, obj in self.objects.items():
+            if key.lower() == wanted:
+                return obj
+        return None
+
+    def by_key_prefix(self, prefix: str) -> ObjectDef | None:
+        for obj in self.objects.values():
+            if obj.key_prefix == prefix:
+                return obj
+        return None
+
+
+def _picklist(values: Iterable[Any]) -> tuple[PicklistValue, ...]:
+    result = []
+    for v in values:
+        if isinstance(v, Mapping):
+            result.append(PicklistValue(value=str(v["value"]), label=str(v.get("label", v["value"])),
+                                        active=bool(v.get("active", True)),
+                                        default=bool(v.get("default", False))))
+        else:
+            result.append(PicklistValue(value=str(v), label=str(v)))
+    return tuple(result)
+
+
+def _relationship_name(name: str) -> str:
+    if name.endswith("__c"):
+        return name[:-3] + "__r"
+    if name.endswith("Id") and len(name) > 2:
+        return name[:-2]
+    return name
+
+
+def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef:
+    kind = spec.get("type", "string")
+    if kind not in FIELD_TYPES:
+        raise SchemaError(f"{where}: field {name}: unknown type {kind!r}")
+    reference_to = spec.get("reference_to", spec.get("to", ()))
+    if isinstance(reference_to, str):
+        reference_to = [reference_to]
+    if kind == "reference" and not reference_to:
+        raise SchemaError(f"{where}: field {name}: a reference needs `to`")
+    required = bool(spec.get("required", False))
+    defaults = {"string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
+                "multipicklist": 4099, "id": 18, "reference": 18, "combobox": 255, "encryptedstring": 175}
+    return FieldDef(
+        name=name,
+        type=kind,
+        label=str(spec.get("label", name.removesuffix("__c").replace("_", " "))),
+        length=int(spec.get("length", defaults.get(kind, 0))),
+        precision=int(spec.get("precision", 18 if kind in NUMBER_TYPES or kind == "int" else 0)),
+        scale=int(spec.get("scale", 2 if kind in ("currency", "percent") else 0)),
+        nillable=not required and bool(spec.get("nillable", True)),
+        createable=bool(spec.get("createable", True)),
+        updateable=bool(spec.get("updateable", True)),
+        external_id=bool(spec.get("external_id", False)),
+        id_lookup=bool(spec.get("id_lookup", spec.get("external_id", False))),
+        unique=bool(spec.get("unique", False)),
+        case_sensitive=bool(spec.get("case_sensitive", False)),
+        reference_to=tuple(reference_to),
+        relationship_name=spec.get("relationship_name")
+        or (_relationship_name(name) if kind == "reference" else None),
+        picklist_values=_picklist(spec.get("values", ())),
+        restricted_picklist=bool(spec.get("restricted", False)),
+        default_value=spec.get("default"),
+        defaulted_on_create=bool(spec.get("defaulted_on_create", "default" in spec or kind == "boolean")),
+        calculated=bool(spec.get("calculated", False)),
+        auto_number=bool(spec.get("auto_number", False)),
+        custom=name.endswith("__c"),
+    )
+
+
+def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
+                      base: ObjectDef | None = None) -> ObjectDef:
+    fields: dict[str, FieldDef] = dict(base.fields) if base else {}
+    if base is None:
+        for system in SYSTEM_FIELDS:
+            sys_spec = {k: v for k, v in system.items() if k != "name"}
+            sys_spec["required"] = not sys_spec.pop("nillable", True)
+            fd = _field_from_yaml(system["name"], sys_spec, where)
+            fields[fd.name] = replace(fd, nillable=system.get("nillable", True), custom=False)
+    for field_name, field_spec in (spec.get("fields") or {}).items():
+        fd = _field_from_yaml(str(field_name), field_spec or {}, f"{where}: object {name}")
+        fields[fd.name] = fd
+    key_prefix = str(spec.get("key_prefix", base.key_prefix if base else ""))
+    if len(key_prefix) != 3:
+        raise SchemaError(f"{where}: object {name}: key_prefix must be 3 characters, got {key_prefix!r}")
+    label = str(spec.get("label", base.label if base else name.removesuffix("__c").replace("_", " ")))
+    return ObjectDef(
+        name=name,
+        label=label,
+        label_plural=str(spec.get("label_plural", base.label_plural if base else label + "s")),
+        key_prefix=key_prefix,
+        fields=fields,
+        custom=name.endswith("__c"),
+        createable=bool(spec.get("createable", base.createable if base else True)),
+        updateable=bool(spec.get("updateable", base.updateable if base else True)),
+        deletable=bool(spec.get("deletable", base.deletable if base else True)),
+        queryable=bool(spec.get("queryable", base.queryable if base else True)),
+        _lower={k.lower(): k for k in fields},
+    )
+
+
+def merge_schema(schema: OrgSchema, document: Mapping[str, Any], where: str) -> OrgSchema:
+    """Add the objects and fields of one YAML document to `schema` (user files extend the bundle)."""
+    objects = dict(schema.objects)
+    for name, spec in (document.get("objects") or {}).items():
+        base = schema.get(str(name))
+        obj = _object_from_yaml(base.name if base else str(name), spec or {}, where, base)
+        objects[obj.name] = obj
+    merged = OrgSchema(objects=objects)
+    _check_references(merged, where)
+    return merged
+
+
+def _check_references(schema: OrgSchema, where: str) -> None:
+    prefixes: dict[str, str] = {}
+    for obj in schema.objects.values():
+        if obj.key_prefix in prefixes:
+            raise SchemaError(f"{where}: object {obj.name}: key_prefix {obj.key_prefix} is already used by "
+                              f"{prefixes[obj.key_prefix]}")
+        prefixes[obj.key_prefix] = obj.name
+        for f in obj.fields.values():
+            for target in f.reference_to:
+                if schema.get(target) is None:
+                    raise SchemaError(f"{where}: object {obj.name}: field {f.name} refers to unknown "
+                                      f"object {target}")
+
+
+def load_schema(extra_files: Iterable[Path | str] = ()) -> OrgSchema:
+    """The bundled standard objects, extended by each of `extra_files` in turn."""
+    bundled = resources.files("migrator.localorg").joinpath("standard_objects.yaml").read_text("utf-8")
+    schema = merge_schema(OrgSchema(objects={}), yaml.safe_load(bundled) or {}, "standard_objects.yaml")
+    for path in extra_files:
+        text = Path(path).read_text("utf-8")
+        schema = merge_schema(schema, yaml.safe_load(text) or {}, str(path))
+    return schema

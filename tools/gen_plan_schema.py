@@ -1,0 +1,225 @@
+"""Writes migrator/schemas/plan.schema.json (the plan format's JSON Schema, draft 2020-12).
+
+The schema is written here as Python so that shared pieces (identifiers, formats) are defined once;
+run `python tools/gen_plan_schema.py` after changing it. A unit test checks the committed file is
+up to date and that `schemas/plan.schema.json` at the repository root is the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+API_NAME = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*(__[A-Za-z]+)?$"}
+OPERATION = {
+    "enum": ["insert", "update", "upsert", "delete", "hardDelete"],
+    "description": "Bulk API operation. upsert needs external_id; update, delete and hardDelete need `id` "
+    "(a source column of Salesforce Ids); delete and hardDelete take no fields.",
+}
+FORMATS = {
+    "description": "strftime format(s) the source uses, tried in order, e.g. \"%d/%m/%Y\". "
+    "ISO 8601 is always accepted.",
+    "oneOf": [{"type": "string", "minLength": 1},
+              {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}],
+}
+TIMEZONE = {"type": "string", "minLength": 1,
+            "description": "IANA time zone of source datetimes without an offset, e.g. Europe/Paris. "
+            "Output is always UTC."}
+DECIMAL = {"enum": [".", ","], "description": "Decimal separator of source numbers. With \",\", "
+           "dots and spaces are thousands separators; with \".\", commas are."}
+NULL_POLICY = {"enum": ["leave", "clear"],
+               "description": "What a blank value means: leave (the field is left unchanged on update "
+               "and unset on insert) or clear (sent as #N/A, which blanks the field in Salesforce)."}
+API = {"enum": ["bulk2", "bulk1"], "description": "Bulk API version used for this step."}
+CONCURRENCY = {"enum": ["parallel", "serial"],
+               "description": "Bulk API 1.0 concurrency mode; serial avoids lock contention on hot parents."}
+PART_ROWS = {"type": "integer", "minimum": 1, "maximum": 150_000_000,
+             "description": "Maximum rows per CSV part (one Bulk job per part)."}
+PART_MB = {"type": "number", "exclusiveMinimum": 0, "maximum": 100,
+           "description": "Maximum size of a CSV part in MB (Bulk API 2.0 accepts about 100 MB raw)."}
+TRIM = {"type": "boolean", "description": "Strip leading and trailing white space from source values "
+        "(default true)."}
+SOURCE_FILE = {"type": "string", "minLength": 1,
+               "description": "File name or glob, relative to sources.dir (e.g. accounts.csv, exports/acc-*.csv)."}
+ENCODING = {"type": "string", "minLength": 1,
+            "description": "Text encoding of the source files (default utf-8; a UTF-8 BOM is skipped)."}
+DELIMITER = {"type": "string", "minLength": 1, "maxLength": 1,
+             "description": "Column delimiter of the source files (default \",\")."}
+
+FIELD_SPEC = {
+    "type": "object",
+    "description": "How a field gets its value. Use at most one of from, value and template; with none "
+    "of them the source column named like the field is used.",
+    "additionalProperties": False,
+    "properties": {
+        "from": {"type": "string", "minLength": 1, "description": "Source column to read."},
+        "value": {"type": ["string", "number", "boolean"],
+                  "description": "Constant written on every row (kept exactly as written)."},
+        "template": {"type": "string", "minLength": 1,
+                     "description": "Sandboxed Jinja template over the row's source columns (by name, or "
+                     "row['name with spaces']) and plan variables (vars.name)."},
+        "type": {"enum": ["string", "number", "integer", "boolean", "date", "datetime", "picklist",
+                          "multipicklist", "email"],
+                 "description": "Conversion applied to the value (default string). Values that do not "
+                 "convert make the row a reject."},
+        "format": FORMATS,
+        "timezone": TIMEZONE,
+        "decimal": DECIMAL,
+        "map": {"type": "object",
+                "description": "Value translation: source value -> target value (null clears it). "
+                "Applied after trim, before type conversion.",
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+        "ignore_case": {"type": "boolean", "description": "Match `map` keys and picklist `values` "
+                        "ignoring case (default false)."},
+        "default": {"type": ["string", "number", "boolean"],
+                    "description": "Value used where the result would be blank, and, with map, for "
+                    "source values the map does not list."},
+        "values": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True,
+                   "description": "Allowed values of a picklist or multipicklist; others are rejected."},
+        "trim": TRIM,
+        "truncate": {"type": "integer", "minimum": 1,
+                     "description": "Cut longer values to this many characters."},
+        "max_length": {"type": "integer", "minimum": 1,
+                       "description": "Reject rows whose value is longer than this many characters."},
+        "required": {"type": "boolean", "description": "Reject rows where this field ends up blank."},
+        "null": NULL_POLICY,
+    },
+    "not": {"anyOf": [{"required": ["from", "value"]}, {"required": ["from", "template"]},
+                      {"required": ["value", "template"]}]},
+}
+
+LOOKUP_SPEC = {
+    "type": "object",
+    "description": "A reference field filled by the parent's key. It is sent as a relationship header "
+    "such as Account.Legacy_Id__c, so Salesforce resolves the parent: no Id maps needed.",
+    "additionalProperties": False,
+    "required": ["from", "to"],
+    "properties": {
+        "from": {"type": "string", "minLength": 1, "description": "Source column holding the parent's key."},
+        "to": {"description": "Parent object(s). Several objects make a polymorphic lookup whose type "
+               "comes from type_from.",
+               "oneOf": [API_NAME, {"type": "array", "items": API_NAME, "minItems": 1, "uniqueItems": True}]},
+        "key": {**API_NAME, "description": "Parent field matched (an external id or idLookup field); "
+                "defaults to the parent step's external_id."},
+        "type": {**API_NAME, "description": "Object type of a polymorphic lookup with one target, used "
+                 "in the header prefix (e.g. Contact:Who.Legacy_Id__c). WhoId and WhatId are known "
+                 "polymorphic fields; for them it defaults to `to`."},
+        "type_from": {"type": "string", "minLength": 1,
+                      "description": "Source column naming each row's parent type (polymorphic with "
+                      "several `to`)."},
+        "types": {"type": "object", "additionalProperties": API_NAME,
+                  "description": "Translation of type_from values to object names, e.g. {opp: Opportunity}."},
+        "relationship": {**API_NAME, "description": "Relationship name, if not derived from the field "
+                         "(AccountId -> Account, Foo__c -> Foo__r)."},
+        "defer": {"type": "boolean", "description": "true: always set this lookup in a pass-2 update; "
+                  "false: never defer it (a cycle through it is an error). Default: deferred only to "
+                  "break a cycle."},
+        "existing": {"type": "boolean", "description": "The parents already exist in the target org and "
+                     "are not loaded by this plan (no ordering, no missing-parent check)."},
+    },
+}
+
+OBJECT_SPEC = {
+    "type": "object",
+    "description": "One step: load one source into one sObject with one operation.",
+    "additionalProperties": False,
+    "required": ["object", "source"],
+    "properties": {
+        "object": {**API_NAME, "description": "sObject API name, e.g. Account or Project__c."},
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                 "description": "Step name, unique in the plan (default: the object name)."},
+        "description": {"type": "string", "description": "Free text shown in reports."},
+        "source": {"description": "Source file of this step.",
+                   "oneOf": [SOURCE_FILE, {
+                       "type": "object", "additionalProperties": False, "required": ["file"],
+                       "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER}}]},
+        "where": {"type": "string", "minLength": 1,
+                  "description": "Filter on source columns, e.g. \"status != 'deleted' and country in "
+                  "('FR', 'DE')\". Columns with spaces in backticks; functions blank(col), "
+                  "lower(col), upper(col)."},
+        "operation": OPERATION,
+        "external_id": {**API_NAME, "description": "External id field used by upsert and as the key "
+                        "children reference (e.g. Legacy_Id__c), or Id."},
+        "id": {"type": "string", "minLength": 1,
+               "description": "Source column holding Salesforce record Ids (update, delete, hardDelete)."},
+        "fields": {"type": "object", "description": "Target field API name -> source column name, or a "
+                   "field spec.",
+                   "propertyNames": API_NAME,
+                   "additionalProperties": {"oneOf": [{"type": "string", "minLength": 1}, FIELD_SPEC]}},
+        "lookups": {"type": "object", "description": "Reference field API name -> lookup spec.",
+                    "propertyNames": API_NAME, "additionalProperties": LOOKUP_SPEC},
+        "api": API,
+        "concurrency": CONCURRENCY,
+        "part_rows": PART_ROWS,
+        "part_mb": PART_MB,
+    },
+}
+
+DEFAULTS = {
+    "type": "object",
+    "description": "Values every step and field inherits unless it sets its own.",
+    "additionalProperties": False,
+    "properties": {
+        "operation": OPERATION,
+        "external_id": {**API_NAME, "description": "Default external id field for every step."},
+        "api": API,
+        "concurrency": CONCURRENCY,
+        "part_rows": PART_ROWS,
+        "part_mb": PART_MB,
+        "trim": TRIM,
+        "null": NULL_POLICY,
+        "timezone": TIMEZONE,
+        "decimal": DECIMAL,
+        "date_format": {**FORMATS, "description": "Default source format(s) of date fields."},
+        "datetime_format": {**FORMATS, "description": "Default source format(s) of datetime fields."},
+    },
+}
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://migrator.dev/schemas/plan.schema.json",
+    "title": "migrator plan",
+    "description": "A migrator plan: which source files load into which Salesforce objects, how fields "
+    "are mapped and converted, and how records reference each other.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["version", "name", "objects"],
+    "properties": {
+        "version": {"const": 1, "description": "Plan format version; this schema describes version 1."},
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                 "description": "Plan name: used in run directories and reports."},
+        "description": {"type": "string", "description": "What this plan is for."},
+        "variables": {"type": "object",
+                      "description": "Named values templates and where filters can use as vars.NAME; "
+                      "override with --var NAME=VALUE.",
+                      "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                      "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        "sources": {"type": "object", "description": "Where source files are.",
+                    "additionalProperties": False,
+                    "properties": {
+                        "dir": {"type": "string", "minLength": 1,
+                                "description": "Directory of the source files, relative to the plan file "
+                                "(default: the plan's directory)."},
+                        "encoding": ENCODING, "delimiter": DELIMITER}},
+        "defaults": DEFAULTS,
+        "objects": {"type": "array", "items": OBJECT_SPEC, "minItems": 1,
+                    "description": "The steps, in any order: the load order follows from the lookups."},
+        "load_order": {"type": "array", "minItems": 1,
+                       "description": "Optional explicit order of objects or step names; an inner list "
+                       "loads together. Checked against the lookups.",
+                       "items": {"oneOf": [{"type": "string"},
+                                           {"type": "array", "items": {"type": "string"}, "minItems": 1}]}},
+    },
+}
+
+
+def main() -> None:
+    text = json.dumps(SCHEMA, indent=2, ensure_ascii=False) + "\n"
+    (ROOT / "migrator" / "schemas" / "plan.schema.json").write_text(text, encoding="utf-8")
+    print("wrote migrator/schemas/plan.schema.json")
+
+
+if __name__ == "__main__":
+    main()
