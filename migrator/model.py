@@ -13,16 +13,25 @@ from pathlib import Path
 from typing import Literal
 
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
-FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist",
-                    "multipicklist", "email"]
+FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist", "multipicklist", "email"]
 Api = Literal["bulk2", "bulk1"]
 Concurrency = Literal["parallel", "serial"]
 NullPolicy = Literal["leave", "clear"]
+MissingParentPolicy = Literal["send", "blank", "reject"]
 
 OPERATIONS: tuple[str, ...] = ("insert", "update", "upsert", "delete", "hardDelete")
 DELETE_OPERATIONS = frozenset({"delete", "hardDelete"})
-FIELD_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "date", "datetime", "picklist",
-                                "multipicklist", "email")
+FIELD_TYPES: tuple[str, ...] = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "picklist",
+    "multipicklist",
+    "email",
+)
 
 # Standard polymorphic lookups: their relationship headers need the `Type:` prefix.
 POLYMORPHIC_FIELDS = frozenset({"WhoId", "WhatId"})
@@ -106,6 +115,7 @@ class LookupSpec:
     relationship: str | None = None
     defer: bool | None = None
     existing: bool = False
+    missing: MissingParentPolicy = "send"
     location: Location = NOWHERE
 
     @property

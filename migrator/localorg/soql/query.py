@@ -1,0 +1,166 @@
+"""CompiledQuery: the SQL for one SOQL query plus the ways the server runs it.
+
+Rows are streamed straight from a SQLite cursor: for CSV the SELECT already produces text, so
+``iter_rows`` usually yields the cursor's tuples untouched. The pieces of the statement are kept
+apart (select lists, joins, conditions, order, limit) so ``count`` can skip joins nothing filters on,
+and ``with_id_range`` can add a PK-chunk bound without re-parsing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .formatting import Converter
+from .resolver import Join, quote_ident
+
+Fragment = tuple[str, list[object]]
+
+
+@dataclass(frozen=True)
+class RecordNode:
+    """How to build one (parent) record of a REST result from a typed row."""
+
+    id_index: int
+    type_index: int | None  # column holding the object name (polymorphic), else None
+    fixed_type: str
+    entries: tuple[tuple[str, int | RecordNode, Converter | None], ...]
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    object_name: str
+    columns: tuple[str, ...]
+    is_count: bool
+    has_aggregate: bool
+    uses_offset: bool
+    root_alias: str
+    select_csv: tuple[str, ...]
+    csv_converters: tuple[tuple[int, Converter], ...]
+    select_typed: tuple[str, ...]
+    select_hidden: tuple[str, ...]  # root Id, parent Ids and types: only for REST records
+    record_plan: RecordNode | None  # None for aggregate queries
+    joins: tuple[Join, ...]
+    filter_joins: frozenset[str]
+    conditions: tuple[Fragment, ...]
+    order_sql: str = ""
+    limit: int | None = None
+    offset: int | None = None
+    id_range: tuple[str | None, str | None] = (None, None)
+    _cache: dict[str, Fragment] = field(default_factory=dict, compare=False, repr=False)
+
+    # -- SQL ---------------------------------------------------------------------------------------
+    @property
+    def sql(self) -> str:
+        """The SELECT returning typed (store) values in column order."""
+        return self._statement("typed")[0]
+
+    @property
+    def params(self) -> list[object]:
+        return list(self._statement("typed")[1])
+
+    @property
+    def csv_sql(self) -> str:
+        return self._statement("csv")[0]
+
+    def _statement(self, mode: str) -> Fragment:
+        if mode not in self._cache:
+            exprs = {"typed": self.select_typed, "csv": self.select_csv,
+                     "records": self.select_typed + self.select_hidden}[mode]
+            self._cache[mode] = self._render(", ".join(exprs) or "1", self.joins, paged=True)
+        return self._cache[mode]
+
+    def _render(self, select: str, joins: tuple[Join, ...], paged: bool) -> Fragment:
+        sql = [f"SELECT {select} FROM {quote_ident(self.object_name)} AS {self.root_alias}"]
+        sql.extend(j.sql for j in joins)
+        where, params = self._where()
+        if where:
+            sql.append("WHERE " + " AND ".join(where))
+        if paged and self.order_sql:
+            sql.append("ORDER BY " + self.order_sql)
+        if paged and (self.limit is not None or self.offset is not None):
+            sql.append(f"LIMIT {self.limit if self.limit is not None else -1}")
+            if self.offset:
+                sql.append(f"OFFSET {self.offset}")
+        return " ".join(sql), params
+
+    def _where(self) -> tuple[list[str], list[object]]:
+        parts: list[str] = []
+        params: list[object] = []
+        for sql, values in self.conditions:
+            parts.append(sql)
+            params.extend(values)
+        lo, hi = self.id_range
+        if lo is not None:
+            parts.append(f'{self.root_alias}."Id" >= ?')
+            params.append(lo)
+        if hi is not None:
+            parts.append(f'{self.root_alias}."Id" < ?')
+            params.append(hi)
+        return parts, params
+
+    # -- running ---------------------------------------------------------------------------------
+    def iter_rows(self, conn: sqlite3.Connection) -> Iterator[tuple[str, ...]]:
+        """CSV-ready text tuples in column order, streamed. COUNT() queries have no rows."""
+        if self.is_count:
+            return
+        sql, params = self._statement("csv")
+        cursor = conn.execute(sql, params)
+        if not self.csv_converters:
+            yield from cursor
+            return
+        converters = self.csv_converters
+        for row in cursor:
+            values = list(row)
+            for index, convert in converters:
+                values[index] = convert(values[index])
+            yield tuple(values)
+
+    def iter_records(self, conn: sqlite3.Connection, api_version: str = "62.0") -> Iterator[dict[str, Any]]:
+        """REST ``records`` entries, streamed. COUNT() queries have none (use `count`)."""
+        if self.is_count:
+            return
+        sql, params = self._statement("records")
+        cursor = conn.execute(sql, params)
+        if self.record_plan is None:
+            for row in cursor:
+                record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
+                record.update(zip(self.columns, row, strict=False))
+                yield record
+            return
+        base = f"/services/data/v{api_version}/sobjects/"
+        plan = self.record_plan
+        for row in cursor:
+            yield _build(row, plan, base)  # type: ignore[misc]
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        """Rows the query returns (the COUNT() result), LIMIT and OFFSET included."""
+        if self.has_aggregate and not self.is_count:
+            total = 1
+        else:
+            joins = tuple(j for j in self.joins if j.alias in self.filter_joins)
+            sql, params = self._render("COUNT(*)", joins, paged=False)
+            total = int(conn.execute(sql, params).fetchone()[0])
+        total = max(0, total - (self.offset or 0))
+        return total if self.limit is None else min(total, self.limit)
+
+    def with_id_range(self, lo: str | None, hi: str | None) -> CompiledQuery:
+        """The same query restricted to ``lo <= Id < hi`` (either bound optional), for PK chunking."""
+        return replace(self, id_range=(lo, hi), _cache={})
+
+
+def _build(row: tuple[Any, ...], node: RecordNode, base: str) -> dict[str, Any] | None:
+    record_id = row[node.id_index]
+    if record_id is None:
+        return None
+    kind = row[node.type_index] if node.type_index is not None else node.fixed_type
+    record: dict[str, Any] = {"attributes": {"type": kind, "url": f"{base}{kind}/{record_id}"}}
+    for key, source, convert in node.entries:
+        if isinstance(source, RecordNode):
+            record[key] = _build(row, source, base)
+        else:
+            value = row[source]
+            record[key] = convert(value) if convert is not None and value is not None else value
+    return record
