@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,20 @@ class PlanOptions:
     out_dir: Path
     strict: bool = False
     block_bytes: int = DEFAULT_BLOCK_BYTES
+    # Only these rows of each step are written and reported (a retry); all rows still count as
+    # parents and as keys already used, so checks give the same answers as in the full plan.
+    selection: Mapping[str, RowSelection] | None = None
+
+
+@dataclass(frozen=True)
+class RowSelection:
+    keys: frozenset[str]                    # key values, lower case
+    positions: frozenset[tuple[str, str]]   # (source file, source row)
+
+    def mask(self, files: pd.Series, lines: pd.Series, keys: pd.Series) -> pd.Series:
+        wanted = {f"{f}\x1f{r}" for f, r in self.positions}
+        where = (files.astype("str") + "\x1f" + lines.astype("str")).isin(wanted)
+        return where | keys.astype("str").str.lower().isin(self.keys)
 
 
 @dataclass
@@ -73,6 +87,18 @@ class _Chunk:
     rows: pd.DataFrame
     files: pd.Series
     lines: pd.Series
+    chosen: pd.Series | None = None  # by source position: rows a retry selects (None: all)
+
+    def with_rows(self, rows: pd.DataFrame) -> _Chunk:
+        return replace(self, rows=rows)
+
+    def chosen_positions(self, positions: pd.Index) -> pd.Index:
+        return positions if self.chosen is None else positions[self.chosen.loc[positions].to_numpy()]
+
+    def only_chosen(self) -> _Chunk:
+        if self.chosen is None:
+            return self
+        return self.with_rows(self.rows[self.chosen.loc[self.rows.index].to_numpy()])
 
 
 def _norm(name: str) -> str:
@@ -155,6 +181,7 @@ class _Compiler:
         key: pd.Series | str = "",
     ) -> None:
         """Record rows refused before sending; `positions` index into the chunk's source rows."""
+        positions = chunk.chosen_positions(positions)
         if len(positions) == 0:
             return
 
@@ -205,13 +232,18 @@ class _Compiler:
                 delimiter=spec.source.delimiter,
                 block_bytes=self.options.block_bytes,
             ):
-                stats.source_rows += len(source.frame) + len(source.invalid)
+                selection = (self.options.selection or {}).get(spec.name) if self.options.selection else None
                 if source.invalid:
                     bad = _Chunk(
                         rows=pd.DataFrame(),
                         files=pd.Series([r.file for r in source.invalid]),
                         lines=pd.Series([r.row for r in source.invalid]),
                     )
+                    if self.options.selection is not None:
+                        empty_keys = pd.Series("", index=bad.files.index, dtype="str")
+                        bad = replace(bad, chosen=selection.mask(bad.files, bad.lines, empty_keys)
+                                      if selection else pd.Series(False, index=bad.files.index))
+                    stats.source_rows += len(bad.chosen_positions(bad.files.index))
                     self._reject(
                         spec,
                         bad,
@@ -224,12 +256,22 @@ class _Compiler:
                     continue
                 frame = source.frame
                 result = transform_chunk(frame, layout, self.variables)
-                stats.filtered += result.filtered
                 chunk = _Chunk(
                     rows=result.rows,
                     files=pd.Series(display, index=frame.index, dtype="str"),
                     lines=pd.Series(source.rows, index=frame.index),
                 )
+                if self.options.selection is not None:
+                    keys = self._key_of_rejects(layout, frame, frame.index)
+                    chosen = (selection.mask(chunk.files, chunk.lines, keys) if selection
+                              else pd.Series(False, index=frame.index))
+                    chunk = replace(chunk, chosen=chosen)
+                    passed = result.rows.index.union(result.rejects.index)
+                    stats.source_rows += int(chosen.sum())
+                    stats.filtered += int(chosen.sum() - chosen.loc[passed].sum())
+                else:
+                    stats.source_rows += len(frame)
+                    stats.filtered += result.filtered
                 if not result.rejects.empty:
                     all_rows = frame.index[frame.index.isin(result.rejects.index)]
                     keys = self._key_of_rejects(layout, frame, result.rejects.index)
@@ -286,7 +328,7 @@ class _Compiler:
     def _without(chunk: _Chunk, drop: pd.Index) -> _Chunk:
         if len(drop) == 0:
             return chunk
-        return _Chunk(rows=chunk.rows.drop(index=drop), files=chunk.files, lines=chunk.lines)
+        return chunk.with_rows(chunk.rows.drop(index=drop))
 
     def _parent_checks(self, spec: ObjectSpec, *, deferred: bool) -> list[LookupColumn]:
         layout = self.layouts[spec.name]
@@ -318,19 +360,20 @@ class _Compiler:
         if len(positions) == 0:
             return chunk
         values = chunk.rows[column.header]
-        self.stats[spec.name].missing[column.lookup.field] += len(positions)
+        reported = chunk.chosen_positions(positions)
+        self.stats[spec.name].missing[column.lookup.field] += len(reported)
         self.missing.append(
             pd.DataFrame(
                 {
                     "step": spec.name,
                     "object": spec.object,
-                    "source_file": chunk.files.loc[positions].to_numpy(),
-                    "source_row": chunk.lines.loc[positions].astype(str).to_numpy(),
-                    "key": keys.loc[positions].to_numpy(),
+                    "source_file": chunk.files.loc[reported].to_numpy(),
+                    "source_row": chunk.lines.loc[reported].astype(str).to_numpy(),
+                    "key": keys.loc[reported].to_numpy(),
                     "field": column.lookup.field,
                     "parent_object": column.target,
                     "parent_key_field": column.key,
-                    "parent_key": values.loc[positions].to_numpy(),
+                    "parent_key": values.loc[reported].to_numpy(),
                 }
             )
         )
@@ -352,7 +395,7 @@ class _Compiler:
         if policy == "blank":
             blanked = values.copy()
             blanked.loc[positions] = ""
-            return _Chunk(chunk.rows.assign(**{column.header: blanked}), chunk.files, chunk.lines)
+            return chunk.with_rows(chunk.rows.assign(**{column.header: blanked}))
         return chunk
 
     def _check_parents(self, spec: ObjectSpec, layout: StepLayout, chunk: _Chunk) -> _Chunk:
@@ -399,6 +442,7 @@ class _Compiler:
         if spec.name not in self.order.hierarchical:
             for chunk in self._chunks(spec):
                 self._register(spec, chunk.rows)
+                chunk = chunk.only_chosen()
                 self._park_pass2(spec, chunk, None)
                 self._write_pass1(spec.name, spec, chunk, pass1_columns)
         else:
@@ -441,7 +485,7 @@ class _Compiler:
             for h in self._self_headers(spec)
         }
         self.pass2.setdefault(spec.name, _Spill(self.staging / f".{spec.name}.pass2.arrow")).write(
-            _Chunk(picked.assign(**blanked)[columns], chunk.files, chunk.lines)
+            chunk.with_rows(picked.assign(**blanked)[columns])
         )
 
     def _write_levels(
@@ -474,6 +518,10 @@ class _Compiler:
             if len(kept) != len(before):  # rows whose parent is missing were rejected
                 keep = before.isin(kept)
                 level, deferred = level[keep], deferred[keep]
+            if chunk.chosen is not None:  # a retry: only the selected rows are written
+                keep = chunk.chosen.loc[kept].to_numpy()
+                chunk, level, deferred = chunk.with_rows(chunk.rows[keep]), level[keep], deferred[keep]
+                kept = chunk.rows.index
             self._park_pass2(spec, chunk, deferred)
             rows = chunk.rows.assign(
                 **{
@@ -482,7 +530,7 @@ class _Compiler:
                 }
             )
             for value in np.unique(level):
-                part = _Chunk(rows[level == value], chunk.files, chunk.lines)
+                part = chunk.with_rows(rows[level == value])
                 self._write_pass1(f"{spec.name}:L{value}", spec, part, columns)
         spill.path.unlink(missing_ok=True)
 
@@ -538,7 +586,9 @@ class _Spill:
 
     def write(self, chunk: _Chunk) -> None:
         rows = chunk.rows
-        frame = rows.assign(__file=chunk.files.loc[rows.index].to_numpy(), __row=chunk.lines.loc[rows.index].to_numpy())
+        chosen = chunk.chosen.loc[rows.index].to_numpy() if chunk.chosen is not None else np.ones(len(rows), bool)
+        frame = rows.assign(__file=chunk.files.loc[rows.index].to_numpy(), __row=chunk.lines.loc[rows.index].to_numpy(),
+                            __chosen=chosen)
         table = pa.Table.from_pandas(frame.astype({c: "str" for c in rows.columns}), preserve_index=False)
         if self._writer is None:
             self._schema = table.schema
@@ -557,8 +607,9 @@ class _Spill:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 frame = reader.get_batch(i).to_pandas()
-                files, lines = frame.pop("__file"), frame.pop("__row")
-                yield _Chunk(rows=frame.astype("str"), files=files.astype("str"), lines=lines)
+                files, lines, chosen = frame.pop("__file"), frame.pop("__row"), frame.pop("__chosen")
+                yield _Chunk(rows=frame.astype("str"), files=files.astype("str"), lines=lines,
+                             chosen=None if chosen.all() else chosen.astype(bool))
 
 
 def _parts(writer: PartWriter | None, out_dir: Path) -> tuple[PartEntry, ...]:

@@ -12,7 +12,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-API_NAME = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*(__[A-Za-z]+)?$"}
+# Salesforce API names: a letter, then letters/digits in words joined by `_` (or `__` before a
+# namespace or suffix such as __c); no trailing or tripled underscores.
+API_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9]*(?:__?[A-Za-z0-9]+)*$"
+API_NAME = {"type": "string", "pattern": API_NAME_PATTERN}
+STEP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+VARIABLE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 OPERATION = {
     "enum": ["insert", "update", "upsert", "delete", "hardDelete"],
     "description": "Bulk API operation. upsert needs external_id; update, delete and hardDelete need `id` "
@@ -118,6 +123,11 @@ LOOKUP_SPEC = {
                   "break a cycle."},
         "existing": {"type": "boolean", "description": "The parents already exist in the target org and "
                      "are not loaded by this plan (no ordering, no missing-parent check)."},
+        "missing": {"enum": ["send", "blank", "reject"],
+                    "description": "What to do with a row whose parent key is not among the parents this "
+                    "plan loads: send it anyway (the default; Salesforce fails the row unless the parent "
+                    "already exists in the org), blank (send the row without this lookup) or reject "
+                    "(refuse the row before sending). --strict turns send into reject."},
     },
 }
 
@@ -128,17 +138,21 @@ OBJECT_SPEC = {
     "required": ["object", "source"],
     "properties": {
         "object": {**API_NAME, "description": "sObject API name, e.g. Account or Project__c."},
-        "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                 "description": "Step name, unique in the plan (default: the object name)."},
+        "name": {"type": "string", "pattern": STEP_NAME_PATTERN,
+                 "description": "Step name, unique in the plan (default: the object name). Two steps "
+                 "on the same object need distinct names."},
         "description": {"type": "string", "description": "Free text shown in reports."},
         "source": {"description": "Source file of this step.",
                    "oneOf": [SOURCE_FILE, {
                        "type": "object", "additionalProperties": False, "required": ["file"],
                        "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER}}]},
         "where": {"type": "string", "minLength": 1,
-                  "description": "Filter on source columns, e.g. \"status != 'deleted' and country in "
-                  "('FR', 'DE')\". Columns with spaces in backticks; functions blank(col), "
-                  "lower(col), upper(col)."},
+                  "description": "Keep only source rows matching this condition, e.g. \"status != "
+                  "'deleted' and country in ('FR', 'DE')\". Columns by name, or in backticks when they "
+                  "contain spaces or punctuation; comparisons == != < <= > >= (a single = also means "
+                  "equality; comparing with a number literal compares numerically), in / not in a "
+                  "list, and / or / not, parentheses, vars.NAME, and the functions blank, lower, "
+                  "upper, trim, len and number."},
         "operation": OPERATION,
         "external_id": {**API_NAME, "description": "External id field used by upsert and as the key "
                         "children reference (e.g. Legacy_Id__c), or Id."},
@@ -188,13 +202,13 @@ SCHEMA = {
     "required": ["version", "name", "objects"],
     "properties": {
         "version": {"const": 1, "description": "Plan format version; this schema describes version 1."},
-        "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        "name": {"type": "string", "pattern": STEP_NAME_PATTERN,
                  "description": "Plan name: used in run directories and reports."},
         "description": {"type": "string", "description": "What this plan is for."},
         "variables": {"type": "object",
                       "description": "Named values templates and where filters can use as vars.NAME; "
                       "override with --var NAME=VALUE.",
-                      "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                      "propertyNames": {"pattern": VARIABLE_NAME_PATTERN},
                       "additionalProperties": {"type": ["string", "number", "boolean"]}},
         "sources": {"type": "object", "description": "Where source files are.",
                     "additionalProperties": False,
@@ -209,15 +223,20 @@ SCHEMA = {
         "load_order": {"type": "array", "minItems": 1,
                        "description": "Optional explicit order of objects or step names; an inner list "
                        "loads together. Checked against the lookups.",
-                       "items": {"oneOf": [{"type": "string"},
-                                           {"type": "array", "items": {"type": "string"}, "minItems": 1}]}},
+                       "items": {"oneOf": [{"type": "string", "minLength": 1},
+                                           {"type": "array", "items": {"type": "string", "minLength": 1},
+                                            "minItems": 1}]}},
     },
 }
 
 
+def schema_text() -> str:
+    """The schema file's exact content (the unit test compares it with the committed file)."""
+    return json.dumps(SCHEMA, indent=2, ensure_ascii=False) + "\n"
+
+
 def main() -> None:
-    text = json.dumps(SCHEMA, indent=2, ensure_ascii=False) + "\n"
-    (ROOT / "migrator" / "schemas" / "plan.schema.json").write_text(text, encoding="utf-8")
+    (ROOT / "migrator" / "schemas" / "plan.schema.json").write_text(schema_text(), encoding="utf-8")
     print("wrote migrator/schemas/plan.schema.json")
 
 
