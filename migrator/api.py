@@ -7,16 +7,23 @@ Errors are raised as `migrator.errors` exceptions for the caller to present.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrator import state
+from migrator.client.bulk2 import Bulk2Client
+from migrator.config import open_target, resolve_target
 from migrator.errors import UsageError
+from migrator.executor import Clock, RunOptions
 from migrator.graph import StepNode, to_mermaid
 from migrator.loader import load_plan
 from migrator.manifest import Manifest
 from migrator.model import Plan
 from migrator.planner import PlanOptions, compile_plan
+from migrator.runner import RunRequest, RunResult, execute, load_run
+from migrator.state import Checkpoint, RunPaths, read_json
 
 Event = Callable[[str, Mapping[str, object]], None]
 
@@ -88,3 +95,171 @@ def plan(
     target = out_dir or default_plan_dir(loaded)
     manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def run(
+    plan_path: Path | str | None,
+    *,
+    target: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    select: tuple[str, ...] = (),
+    max_retries: int = 3,
+    strict: bool = False,
+    send_orphans: bool = False,
+    concurrency: int = 4,
+    resume: str | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    on_event: Event | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> RunResult:
+    """Compile the plan into a new run directory and load it into the target (or resume a run)."""
+    if max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    request = RunRequest(
+        plan_path=Path(plan_path) if plan_path else None,
+        target=target,
+        variables=dict(variables or {}),
+        select=tuple(select),
+        strict=strict,
+        options=RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency)),
+        resume=resume,
+        home=home,
+        project_dir=project_dir,
+    )
+    return execute(request, on_event=on_event, env=env, clock=clock or Clock())
+
+
+def retry(
+    run_id: str | None,
+    *,
+    plan_path: Path | str | None = None,
+    target: str | None = None,
+    max_retries: int = 3,
+    send_orphans: bool = False,
+    concurrency: int = 4,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    on_event: Event | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> RunResult:
+    """A new run that re-sends only the rows of `run_id` that were rejected, failed or skipped,
+    recompiled from the current sources (so fixed data is picked up)."""
+    original, info, _ = load_run(home, run_id)
+    info = info or {}
+    run_info = read_json(original.run_info)
+    plan_file = Path(plan_path) if plan_path else Path(run_info["plan_file"])
+    request = RunRequest(
+        plan_path=plan_file,
+        target=target or (run_info.get("target") or {}).get("name"),
+        variables=run_info.get("variables", {}),
+        strict=bool(run_info["options"].get("strict")),
+        options=RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency)),
+        retry_of=original.run_id,
+        home=home,
+        project_dir=project_dir,
+    )
+    return execute(request, on_event=on_event, env=env, clock=clock or Clock())
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    paths: RunPaths
+    results: dict | None
+    checkpoint: Checkpoint
+    info: dict
+
+    def progress(self) -> list[dict[str, object]]:
+        """Per step: parts done and jobs by state, from the checkpoint (useful while a run is going)."""
+        rows = []
+        for step in self.checkpoint.steps.values():
+            jobs = [j for p in step.parts.values() for j in p.jobs]
+            rows.append(
+                {
+                    "step": step.id,
+                    "parts": len(step.parts),
+                    "parts_done": sum(p.done for p in step.parts.values()),
+                    "jobs": len(jobs),
+                    "jobs_done": sum(j.done for j in jobs),
+                    "done": step.done,
+                }
+            )
+        return rows
+
+
+def status(run_id: str | None = None, *, home: Path = DEFAULT_HOME) -> RunStatus:
+    paths, results, checkpoint = load_run(home, run_id)
+    return RunStatus(paths=paths, results=results, checkpoint=checkpoint, info=read_json(paths.run_info))
+
+
+def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, object]]:
+    runs = []
+    for paths in state.list_runs(home):
+        info = read_json(paths.run_info)
+        results = read_json(paths.results) if paths.results.exists() else {}
+        runs.append(
+            {
+                "run_id": paths.run_id,
+                "plan": info.get("plan_name"),
+                "created_at": info.get("created_at"),
+                "status": results.get("status", "unfinished"),
+                "retry_of": info.get("retry_of"),
+            }
+        )
+        if len(runs) >= limit:
+            break
+    return runs
+
+
+# --- remote jobs -----------------------------------------------------------------------------
+
+
+def remote_jobs(
+    *,
+    target: str | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    action: str = "list",
+    job_ids: tuple[str, ...] = (),
+    run_id: str | None = None,
+) -> list[dict[str, object]]:
+    """List ingest jobs on the target (all, or those of one run), or abort / delete jobs by id."""
+    wanted = set(job_ids)
+    if run_id is not None:
+        _, _, checkpoint = load_run(home, run_id)
+        wanted |= {j.job_id for _, j in checkpoint.jobs() if j.job_id}
+    resolved = resolve_target(
+        target, cli_overrides={}, env=dict(env if env is not None else os.environ), project_dir=project_dir
+    )
+    with open_target(resolved, data_dir=home) as session:
+        client = Bulk2Client(session)
+        if action == "list":
+            jobs = [job for job in client.list_ingest_jobs() if not wanted or job.id in wanted]
+            return [
+                {
+                    "id": j.id,
+                    "object": j.object,
+                    "operation": j.operation,
+                    "state": j.state,
+                    "created": j.created_date,
+                    "api": j.job_type,
+                }
+                for j in jobs
+            ]
+        done = []
+        for job_id in sorted(wanted):
+            if action == "abort":
+                info = client.abort_job(job_id)
+                done.append({"id": job_id, "state": info.state})
+            elif action == "delete":
+                client.delete_job(job_id)
+                done.append({"id": job_id, "state": "deleted"})
+            else:
+                raise UsageError(f"unknown jobs action {action!r}")
+        return done

@@ -197,6 +197,237 @@ def plan(
     _guarded(output_format, action)
 
 
+TARGET = click.option(
+    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
+)
+
+
+def _run_output(result: api.RunResult, output_format: str) -> int:
+    from migrator import report
+
+    if output_format == "json":
+        _emit_json(result.results)
+    else:
+        out = _console()
+        out.print(report.summary_table(result.results))
+        for line in report.summary_lines(result.results):
+            out.print(line, markup=False)
+    return 2 if result.results["status"] == "interrupted" else result.exit_code
+
+
+def _progress(output_format: str) -> Any:
+    from migrator.progress import RunProgress
+
+    if output_format == "json":
+        import contextlib
+
+        return contextlib.nullcontext(None)
+    return RunProgress(_console(stderr=True))
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option(
+    "--select",
+    "-s",
+    multiple=True,
+    metavar="STEP[+]",
+    help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).",
+)
+@click.option(
+    "--max-retries",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Times a row that failed for a transient reason is sent again.",
+)
+@click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
+@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
+@click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=api.DEFAULT_HOME,
+    show_default=True,
+    help="Where runs and the local org's database are kept.",
+)
+@VARS
+@FORMAT
+def run(
+    plan_file: Path | None,
+    target: str | None,
+    select: tuple[str, ...],
+    max_retries: int,
+    resume: str | None,
+    strict: bool,
+    send_orphans: bool,
+    concurrency: int,
+    home: Path,
+    var_pairs: tuple[str, ...],
+    output_format: str,
+) -> None:
+    """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
+
+    def action() -> int:
+        if plan_file is None and resume is None:
+            raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
+        with _progress(output_format) as progress:
+            result = api.run(
+                plan_file,
+                target=target,
+                variables=api.parse_variables(var_pairs),
+                select=select,
+                max_retries=max_retries,
+                strict=strict,
+                send_orphans=send_orphans,
+                concurrency=concurrency,
+                resume=resume,
+                home=home,
+                on_event=progress,
+            )
+        return _run_output(result, output_format)
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@TARGET
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Plan file to recompile (default: the one the run used).",
+)
+@click.option("--max-retries", type=int, default=3, show_default=True)
+@click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them.")
+@click.option("--concurrency", type=int, default=4, show_default=True)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME, show_default=True)
+@FORMAT
+def retry(
+    run_id: str | None,
+    target: str | None,
+    plan_file: Path | None,
+    max_retries: int,
+    send_orphans: bool,
+    concurrency: int,
+    home: Path,
+    output_format: str,
+) -> None:
+    """Send again only the rows of RUN_ID (default: the last run) that were rejected, failed or skipped,
+    recompiled from the current sources, after you fixed the data or the org."""
+
+    def action() -> int:
+        with _progress(output_format) as progress:
+            result = api.retry(
+                run_id,
+                plan_path=plan_file,
+                target=target,
+                max_retries=max_retries,
+                send_orphans=send_orphans,
+                concurrency=concurrency,
+                home=home,
+                on_event=progress,
+            )
+        return _run_output(result, output_format)
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--list", "list_all", is_flag=True, help="List recent runs instead.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME, show_default=True)
+@FORMAT
+def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -> None:
+    """Show what RUN_ID (default: the last run) did, or how far it has got."""
+    from migrator import report
+
+    def action() -> int:
+        if list_all:
+            runs = api.list_runs(home)
+            if output_format == "json":
+                _emit_json(runs)
+            else:
+                table = Table(title="Runs", title_justify="left")
+                for column in ("run_id", "plan", "created_at", "status", "retry_of"):
+                    table.add_column(column)
+                for item in runs:
+                    table.add_row(
+                        *(str(item.get(c) or "") for c in ("run_id", "plan", "created_at", "status", "retry_of"))
+                    )
+                _console().print(table)
+            return 0
+        current = api.status(run_id, home=home)
+        if current.results is not None:
+            if output_format == "json":
+                _emit_json(current.results)
+            else:
+                _console().print(report.summary_table(current.results))
+                for line in report.summary_lines(current.results):
+                    _console().print(line, markup=False)
+            return int(current.results["exit_code"])
+        progress = current.progress()
+        if output_format == "json":
+            _emit_json({"run_id": current.paths.run_id, "status": "unfinished", "steps": progress})
+        else:
+            table = Table(title=f"Run {current.paths.run_id} (unfinished)", title_justify="left")
+            for column in ("step", "parts_done", "parts", "jobs_done", "jobs"):
+                table.add_column(column)
+            for item in progress:
+                table.add_row(*(str(item[c]) for c in ("step", "parts_done", "parts", "jobs_done", "jobs")))
+            _console().print(table)
+            _console().print(f"resume with: migrator run --resume {current.paths.run_id}", markup=False)
+        return 0
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["list", "abort", "delete"]), default="list")
+@click.argument("job_ids", nargs=-1)
+@TARGET
+@click.option("--run", "run_id", metavar="RUN_ID", help="Only the jobs of this run.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME, show_default=True)
+@FORMAT
+def jobs(
+    action: str, job_ids: tuple[str, ...], target: str | None, run_id: str | None, home: Path, output_format: str
+) -> None:
+    """List the target's Bulk ingest jobs, or abort / delete jobs by id (or all jobs of --run)."""
+
+    def action_() -> int:
+        if action != "list" and not job_ids and not run_id:
+            raise click.UsageError(f"jobs {action} needs job ids or --run RUN_ID")
+        rows = api.remote_jobs(target=target, home=home, action=action, job_ids=job_ids, run_id=run_id)
+        if output_format == "json":
+            _emit_json(rows)
+        else:
+            table = Table(title=f"Jobs ({action})", title_justify="left")
+            columns = list(rows[0]) if rows else ["id", "state"]
+            for column in columns:
+                table.add_column(column)
+            for item in rows:
+                table.add_row(*(str(item.get(c) or "") for c in columns))
+            _console().print(table)
+        return 0
+
+    _guarded(output_format, action_)
+
+
+def _register_serve() -> None:
+    """`migrator serve` comes from the local org package, which imports nothing from migrator."""
+    try:
+        from migrator.localorg.serve_command import serve
+    except ImportError:  # pragma: no cover - the local org ships with migrator
+        return
+    cli.add_command(serve, name="serve")
+
+
+_register_serve()
+
+
 def main() -> None:
     cli()
 
