@@ -34,7 +34,10 @@ VARS = click.option(
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # CI logs: room for the tables instead of an 80-column squeeze
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=max(console.width, 140))
+    return console
 
 
 def _emit_json(data: Any) -> None:
@@ -210,7 +213,7 @@ def _run_output(result: api.RunResult, output_format: str) -> int:
     else:
         out = _console()
         out.print(report.summary_table(result.results))
-        for line in report.summary_lines(result.results):
+        for line in report.summary_lines(result.results, result.paths.root):
             out.print(line, markup=False)
     return 2 if result.results["status"] == "interrupted" else result.exit_code
 
@@ -366,7 +369,7 @@ def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -
                 _emit_json(current.results)
             else:
                 _console().print(report.summary_table(current.results))
-                for line in report.summary_lines(current.results):
+                for line in report.summary_lines(current.results, current.paths.root):
                     _console().print(line, markup=False)
             return int(current.results["exit_code"])
         progress = current.progress()

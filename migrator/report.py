@@ -105,7 +105,9 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _pass_level(step: Mapping[str, Any]) -> str:
-    return f"{step['pass']} / L{step['level']}"
+    """`1`, `1 / L2` for a hierarchy level, `2` for a pass-2 update."""
+    level = step.get("level")
+    return f"{step['pass']}" if level is None else f"{step['pass']} / L{level}"
 
 
 def _has_pass2(steps: list[dict[str, Any]]) -> bool:

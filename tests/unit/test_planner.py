@@ -148,3 +148,30 @@ def test_refuses_to_overwrite_a_directory_it_did_not_write(tmp_path: Path):
     compile_(plan, tmp_path / "out")
     compile_(plan, tmp_path / "out")  # a compiled plan is replaced as a whole
     assert (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_selection_writes_only_chosen_rows_but_keeps_every_parent(tmp_path: Path):
+    from migrator.planner import RowSelection
+
+    plan = write_plan(tmp_path, "{from: account, to: Account, missing: reject}")
+    selection = {"Contact": RowSelection(keys=frozenset({"c2"}), positions=frozenset()),
+                 "Account": RowSelection(keys=frozenset(), positions=frozenset({("data/accounts.csv", "4")}))}
+    manifest = compile_(plan, tmp_path / "out", selection=selection)
+    # C2's parent A2 is not selected, yet it still counts as present: C2 is not rejected as an orphan
+    assert [r[0] for level in range(3) for r in rows_of(tmp_path / "out", f"Contact:L{level}")] == ["C2"]
+    rejects = read_table(tmp_path / "out" / "rejects.csv")
+    assert rejects[["key", "reason"]].values.tolist() == [["A3", "not a number"]]  # only the selected row
+    assert manifest.summary("Contact").source_rows == 1 and manifest.summary("Account").source_rows == 1
+
+
+def test_select_steps_follows_dependencies(tmp_path: Path):
+    from migrator.runner import select_steps
+
+    manifest = compile_(write_plan(tmp_path), tmp_path / "out")
+    assert select_steps(manifest, []) is None
+    assert select_steps(manifest, ["Contact"]) == {"Contact:L0", "Contact:L1", "Contact:L2"}
+    downstream = select_steps(manifest, ["Account+"])
+    assert {"Account:L0", "Account:pass2", "Contact:L2"} <= downstream
+    assert select_steps(manifest, ["+Contact"]) >= {"Account:L1", "Contact:L0", "Contact:L2"}
+    with pytest.raises(UsageError, match="matches no step"):
+        select_steps(manifest, ["Acount"])
