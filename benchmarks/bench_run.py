@@ -69,6 +69,7 @@ def run_simple_salesforce(work: Path, plan_dir: Path) -> tuple[float, int]:
     manifest = read_manifest(plan_dir)
     with LocalOrgServer(work / "baseline-org.db", schema_files=(work / "schema.yaml",), port=0) as org:
         session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the local CA
         session.verify = str(org.ca_file)
         sf = Salesforce(instance_url=org.instance_url, session_id=org.access_token, session=session,
                         version="62.0")

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 SOURCE_FILE, SOURCE_ROW = "__file", "__row"
-MATCH = "__match"
 
 # Per-row error codes worth another attempt: the row itself is fine, the moment was not.
 TRANSIENT_CODES = frozenset(
@@ -90,91 +89,89 @@ def match_key(frame: pd.DataFrame, key: str | None, columns: list[str]) -> pd.Se
     return joined
 
 
-def classify(
-    sent: pd.DataFrame,
-    columns: list[str],
-    key: str | None,
-    success: pd.DataFrame,
-    failed: pd.DataFrame,
-    unprocessed: pd.DataFrame,
-    *,
-    job_state: str,
-    job_error: str | None,
-    attempt: int,
-) -> Outcome:
+def _codes(frames: list[pd.Series]) -> list[np.ndarray]:
+    """Integer codes for key values across several Series (one factorize, no Python per row).
+
+    A value's n-th repeat within one Series gets its own code, so identical keyless rows pair off
+    one to one between the rows sent and the result rows.
+    """
+    joined = pd.concat(frames, ignore_index=True) if frames else pd.Series(dtype="str")
+    codes = pd.factorize(joined)[0].astype(np.int64)
+    width = np.int64(len(codes) + 1)
+    out, start = [], 0
+    for frame in frames:
+        part = codes[start:start + len(frame)]
+        start += len(frame)
+        repeat = pd.Series(part).groupby(part).cumcount().to_numpy()
+        out.append(part + repeat * width)
+    return out
+
+
+def _positions(lookup: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For result rows: which ones match a sent row (mask), and the sent row's position."""
+    found = lookup.reindex(codes).to_numpy()
+    mask = ~np.isnan(found)
+    return mask, found[mask].astype(np.int64)
+
+
+def classify(sent: pd.DataFrame, columns: list[str], key: str | None, success: pd.DataFrame,
+             failed: pd.DataFrame, unprocessed: pd.DataFrame, *, job_state: str,
+             job_error: str | None, attempt: int) -> Outcome:
     """Join one job's result files to the rows it carried.
 
     `sent` has the uploaded `columns` plus SOURCE_FILE and SOURCE_ROW; result frames are the server's
     CSVs as text. Keys are unique within a job (the planner rejects repeats); for keyless inserts,
-    identical rows are interchangeable, so they are matched in order of appearance.
+    identical rows are interchangeable, so they are matched in order of appearance. Matching goes
+    through integer codes of the keys: no Python loop over rows.
     """
-    sent = sent.assign(**{MATCH: _occurrence_key(match_key(sent, key, columns))})
-    by_key = sent.set_index(MATCH)
+    sent = sent.reset_index(drop=True)
+    sent_codes, ok_codes, bad_codes, unprocessed_codes = _codes(
+        [match_key(frame, key, columns) for frame in (sent, success, failed, unprocessed)])
+    lookup = pd.Series(np.arange(len(sent), dtype=np.float64), index=sent_codes)
+    key_values = (sent[key] if key and key in sent else pd.Series("", index=sent.index, dtype="str")).to_numpy()
+    files, lines = sent[SOURCE_FILE].to_numpy(), sent[SOURCE_ROW].to_numpy()
 
-    ok = success.assign(**{MATCH: _occurrence_key(match_key(success, key, columns))})
-    ok = ok[ok[MATCH].isin(by_key.index)]
-    succeeded = pd.DataFrame(
-        {
-            "source_file": by_key.loc[ok[MATCH], SOURCE_FILE].to_numpy(),
-            "source_row": by_key.loc[ok[MATCH], SOURCE_ROW].to_numpy(),
-            "key": by_key.loc[ok[MATCH], key].to_numpy() if key and key in by_key else "",
-            "sf_id": ok["sf__Id"].to_numpy() if "sf__Id" in ok else "",
-            "created": ok["sf__Created"].str.lower().to_numpy() if "sf__Created" in ok else "",
-        }
-    )
+    ok_rows, ok_at = _positions(lookup, ok_codes)
+    answered = np.zeros(len(sent), dtype=bool)
+    answered[ok_at] = True
+    ok = success[ok_rows]
+    succeeded = pd.DataFrame({
+        "source_file": files[ok_at], "source_row": lines[ok_at], "key": key_values[ok_at],
+        "sf_id": ok["sf__Id"].to_numpy() if "sf__Id" in ok else "",
+        "created": ok["sf__Created"].str.lower().to_numpy() if "sf__Created" in ok else "",
+    })
 
-    bad = failed.assign(**{MATCH: _occurrence_key(match_key(failed, key, columns))})
-    bad = bad[bad[MATCH].isin(by_key.index) & ~bad[MATCH].isin(ok[MATCH])]
+    bad_rows, bad_at = _positions(lookup, bad_codes)
+    fresh = ~answered[bad_at]
+    bad_at, bad = bad_at[fresh], failed[bad_rows][fresh]
+    answered[bad_at] = True
     errors = parse_error(bad["sf__Error"] if "sf__Error" in bad else pd.Series("", index=bad.index, dtype="str"))
+    errors = errors.reset_index(drop=True)
     transient = is_transient(errors["error_code"], errors["message"]).to_numpy()
 
-    answered = set(ok[MATCH]) | set(bad[MATCH])
-    silent = by_key.index[~by_key.index.isin(answered)]
-    if job_error_is_permanent(job_error):
-        no_answer = pd.DataFrame({"error_code": "JOB_FAILED", "message": job_error or "", "fields": ""}, index=silent)
-        permanent_silent, retry_silent = silent, silent[:0]
-    else:
-        no_answer = pd.DataFrame(columns=["error_code", "message", "fields"], index=silent[:0])
-        permanent_silent, retry_silent = silent[:0], silent
-    in_unprocessed = set(_occurrence_key(match_key(unprocessed, key, columns)))
-    why_silent = (
-        f"not processed: job {job_state}" + (f" ({job_error})" if job_error else "")
-        if len(in_unprocessed) or job_state != "JobComplete"
-        else "no result returned for this row"
-    )
+    silent = np.flatnonzero(~answered)
+    permanent_job = job_error_is_permanent(job_error)
+    listed, _ = _positions(lookup, unprocessed_codes)
+    why_silent = (f"not processed: job {job_state}" + (f" ({job_error})" if job_error else "")
+                  if listed.any() or job_state != "JobComplete" else "no result returned for this row")
 
-    failed_keys = list(bad[MATCH][~transient]) + list(permanent_silent)
-    failed_info = pd.concat([errors[~transient].set_index(bad[MATCH][~transient].to_numpy()), no_answer])
-    failed_rows = by_key.loc[failed_keys]
-    failed_frame = pd.DataFrame(
-        {
-            "source_file": failed_rows[SOURCE_FILE].to_numpy(),
-            "source_row": failed_rows[SOURCE_ROW].to_numpy(),
-            "key": failed_rows[key].to_numpy() if key and key in failed_rows else "",
-            "error_code": failed_info["error_code"].to_numpy(),
-            "message": failed_info["message"].to_numpy(),
-            "fields": failed_info["fields"].to_numpy(),
-            "attempts": str(attempt),
-        }
-    )
+    job_failed = silent if permanent_job else silent[:0]
+    failed_at = np.concatenate([bad_at[~transient], job_failed])
+    failed_frame = pd.DataFrame({
+        "source_file": files[failed_at], "source_row": lines[failed_at], "key": key_values[failed_at],
+        "error_code": np.concatenate([errors["error_code"].to_numpy()[~transient], ["JOB_FAILED"] * len(job_failed)]),
+        "message": np.concatenate([errors["message"].to_numpy()[~transient], [job_error or ""] * len(job_failed)]),
+        "fields": np.concatenate([errors["fields"].to_numpy()[~transient], [""] * len(job_failed)]),
+        "attempts": str(attempt),
+    })
     for column in columns:
-        failed_frame[column] = failed_rows[column].to_numpy()
+        failed_frame[column] = sent[column].to_numpy()[failed_at]
 
-    retry_keys = list(bad[MATCH][transient]) + list(retry_silent)
-    retry_reasons = [
-        f"{c}: {m}" for c, m in zip(errors["error_code"][transient], errors["message"][transient], strict=True)
-    ] + [why_silent] * len(retry_silent)
-    retry = by_key.loc[retry_keys].reset_index(drop=True)
-    retry["reason"] = pd.Series(retry_reasons, dtype="str")
+    retry_silent = silent[:0] if permanent_job else silent
+    retry = sent.iloc[np.concatenate([bad_at[transient], retry_silent])].reset_index(drop=True)
+    reasons = (errors["error_code"][transient] + ": " + errors["message"][transient]).tolist()
+    retry["reason"] = pd.Series(reasons + [why_silent] * len(retry_silent), dtype="str")
     return Outcome(succeeded=succeeded.astype("str"), failed=failed_frame.astype("str"), retry=retry.astype("str"))
-
-
-def _occurrence_key(keys: pd.Series) -> pd.Series:
-    """Make repeated keys distinct (k, k#1, k#2...) so identical keyless rows pair off one to one."""
-    counts = keys.groupby(keys, sort=False).cumcount()
-    if not counts.any():
-        return keys.astype("str")
-    return (keys.astype("str") + np.where(counts > 0, "#" + counts.astype(str), "")).astype("str")
 
 
 def exhausted(retry: pd.DataFrame, columns: list[str], key: str | None, attempts: int) -> pd.DataFrame:
