@@ -104,6 +104,8 @@ def run(
     plan_path: Path | str | None,
     *,
     target: str | None = None,
+    api_version: str | None = None,
+    schema_files: tuple[Path, ...] = (),
     variables: Mapping[str, str] | None = None,
     select: tuple[str, ...] = (),
     max_retries: int = 3,
@@ -123,6 +125,7 @@ def run(
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
+        target_overrides={"api_version": api_version, "schema": tuple(schema_files)},
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,

@@ -249,6 +249,9 @@ def _progress(output_format: str) -> Any:
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
 @click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them.")
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
+@click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
+@click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Extra org schema file for a local target (custom objects and fields; repeatable).")
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -267,6 +270,8 @@ def run(
     strict: bool,
     send_orphans: bool,
     concurrency: int,
+    api_version: str | None,
+    schema_files: tuple[Path, ...],
     home: Path,
     var_pairs: tuple[str, ...],
     output_format: str,
@@ -280,6 +285,8 @@ def run(
             result = api.run(
                 plan_file,
                 target=target,
+                api_version=api_version,
+                schema_files=schema_files,
                 variables=api.parse_variables(var_pairs),
                 select=select,
                 max_retries=max_retries,

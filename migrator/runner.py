@@ -46,6 +46,7 @@ Event = Callable[[str, Mapping[str, object]], None]
 class RunRequest:
     plan_path: Path | None = None
     target: str | None = None
+    target_overrides: Mapping[str, object] = field(default_factory=dict)  # --api-version, --schema
     variables: Mapping[str, str] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     strict: bool = False
@@ -203,7 +204,10 @@ def execute(
     selected = select_steps(manifest, select)
     target_name = request.target or (info.get("target") or {}).get("name")
     target = resolve_target(
-        target_name, cli_overrides={}, env=dict(env if env is not None else os.environ), project_dir=request.project_dir
+        target_name,
+        cli_overrides={k: v for k, v in request.target_overrides.items() if v},
+        env=dict(env if env is not None else os.environ),
+        project_dir=request.project_dir,
     )
     tallies = {}
     status, error, exit_code = "succeeded", None, 0
