@@ -12,7 +12,14 @@ Storage convention shared with the store, the DML engine and the SOQL compiler:
   reference, combobox, encryptedstring) as TEXT; boolean as INTEGER 0/1; int as INTEGER;
   double, currency, percent as REAL; date as TEXT ``YYYY-MM-DD``; datetime as TEXT
   ``YYYY-MM-DDTHH:MM:SS.000Z`` in UTC (so text order is time order); null as NULL;
-- a polymorphic reference stores only the Id; its type follows from the Id's 3-character key prefix.
+- a polymorphic reference stores only the Id; its type follows from the Id's 3-character key prefix;
+- text columns other than ids and references are declared ``COLLATE NOCASE`` (Salesforce compares
+  text and external ids case-insensitively; ids stay binary), and external id, unique and idLookup
+  fields are indexed; internal tables start with ``_``.
+
+Field types in the YAML are Salesforce's describe types; the friendlier aliases ``text``, ``number``,
+``integer``, ``checkbox``, ``lookup`` and ``longtextarea`` are accepted for user files. An object
+without ``key_prefix`` gets the next free generated prefix (``a01``, ``a02``, ...).
 
 This module imports nothing from the rest of migrator.
 """
@@ -31,6 +38,9 @@ TEXT_TYPES = frozenset({"id", "string", "textarea", "picklist", "multipicklist",
                         "reference", "combobox", "encryptedstring"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
 FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | frozenset({"boolean", "int", "date", "datetime", "base64"})
+TYPE_ALIASES = {"text": "string", "number": "double", "integer": "int", "checkbox": "boolean",
+                "lookup": "reference", "longtextarea": "textarea"}
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Fields every object has; they are added when an object is loaded, not declared in the YAML.
 SYSTEM_FIELDS: tuple[dict[str, Any], ...] = (
@@ -91,6 +101,7 @@ class FieldDef:
     calculated: bool = False
     auto_number: bool = False
     custom: bool = False
+    child_relationship_name: str | None = None  # e.g. "Contacts" for Contact.AccountId
 
     @property
     def polymorphic(self) -> bool:
@@ -133,20 +144,27 @@ class ObjectDef:
 @dataclass(frozen=True)
 class OrgSchema:
     objects: Mapping[str, ObjectDef]
+    _lower: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _prefixes: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Lookups run per CSV header and per Id; index them once (the dataclass stays immutable).
+        self._lower.update({key.lower(): key for key in self.objects})
+        self._prefixes.update({obj.key_prefix: key for key, obj in self.objects.items()})
 
     def get(self, name: str) -> ObjectDef | None:
         """Case-insensitive object lookup."""
-        wanted = name.lower()
-        for key, obj in self.objects.items():
-            if key.lower() == wanted:
-                return obj
-        return None
+        key = self._lower.get(name.lower())
+        return self.objects[key] if key is not None else None
 
     def by_key_prefix(self, prefix: str) -> ObjectDef | None:
-        for obj in self.objects.values():
-            if obj.key_prefix == prefix:
-                return obj
-        return None
+        key = self._prefixes.get(prefix)
+        return self.objects[key] if key is not None else None
+
+    def child_relationships(self, parent: str) -> list[tuple[ObjectDef, FieldDef]]:
+        """(child object, lookup field) pairs whose lookup can point at `parent`."""
+        return [(obj, f) for obj in self.objects.values() for f in obj.fields.values()
+                if parent in f.reference_to]
 
 
 def _picklist(values: Iterable[Any]) -> tuple[PicklistValue, ...]:
@@ -170,7 +188,10 @@ def _relationship_name(name: str) -> str:
 
 
 def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef:
-    kind = spec.get("type", "string")
+    if not isinstance(spec, Mapping):
+        raise SchemaError(f"{where}: field {name}: expected a mapping of attributes, got {spec!r}")
+    kind = str(spec.get("type", "string"))
+    kind = TYPE_ALIASES.get(kind.lower(), kind)
     if kind not in FIELD_TYPES:
         raise SchemaError(f"{where}: field {name}: unknown type {kind!r}")
     reference_to = spec.get("reference_to", spec.get("to", ()))
@@ -205,11 +226,14 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
         calculated=bool(spec.get("calculated", False)),
         auto_number=bool(spec.get("auto_number", False)),
         custom=name.endswith("__c"),
+        child_relationship_name=spec.get("child_relationship_name"),
     )
 
 
 def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
-                      base: ObjectDef | None = None) -> ObjectDef:
+                      base: ObjectDef | None = None, generated_prefix: str = "") -> ObjectDef:
+    if not isinstance(spec, Mapping):
+        raise SchemaError(f"{where}: object {name}: expected a mapping, got {spec!r}")
     fields: dict[str, FieldDef] = dict(base.fields) if base else {}
     if base is None:
         for system in SYSTEM_FIELDS:
@@ -220,7 +244,7 @@ def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
     for field_name, field_spec in (spec.get("fields") or {}).items():
         fd = _field_from_yaml(str(field_name), field_spec or {}, f"{where}: object {name}")
         fields[fd.name] = fd
-    key_prefix = str(spec.get("key_prefix", base.key_prefix if base else ""))
+    key_prefix = str(spec.get("key_prefix", base.key_prefix if base else generated_prefix))
     if len(key_prefix) != 3:
         raise SchemaError(f"{where}: object {name}: key_prefix must be 3 characters, got {key_prefix!r}")
     label = str(spec.get("label", base.label if base else name.removesuffix("__c").replace("_", " ")))
@@ -241,14 +265,29 @@ def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
 
 def merge_schema(schema: OrgSchema, document: Mapping[str, Any], where: str) -> OrgSchema:
     """Add the objects and fields of one YAML document to `schema` (user files extend the bundle)."""
+    if not isinstance(document, Mapping):
+        raise SchemaError(f"{where}: expected a mapping with an `objects` key")
     objects = dict(schema.objects)
+    lower = {key.lower(): key for key in objects}
     for name, spec in (document.get("objects") or {}).items():
-        base = schema.get(str(name))
-        obj = _object_from_yaml(base.name if base else str(name), spec or {}, where, base)
+        base = objects.get(lower.get(str(name).lower(), ""))
+        used = {obj.key_prefix for obj in objects.values()}
+        obj = _object_from_yaml(base.name if base else str(name), spec or {}, where, base,
+                                generated_prefix=_next_custom_prefix(used))
         objects[obj.name] = obj
+        lower[obj.name.lower()] = obj.name
     merged = OrgSchema(objects=objects)
     _check_references(merged, where)
     return merged
+
+
+def _next_custom_prefix(used: set[str]) -> str:
+    """Salesforce numbers custom objects a01, a02, ... in base 62; take the first free one."""
+    for n in range(1, 62 * 62):
+        prefix = "a" + _BASE62[n // 62] + _BASE62[n % 62]
+        if prefix not in used:
+            return prefix
+    raise SchemaError("no free custom object key prefix left")
 
 
 def _check_references(schema: OrgSchema, where: str) -> None:

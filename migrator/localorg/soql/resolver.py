@@ -147,6 +147,11 @@ class Resolver:
 
     def _field(self, name: str, targets: tuple[tuple[str, ObjectDef], ...], names: tuple[str, ...],
                needed: frozenset[str], path: FieldPath) -> ResolvedField:
+        if len(targets) > 1 and name.lower() == "type":
+            # on a polymorphic relationship, Type is the referenced record's object type (What.Type),
+            # even when some target objects also have a field called Type
+            rel = self.relationships[tuple(n.lower() for n in names)]
+            return ResolvedField(rel.type_sql, FieldDef(name="Type", type="string", label="Type"), names, needed)
         exprs: list[str] = []
         found: FieldDef | None = None
         for alias, obj in targets:
@@ -158,10 +163,6 @@ class Resolver:
                 exprs.append(_person_name(alias, obj))
                 found = found or FieldDef(name="Name", type="string", label="Full Name", createable=False,
                                           updateable=False, calculated=True)
-        if found is None and len(targets) > 1 and name.lower() == "type":
-            rel = self.relationships[tuple(n.lower() for n in names)]
-            type_field = FieldDef(name="Type", type="string", label="Type")
-            return ResolvedField(rel.type_sql, type_field, names, needed)
         if found is None:
             entity = targets[0][1].name if len(targets) == 1 else "Name"
             raise SoqlError(INVALID_FIELD, NO_SUCH_COLUMN.format(field=name, entity=entity), path.position)

@@ -1,0 +1,163 @@
+"""A running local org without its HTTP face: schema, store, jobs, sessions, faults, workers.
+
+The HTTP apps (Bulk 2.0 and REST here, Bulk 1.0 later) hold one LocalOrg and call into it. All DML
+runs on one worker thread (the single writer of record tables, which is what lets the DML engine keep
+hash indexes in step with the data); query jobs run on a second one so a long load does not hold
+up extracts. Another API that writes records (Bulk 1.0 batches) must do so on the DML thread too:
+``org.ingest_worker.call(fn)`` runs `fn` there, and inside it ``DmlEngine.run_batch`` with
+``org.ingest.indexes_for(rows)`` applies a batch of text columns with the same semantics.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .auth import Sessions
+from .faults import Faults, FaultSpec
+from .ingest_processor import IngestProcessor, stamp
+from .jobs import Job, JobFiles, JobStore
+from .orgschema import OrgSchema, load_schema
+from .query_processor import QueryProcessor
+from .rest_query import RestQueries
+from .settings import OrgSettings
+from .sqlwriter import SqlWriter
+from .store import Store
+
+log = logging.getLogger("migrator.localorg")
+
+
+def warm_up() -> None:
+    """pyarrow's first compute call imports pandas (~0.4 s): pay it at start, not in the first job."""
+    pc.utf8_length(pa.array(["warm"]))
+
+
+class JobWorker:
+    """One background thread processing job ids in submission order."""
+
+    def __init__(self, name: str, process: Callable[[str], None], on_crash: Callable[[str, BaseException], None]):
+        self._queue: queue.Queue[str | Callable[[], None] | None] = queue.Queue()
+        self._process = process
+        self._on_crash = on_crash
+        self._thread = threading.Thread(target=self._run, name=f"localorg-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def call(self, work: Callable[[], None]) -> None:
+        """Run `work` on this worker's thread, in turn with the jobs."""
+        self._queue.put(work)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if callable(item):
+                try:
+                    item()
+                except Exception:  # the caller reports its own failures; the worker must live on
+                    log.exception("work on the DML thread failed")
+                continue
+            try:
+                self._process(item)
+            except Exception as exc:  # a bug must fail the job, never kill the worker or hang the job
+                log.exception("processing job %s failed", item)
+                self._on_crash(item, exc)
+
+
+class LocalOrg:
+    def __init__(self, db_path: Path | str, schema_files: Iterable[Path | str] = (), *,
+                 settings: OrgSettings | None = None, faults: FaultSpec | Mapping[str, object] | str | None = None,
+                 token: str | None = None, schema: OrgSchema | None = None):
+        self.db_path = Path(db_path)
+        self.settings = settings or OrgSettings()
+        self.schema = schema or load_schema(schema_files)
+        self.store = Store(self.db_path, self.schema)
+        self.identity = self.store.initialize()
+        self.files = JobFiles(self.db_path.parent / f"{self.db_path.stem}-jobs")
+        self.jobs = JobStore(self.store)
+        self.faults = Faults(FaultSpec.coerce(faults))
+        self.sessions = Sessions(self.store, self.identity, self.faults, fixed_token=token)
+        self.writer = SqlWriter(self.db_path)
+        self.ingest = IngestProcessor(self.store, self.jobs, self.files, self.faults, self.settings, self.writer)
+        self.query = QueryProcessor(self.store, self.jobs, self.files)
+        self.rest_queries = RestQueries(self.store)
+        self.ingest_worker = JobWorker("ingest", self.ingest.process, self._crashed)
+        self.query_worker = JobWorker("query", self.query.process, self._crashed)
+        self._usage_lock = threading.Lock()
+        self._usage_day = datetime.now(UTC).date()
+        self._usage = 0
+        self._started = False
+
+    @property
+    def username(self) -> str:
+        return self.identity.username
+
+    @property
+    def password(self) -> str:
+        return self.identity.password
+
+    def start(self) -> None:
+        """Start the workers and pick up jobs a previous process left behind."""
+        if self._started:
+            return
+        self._started = True
+        warm_up()
+        for job in self.jobs.in_states(["InProgress"]):
+            if job.api == "ingest":
+                self.ingest.fail_interrupted(job)
+            else:
+                self.jobs.update(job.id, state="UploadComplete")
+        self.ingest_worker.start()
+        self.query_worker.start()
+        for job in self.jobs.in_states(["UploadComplete"]):
+            self.submit(job)
+
+    def submit(self, job: Job) -> None:
+        (self.query_worker if job.api == "query" else self.ingest_worker).submit(job.id)
+
+    def close(self) -> None:
+        self.ingest_worker.stop()
+        self.query_worker.stop()
+        self.writer.close()
+        self.rest_queries.close()
+        self.store.close()
+
+    def count_call(self) -> int:
+        """Meter one API call (DailyApiRequests); returns the calls made today."""
+        with self._usage_lock:
+            today = datetime.now(UTC).date()
+            if today != self._usage_day:
+                self._usage_day, self._usage = today, 0
+            self._usage += 1
+            return self._usage
+
+    @property
+    def api_usage(self) -> int:
+        return self._usage
+
+    def jobs_since(self, hours: int = 24) -> list[Job]:
+        since = (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S")
+        rows = self.store.conn().execute("SELECT id FROM _jobs WHERE created_date >= ?", (since,)).fetchall()
+        return [job for (job_id,) in rows if (job := self.jobs.get(job_id)) is not None]
+
+    def _crashed(self, job_id: str, exc: BaseException) -> None:
+        self.ingest.index_cache.clear()  # a batch may have stopped half way through keeping it current
+        try:
+            self.jobs.transition(job_id, ["UploadComplete", "InProgress"], "Failed", system_modstamp=stamp(),
+                                 error_message=f"InternalServerError : {type(exc).__name__}: {exc}")
+        except Exception:  # pragma: no cover - the database itself is failing
+            log.exception("could not mark job %s failed", job_id)

@@ -1,0 +1,46 @@
+"""Bulk CSV in and out: delimiters, line endings, BOM, strictness, all-quoted output."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrator.localorg.csvformat import CsvInputError, parse_csv, quote_all, quoted_rows
+
+
+def test_parse_keeps_text_quotes_and_newlines_and_the_raw_header():
+    parsed = parse_csv(b'\xef\xbb\xbfName|"Code"\n"a|b"|007\n"multi\nline"|""\n', "PIPE", "LF")
+    assert parsed.header_line == 'Name|"Code"' and parsed.headers == ["Name", "Code"]
+    assert parsed.table.to_pylist() == [{"c0": "a|b", "c1": "007"}, {"c0": "multi\nline", "c1": ""}]
+    assert parsed.rows(1, 2).column(0).to_pylist() == ["multi\nline"]
+
+
+@pytest.mark.parametrize(("data", "ending", "message"), [
+    (b"A\r\n1\r\n", "LF", "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"),
+    (b"A\n1\n", "CRLF", "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is CRLF"),
+    (b"A,B\n1,2\n3\n", "LF", "ClientInputError : line 3 has 1 values but the header has 2 columns (1 such row(s))"),
+    (b"A\n\xff\n", "LF", "ClientInputError : the data is not valid UTF-8"),
+    (b"\xffA\n1\n", "LF", "ClientInputError : the data is not valid UTF-8"),
+])
+def test_structural_problems_are_client_input_errors(data, ending, message):
+    with pytest.raises(CsvInputError) as caught:
+        parse_csv(data, "COMMA", ending)
+    assert caught.value.message == message
+
+
+def test_empty_and_header_only_uploads():
+    assert parse_csv(b"").headers == [] and parse_csv(b"  \n").row_count == 0
+    header_only = parse_csv(b"Name,Site\n")
+    assert header_only.headers == ["Name", "Site"] and header_only.row_count == 0
+    assert parse_csv(b"Name,Site").headers == ["Name", "Site"]
+
+
+def test_crlf_files_parse_when_the_job_says_crlf():
+    parsed = parse_csv(b"A;B\r\n1;2\r\n", "SEMICOLON", "CRLF")
+    assert parsed.header_line == "A;B" and parsed.table.to_pylist() == [{"c0": "1", "c1": "2"}]
+
+
+def test_output_is_all_quoted_in_the_job_format():
+    data = quoted_rows([["a", 'q"uote'], ["", "x\ny"]], "TAB", "CRLF")
+    assert data == b'"a"\t""\r\n"q""uote"\t"x\ny"\r\n'
+    assert quoted_rows([[]], "COMMA", "LF") == b""
+    assert quote_all(["sf__Id", 'we"ird'], "CARET") == '"sf__Id"^"we""ird"'
