@@ -18,22 +18,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for_status
-from migrator.csvio import TableAppender, read_table, write_table
+from migrator.csvio import read_table, write_table
 from migrator.errors import AuthError, BulkApiError, MigratorError, TransientApiError
-from migrator.keys import KeySet, key_hashes
+from migrator.failures import FailedKeys
 from migrator.manifest import Manifest, PartEntry, StepEntry
 from migrator.outcomes import FAILED_COLUMNS, SOURCE_FILE, SOURCE_ROW, SUCCESS_COLUMNS, classify, exhausted
 from migrator.state import Checkpoint, JobRecord, PartProgress, RunPaths, save_checkpoint
+from migrator.step_results import StepTally, collect_step
 
 Event = Callable[[str, Mapping[str, object]], None]
-SKIPPED_COLUMNS = ("source_file", "source_row", "key", "reason", "parent_object", "parent_key")
 
 
 class Interrupted(MigratorError):
@@ -59,32 +59,6 @@ class Clock:
     sleep: Callable[[float], None] = time.sleep
 
 
-@dataclass
-class StepTally:
-    rows: int = 0
-    succeeded: int = 0
-    created: int = 0
-    failed: int = 0
-    skipped: int = 0
-    retried: int = 0
-    jobs: int = 0
-    seconds: float = 0.0
-    error_codes: dict[str, int] = field(default_factory=dict)
-
-
-def _lookup_targets(manifest: Manifest, step: StepEntry) -> list[tuple[str, str, str]]:
-    """(header, parent object, parent key field) of each lookup column this step sends."""
-    summary = manifest.summary(step.step)
-    wanted = {"pass2"} if step.pass_no == 2 else {"pass1", "levels"}
-    return [
-        (header, target, lookup.key)
-        for lookup in summary.lookups
-        if lookup.mode in wanted
-        for header, target in zip(lookup.headers, lookup.targets, strict=False)
-        if header in step.columns
-    ]
-
-
 class Executor:
     def __init__(
         self,
@@ -101,56 +75,13 @@ class Executor:
         self.emit: Event = on_event or (lambda kind, data: None)
         self.stop = threading.Event()
         self._lock = threading.RLock()
-        self._failed: dict[tuple[str, str], KeySet] = {}
-        self._parent_keys = {(t.lower(), k.lower()) for s in manifest.steps for _, t, k in _lookup_targets(manifest, s)}
+        self.failures = FailedKeys(manifest)
 
     # --- bookkeeping -------------------------------------------------------------------------
 
     def _save(self) -> None:
         with self._lock:
             save_checkpoint(self.paths, self.checkpoint)
-
-    def _remember_failures(self, step: StepEntry, rows: pd.DataFrame) -> None:
-        """Keys of rows that will never load, for every key field some child looks its parent up by."""
-        if step.pass_no != 1 or rows.empty:
-            return
-        with self._lock:
-            for obj, key in self._parent_keys:
-                if obj != step.object.lower():
-                    continue
-                column = next((c for c in rows.columns if c.lower() == key), None)
-                if column is not None:
-                    values = rows[column]
-                    self._failed.setdefault((obj, key), KeySet()).add(key_hashes(values[values != ""]))
-
-    def _orphans(self, step: StepEntry, rows: pd.DataFrame) -> pd.DataFrame:
-        """Rows whose parent (or, in pass 2, whose own record) failed: skipped with the reason."""
-        found = []
-        checks = list(_lookup_targets(self.manifest, step))
-        if step.pass_no == 2 and step.key_column:
-            checks.insert(0, (step.key_column, step.object, step.key_column))
-        for header, target, key in checks:
-            failed = self._failed.get((target.lower(), key.lower()))
-            if failed is None or header not in rows:
-                continue
-            values = rows[header]
-            hit = (values != "").to_numpy() & failed.contains(key_hashes(values))
-            if hit.any():
-                own = step.pass_no == 2 and header == step.key_column
-                reason = "the record itself failed to load" if own else f"parent {target} failed to load"
-                found.append(
-                    pd.DataFrame(
-                        {
-                            "index": rows.index[hit],
-                            "reason": reason,
-                            "parent_object": target,
-                            "parent_key": values[hit].to_numpy(),
-                        }
-                    )
-                )
-        if not found:
-            return pd.DataFrame(columns=["reason", "parent_object", "parent_key"])
-        return pd.concat(found).drop_duplicates("index").set_index("index")
 
     # --- running -------------------------------------------------------------------------------
 
@@ -194,7 +125,7 @@ class Executor:
                 continue
             for part in progress.parts.values():
                 if part.done:
-                    self._remember_failures(step, self._final_failures(part))
+                    self.failures.remember(step, self._final_failures(part))
 
     def _final_failures(self, part: PartProgress) -> pd.DataFrame:
         frames = [read_table(self.paths.root / j.outcome["failed"]) for j in part.jobs if "failed" in j.outcome]
@@ -232,11 +163,11 @@ class Executor:
         with self._lock:
             progress.done = True
         self._save()
-        self._remember_failures(step, self._final_failures(progress))
+        self.failures.remember(step, self._final_failures(progress))
 
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
         rows = self._sent_rows(step, part)
-        orphans = pd.DataFrame() if self.options.send_orphans else self._orphans(step, rows)
+        orphans = pd.DataFrame() if self.options.send_orphans else self.failures.orphans(step, rows)
         folder = self.paths.jobs_dir(step.id)
         stem = Path(part.path).stem
         if not orphans.empty:
@@ -493,39 +424,10 @@ class Executor:
     def _finish_step(self, step: StepEntry) -> StepTally:
         """Gather every part's final outcome into the step's success, failed and skipped files."""
         progress = self.checkpoint.step(step.id)
-        tally = StepTally(rows=step.rows)
-        folder = self.paths.step_dir(step.id)
-        success = TableAppender(folder / "success.csv", SUCCESS_COLUMNS)
-        failed = TableAppender(folder / "failed.csv", (*FAILED_COLUMNS, *step.columns))
-        skipped = TableAppender(folder / "skipped.csv", SKIPPED_COLUMNS)
-        for part in step.parts:
-            state = progress.parts.get(part.path)
-            if state is None:
-                continue
-            for job in state.jobs:
-                tally.jobs += 1 if job.job_id else 0
-                tally.seconds += job.seconds
-                tally.retried += job.rows if job.attempt > 1 else 0
-                if "success" in job.outcome:
-                    rows = read_table(self.paths.root / job.outcome["success"])
-                    success.append(rows)
-                    tally.succeeded += len(rows)
-                    tally.created += int((rows["created"] == "true").sum()) if "created" in rows else 0
-                for kind in ("failed", "exhausted"):
-                    if kind in job.outcome:
-                        rows = read_table(self.paths.root / job.outcome[kind])
-                        failed.append(rows.reindex(columns=[*FAILED_COLUMNS, *step.columns], fill_value=""))
-                        tally.failed += len(rows)
-                        for code, count in rows["error_code"].value_counts().items() if not rows.empty else ():
-                            tally.error_codes[str(code)] = tally.error_codes.get(str(code), 0) + int(count)
-            if state.skipped_file:
-                rows = read_table(self.paths.root / state.skipped_file)
-                skipped.append(rows)
-                tally.skipped += len(rows)
+        tally = collect_step(self.paths, step, progress)
         with self._lock:
             progress.done = all(p.done for p in progress.parts.values()) and len(progress.parts) == len(step.parts)
         self._save()
-        self.emit(
-            "step_done", {"id": step.id, "succeeded": tally.succeeded, "failed": tally.failed, "skipped": tally.skipped}
-        )
+        self.emit("step_done", {"id": step.id, "succeeded": tally.succeeded, "failed": tally.failed,
+                                "skipped": tally.skipped})
         return tally

@@ -16,9 +16,9 @@ import pandas as pd
 
 from migrator import __version__
 from migrator.csvio import read_table
-from migrator.executor import StepTally
 from migrator.manifest import MISSING_PARENTS_FILE, REJECTS_FILE, Manifest
 from migrator.state import RUN_RESULTS_VERSION, RunPaths
+from migrator.step_results import StepTally
 
 EXAMPLES = 3
 

@@ -175,3 +175,37 @@ def test_select_steps_follows_dependencies(tmp_path: Path):
     assert select_steps(manifest, ["+Contact"]) >= {"Account:L1", "Contact:L0", "Contact:L2"}
     with pytest.raises(UsageError, match="matches no step"):
         select_steps(manifest, ["Acount"])
+
+
+def test_object_cycle_defers_a_lookup_to_pass_2_and_checks_its_parents(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "accounts.csv").write_text("id,name,primary\nA1,One,C1\nA2,Two,C9\nA3,Three,\n")
+    (tmp_path / "data" / "contacts.csv").write_text("id,last,account\nC1,Smith,A1\nC2,Jones,A2\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("""version: 1
+name: cycle
+sources: {dir: data}
+defaults: {external_id: Legacy_Id__c}
+objects:
+  - object: Account
+    source: accounts.csv
+    fields: {Legacy_Id__c: id, Name: name}
+    lookups:
+      Primary_Contact__c: {from: primary, to: Contact, missing: blank}
+  - object: Contact
+    source: contacts.csv
+    fields: {Legacy_Id__c: id, LastName: last}
+    lookups:
+      AccountId: {from: account, to: Account}
+""", encoding="utf-8")
+    out = tmp_path / "out"
+    manifest = compile_(plan, out)
+    steps = {s.id: s for s in manifest.steps}
+    assert list(steps) == ["Account", "Contact", "Account:pass2"]
+    assert "Primary_Contact__r.Legacy_Id__c" not in steps["Account"].columns
+    assert steps["Account:pass2"].columns == ("Legacy_Id__c", "Primary_Contact__r.Legacy_Id__c")
+    assert steps["Account:pass2"].operation == "upsert" and steps["Account:pass2"].depends_on == ("Account", "Contact")
+    # A2's primary contact C9 is not in the data: reported, and `missing: blank` leaves nothing to set for A2
+    assert rows_of(out, "Account:pass2") == [["A1", "C1"]]
+    missing = read_table(out / "missing_parents.csv")
+    assert missing[["key", "field", "parent_key"]].values.tolist() == [["A2", "Primary_Contact__c", "C9"]]
