@@ -294,7 +294,12 @@ def write_table(path: Path, frame: pd.DataFrame) -> None:
 
 
 def read_table(path: Path, *, delimiter: str = ",") -> pd.DataFrame:
-    """A whole small CSV as text columns (result files, part files, source indexes)."""
+    """A whole small CSV as text columns (result files, part files, source indexes).
+
+    An empty file (a server's answer for a job that never received data) is an empty table.
+    """
+    if path.stat().st_size == 0:
+        return pd.DataFrame()
     header: list[str] = []
     types = _all_text(path, "utf-8", delimiter, header)
     table = pacsv.read_csv(

@@ -264,11 +264,13 @@ class Executor:
                 job_id = client.submit(request, on_created=created)
             except AuthError:
                 raise
-            except TransientApiError as exc:
-                self._job_error(step, job, started, exc, transient=True)
-                return
             except BulkApiError as exc:
-                self._job_error(step, job, started, exc, transient=False)
+                if job.job_id is None:  # no job exists: nothing can have been loaded
+                    self._job_error(step, job, started, exc, transient=isinstance(exc, TransientApiError))
+                    return
+                # The job exists and was aborted part way (Bulk 1.0 may already have loaded some
+                # batches): take its results like any job's, so no row is sent twice.
+                self._record_results(client, step, job, self._wait(client, step, job), started, error=exc)
                 return
             with self._lock:
                 job.job_id, job.state = job_id, "submitted"
@@ -279,16 +281,14 @@ class Executor:
         self._record_results(client, step, job, status, started)
 
     def _reattach_created(self, client: IngestClient, job: JobRecord) -> JobRecord:
-        """A job created before an interruption: if it never closed, abort it and send the rows again."""
+        """A job created before an interruption. If it never closed, abort it; either way its results
+        say which rows were loaded, and the others are retried, so nothing is sent twice."""
         assert job.job_id is not None
-        status = client.status(job.job_id)
+        if client.status(job.job_id).state == "Open":
+            with contextlib.suppress(BulkApiError):
+                client.abort(job.job_id)
         with self._lock:
-            if status.state == "Open":
-                with contextlib.suppress(BulkApiError):
-                    client.abort(job.job_id)
-                job.job_id, job.state = None, "prepared"
-            else:
-                job.state = "submitted"
+            job.state = "submitted"
         self._save()
         return job
 
@@ -324,10 +324,12 @@ class Executor:
             on_poll=on_poll,
         )
 
-    def _record_results(
-        self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus, started: float
-    ) -> None:
+    def _record_results(self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus,
+                        started: float, error: BulkApiError | None = None) -> None:
+        """Join the job's results to its rows. `error`: why the job was aborted while being submitted."""
         assert job.job_id is not None
+        job_error = status.error_message or (f"{error.error_code or type(error).__name__}: {error.api_message}"
+                                             if error else None)
         folder = self.paths.jobs_dir(step.id)
         results = client.results(job.job_id, folder)
         sent = self._job_rows(job)
@@ -339,12 +341,13 @@ class Executor:
             read_table(results.failed_csv),
             read_table(results.unprocessed_csv),
             job_state=status.state,
-            job_error=status.error_message,
+            job_error=job_error,
             attempt=job.attempt,
+            permanent=None if error is None else not isinstance(error, TransientApiError),
         )
         self._write_outcome(step, job, outcome.succeeded, outcome.failed, outcome.retry)
         with self._lock:
-            job.job_state, job.error = status.state, status.error_message
+            job.job_state, job.error = status.state, job_error
             job.seconds = round(self.clock.monotonic() - started, 3)
             job.state = "done"
         self._save()

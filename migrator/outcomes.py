@@ -116,13 +116,15 @@ def _positions(lookup: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def classify(sent: pd.DataFrame, columns: list[str], key: str | None, success: pd.DataFrame,
              failed: pd.DataFrame, unprocessed: pd.DataFrame, *, job_state: str,
-             job_error: str | None, attempt: int) -> Outcome:
+             job_error: str | None, attempt: int, permanent: bool | None = None) -> Outcome:
     """Join one job's result files to the rows it carried.
 
     `sent` has the uploaded `columns` plus SOURCE_FILE and SOURCE_ROW; result frames are the server's
     CSVs as text. Keys are unique within a job (the planner rejects repeats); for keyless inserts,
     identical rows are interchangeable, so they are matched in order of appearance. Matching goes
-    through integer codes of the keys: no Python loop over rows.
+    through integer codes of the keys: no Python loop over rows. Rows the server did not answer for
+    are retried, unless the job's error is one that would happen again (`permanent`, or by default
+    an error message naming a broken file such as "InvalidBatch : Field name not found").
     """
     sent = sent.reset_index(drop=True)
     sent_codes, ok_codes, bad_codes, unprocessed_codes = _codes(
@@ -150,7 +152,7 @@ def classify(sent: pd.DataFrame, columns: list[str], key: str | None, success: p
     transient = is_transient(errors["error_code"], errors["message"]).to_numpy()
 
     silent = np.flatnonzero(~answered)
-    permanent_job = job_error_is_permanent(job_error)
+    permanent_job = job_error_is_permanent(job_error) if permanent is None else permanent
     listed, _ = _positions(lookup, unprocessed_codes)
     why_silent = (f"not processed: job {job_state}" + (f" ({job_error})" if job_error else "")
                   if listed.any() or job_state != "JobComplete" else "no result returned for this row")
