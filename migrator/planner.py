@@ -247,6 +247,7 @@ class _Compiler:
                                 for h in shape.self_headers])
             spill.close()
             self._write_levels(spec, spill, keys, parents)
+        self.seen.pop(spec.name, None)  # repeated keys can only occur within a step
         self.emit("step_done", {"step": spec.name, "rows": self.stats[spec.name].rows})
 
     def _write(self, node_id: str, spec: ObjectSpec, chunk: RowChunk, columns: list[str]) -> int:

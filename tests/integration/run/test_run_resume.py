@@ -66,3 +66,37 @@ def test_sigkill_then_resume_loads_every_row_exactly_once(org):
     numbers = [r["AccountNumber"] for r in org.query("SELECT AccountNumber FROM Account")]
     assert len(numbers) == len(set(numbers)) == 1000
     assert result.results["totals"]["succeeded"] == 1000
+
+
+def test_ctrl_c_aborts_open_jobs_and_prints_the_resume_command(org):
+    data = org.project / "data"
+    data.mkdir()
+    rows = [f"Account {i},N-{i:04d}" for i in range(600)]
+    (data / "accounts.csv").write_text("name,number\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    (org.project / "inserts.yaml").write_text(PLAN, encoding="utf-8")
+    org.faults({"slow_ms": 300})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migrator.cli", "run", "inserts.yaml", "--target", "test", "--concurrency", "1"],
+        cwd=org.project, env={**os.environ, **org.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = org.project / ".migrator" / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = list(runs.glob("*/checkpoint.json")) if runs.exists() else []
+        if found and jobs_done(found[0]) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2, err
+    run_id = found[0].parent.name
+    assert f"--resume {run_id}" in out
+    results = json.loads((runs / run_id / "run_results.json").read_text())
+    assert results["status"] == "interrupted"
+    # no job of the run is left running on the server
+    states = [job["state"] for job in org.session().get(
+        f"{org.server.instance_url}/services/data/v62.0/jobs/ingest").json()["records"]]
+    assert "InProgress" not in states and "UploadComplete" not in states and "Open" not in states
+    org.faults(None)
+    resumed = org.run(None, resume=run_id)
+    assert resumed.exit_code == 0
+    assert org.count("Account") == 600
