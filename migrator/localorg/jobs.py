@@ -119,13 +119,16 @@ class JobStore:
                 [to_state, *values.values(), job_id, *allowed])
             return cursor.rowcount == 1
 
-    def list(self, api: str, job_type: str | None, offset: int, limit: int) -> tuple[list[Job], bool]:
-        """A page of jobs (oldest first) and whether more follow."""
+    def list(self, api: str, job_type: str | None, offset: int, limit: int,
+             pk_chunked: bool = False) -> tuple[list[Job], bool]:
+        """A page of jobs (oldest first) and whether more follow; `pk_chunked`: only PK-chunked (Bulk 1.0) ones."""
         sql = f"SELECT {', '.join(_COLUMNS)} FROM _jobs WHERE api = ?"
         params: list[object] = [api]
         if job_type:
             sql += " AND job_type = ?"
             params.append(job_type)
+        if pk_chunked:
+            sql += " AND job_type = 'Classic' AND json_extract(extra, '$.pkChunking') IS NOT NULL"
         sql += " ORDER BY created_date, id LIMIT ? OFFSET ?"
         rows = self._conn().execute(sql, [*params, limit + 1, offset]).fetchall()
         jobs = [Job(**dict(zip(_COLUMNS, row, strict=True))) for row in rows[:limit]]

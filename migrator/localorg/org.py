@@ -1,11 +1,12 @@
 """A running local org without its HTTP face: schema, store, jobs, sessions, faults, workers.
 
-The HTTP apps (Bulk 2.0 and REST here, Bulk 1.0 later) hold one LocalOrg and call into it. All DML
+The HTTP apps (Bulk 2.0, Bulk 1.0 and REST) hold one LocalOrg and call into it. All DML
 runs on one worker thread (the single writer of record tables, which is what lets the DML engine keep
 hash indexes in step with the data); query jobs run on a second one so a long load does not hold
-up extracts. Another API that writes records (Bulk 1.0 batches) must do so on the DML thread too:
-``org.ingest_worker.call(fn)`` runs `fn` there, and inside it ``DmlEngine.run_batch`` with
-``org.ingest.indexes_for(rows)`` applies a batch of text columns with the same semantics.
+up extracts. Bulk 1.0 (``org.bulk1``) runs its ingest batches on the DML thread too and its query
+batches on the query thread: ``org.ingest_worker.call(fn)`` runs `fn` there, and inside it
+``DmlEngine.run_batch`` with ``org.ingest.indexes_for(rows)`` applies a batch of text columns with the
+same semantics.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .auth import Sessions
+from .bulk1_service import Bulk1Service
 from .faults import Faults, FaultSpec
 from .ingest_processor import IngestProcessor, stamp
 from .jobs import Job, JobFiles, JobStore
@@ -97,6 +99,7 @@ class LocalOrg:
         self.rest_queries = RestQueries(self.store)
         self.ingest_worker = JobWorker("ingest", self.ingest.process, self._crashed)
         self.query_worker = JobWorker("query", self.query.process, self._crashed)
+        self.bulk1 = Bulk1Service(self)
         self._usage_lock = threading.Lock()
         self._usage_day = datetime.now(UTC).date()
         self._usage = 0
@@ -121,6 +124,7 @@ class LocalOrg:
                 self.ingest.fail_interrupted(job)
             else:
                 self.jobs.update(job.id, state="UploadComplete")
+        self.bulk1.recover()
         self.ingest_worker.start()
         self.query_worker.start()
         for job in self.jobs.in_states(["UploadComplete"]):

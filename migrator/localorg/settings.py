@@ -18,3 +18,8 @@ class OrgSettings:
     daily_api_requests: int = 5_000_000  # the Max reported by Sforce-Limit-Info and /limits
     multipart_max_chars: int = 100_000  # CSV characters allowed in a multipart job creation
     jwt_public_key: str | None = None  # PEM; when set, JWT bearer assertions must be signed with it
+    bulk1_max_batch_bytes: int = 10_000_000  # per Bulk 1.0 batch, zip included ("Exceeded max size limit of ...")
+    bulk1_max_batch_records: int = 10_000  # records per Bulk 1.0 batch
+    bulk1_max_zip_files: int = 1_000  # files in a ZIP batch (Salesforce's figure unconfirmed)
+    bulk1_max_unzipped_bytes: int = 20_000_000  # a ZIP batch unzipped (Salesforce's figure unconfirmed)
+    bulk1_poll_wait_ms: int = 250  # a batchInfo poll of a running batch answers when it ends, or after this

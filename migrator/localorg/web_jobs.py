@@ -23,10 +23,11 @@ def new_job_id(org: LocalOrg) -> str:
 
 
 def load_job(org: LocalOrg, job_id: str, api: str) -> Job:
-    """The job, found by its 15- or 18-character Id, or 404 NOT_FOUND."""
+    """The Bulk 2.0 job, found by its 15- or 18-character Id, or 404 NOT_FOUND (Bulk 1.0 jobs are listed
+    with them but served under /services/async only)."""
     full_id = normalize_id(job_id)
     job = org.jobs.get(full_id, api) if full_id else None
-    if job is None:
+    if job is None or job.job_type == "Classic":
         raise not_found()
     return job
 
@@ -39,10 +40,8 @@ def list_jobs(request: Request, version: str, api: str) -> Response:
         offset = decode_locator(locator) if locator else 0
     except LocatorError as exc:
         raise ApiError(400, "INVALID_QUERY_LOCATOR", str(exc)) from None
-    if params.get("isPkChunkingEnabled", "").lower() == "true":  # only Bulk 1.0 jobs can be PK-chunked
-        jobs, more = [], False
-    else:
-        jobs, more = org.jobs.list(api, params.get("jobType") or None, offset, org.settings.list_page_size)
+    pk_chunked = params.get("isPkChunkingEnabled", "").lower() == "true"  # only Bulk 1.0 jobs are PK-chunked
+    jobs, more = org.jobs.list(api, params.get("jobType") or None, offset, org.settings.list_page_size, pk_chunked)
     next_url = None
     if more:
         next_url = f"/services/data/v{version}/jobs/{api}?queryLocator={encode_locator(offset + len(jobs))}"

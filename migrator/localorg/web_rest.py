@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from .auth import Session
+from .blobs import read_blob
 from .describe import object_describe, object_summary
 from .ids import normalize_id
 from .rest_query import CursorError
@@ -54,7 +55,8 @@ def limits(request: Request, version: str, session: Session = Depends(require_se
     api_version(version)
     org = org_of(request)
     recent = org.jobs_since(24)
-    batches = sum(-(-job.records_processed // org.settings.batch_size) for job in recent if job.api == "ingest")
+    batches = sum(-(-job.records_processed // org.settings.batch_size) for job in recent if job.job_type == "V2Ingest")
+    batches += org.bulk1.batches_since(24)  # every Bulk 1.0 batch counts
     query_jobs = sum(1 for job in recent if job.job_type == "V2Query")
     size_mb = org.db_path.stat().st_size // (1024 * 1024) if org.db_path.exists() else 0
 
@@ -129,6 +131,20 @@ def record(request: Request, version: str, name: str, record_id: str,
     if found is None:
         raise not_found()
     return sf_json(found)
+
+
+@router.get(BASE + "/sobjects/{name}/{record_id}/{field_name}")
+def blob(request: Request, version: str, name: str, record_id: str, field_name: str,
+         session: Session = Depends(require_session)) -> Response:
+    """A binary field's content (Attachment/Document Body, ContentVersion VersionData), with its media type."""
+    api_version(version)
+    org = org_of(request)
+    obj = _object(request, name)
+    full_id = normalize_id(record_id)
+    found = read_blob(org.store.conn(), org.schema, obj.name, full_id, field_name) if full_id else None
+    if found is None:
+        raise not_found()
+    return Response(found.content, headers={"Content-Type": found.content_type})
 
 
 def _batch_size(request: Request, default: int) -> int:

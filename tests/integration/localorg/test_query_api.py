@@ -154,7 +154,10 @@ def test_list_and_result_pages(http, local_org, accounts):
     wait(http, f"{base(local_org)}/jobs/query/{job['id']}")
     listed = http.get(f"{base(local_org)}/jobs/query").json()
     assert job["id"] in {r["id"] for r in listed["records"]} and listed["done"] is True
-    assert all(r["jobType"] == "V2Query" for r in listed["records"])
+    assert {r["jobType"] for r in listed["records"]} <= {"V2Query", "Classic"}  # lists include Bulk 1.0 jobs
+    only_v2 = http.get(f"{base(local_org)}/jobs/query", params={"jobType": "V2Query"}).json()
+    assert job["id"] in {r["id"] for r in only_v2["records"]}
+    assert all(r["jobType"] == "V2Query" for r in only_v2["records"])
     pages = http.get(f"{base(local_org)}/jobs/query/{job['id']}/resultPages", params={"maxRecords": 4}).json()
     assert len(pages["resultPages"]) == 5 and pages["done"] is False
     assert "/resultpages?locator=" in pages["nextRecordsUrl"]
