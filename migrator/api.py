@@ -100,6 +100,12 @@ def plan(
 # --- runs ------------------------------------------------------------------------------------
 
 
+def run_options(max_retries: int, send_orphans: bool, concurrency: int) -> RunOptions:
+    if max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency))
+
+
 def run(
     plan_path: Path | str | None,
     *,
@@ -120,8 +126,6 @@ def run(
     clock: Clock | None = None,
 ) -> RunResult:
     """Compile the plan into a new run directory and load it into the target (or resume a run)."""
-    if max_retries < 0:
-        raise UsageError("--max-retries must be 0 or more")
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -129,7 +133,7 @@ def run(
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,
-        options=RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency)),
+        options=run_options(max_retries, send_orphans, concurrency),
         resume=resume,
         home=home,
         project_dir=project_dir,
@@ -153,8 +157,7 @@ def retry(
 ) -> RunResult:
     """A new run that re-sends only the rows of `run_id` that were rejected, failed or skipped,
     recompiled from the current sources (so fixed data is picked up)."""
-    original, info, _ = load_run(home, run_id)
-    info = info or {}
+    original = state.run_paths(home, run_id)
     run_info = read_json(original.run_info)
     plan_file = Path(plan_path) if plan_path else Path(run_info["plan_file"])
     request = RunRequest(
@@ -162,7 +165,7 @@ def retry(
         target=target or (run_info.get("target") or {}).get("name"),
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
-        options=RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency)),
+        options=run_options(max_retries, send_orphans, concurrency),
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,

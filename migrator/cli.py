@@ -228,128 +228,77 @@ def _progress(output_format: str) -> Any:
     return RunProgress(_console(stderr=True))
 
 
-@cli.command()
-@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@TARGET
-@click.option(
-    "--select",
-    "-s",
-    multiple=True,
-    metavar="STEP[+]",
-    help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).",
-)
-@click.option(
-    "--max-retries",
-    type=int,
-    default=3,
-    show_default=True,
-    help="Times a row that failed for a transient reason is sent again.",
-)
-@click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
-@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
-@click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
-@click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
-@click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Extra org schema file for a local target (custom objects and fields; repeatable).")
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=api.DEFAULT_HOME,
-    show_default=True,
-    help="Where runs and the local org's database are kept.",
-)
-@VARS
-@FORMAT
-def run(
-    plan_file: Path | None,
-    target: str | None,
-    select: tuple[str, ...],
-    max_retries: int,
-    resume: str | None,
-    strict: bool,
-    send_orphans: bool,
-    concurrency: int,
-    api_version: str | None,
-    schema_files: tuple[Path, ...],
-    home: Path,
-    var_pairs: tuple[str, ...],
-    output_format: str,
-) -> None:
-    """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
+HOME = click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME,
+                    show_default=True, help="Where runs and the local org's database are kept.")
+
+
+def _execution_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every command that loads data shares (run and retry)."""
+    for option in reversed([
+        TARGET,
+        click.option("--max-retries", type=int, default=3, show_default=True,
+                     help="Times a row that failed for a transient reason is sent again."),
+        click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them."),
+        click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once."),
+        HOME,
+        FORMAT,
+    ]):
+        command = option(command)
+    return command
+
+
+def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
+    """Run `start(on_event)` under the live progress display, then print the summary."""
 
     def action() -> int:
-        if plan_file is None and resume is None:
-            raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
         with _progress(output_format) as progress:
-            result = api.run(
-                plan_file,
-                target=target,
-                api_version=api_version,
-                schema_files=schema_files,
-                variables=api.parse_variables(var_pairs),
-                select=select,
-                max_retries=max_retries,
-                strict=strict,
-                send_orphans=send_orphans,
-                concurrency=concurrency,
-                resume=resume,
-                home=home,
-                on_event=progress,
-            )
+            result = start(progress)
         return _run_output(result, output_format)
 
     _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--select", "-s", multiple=True, metavar="STEP[+]",
+              help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).")
+@click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
+@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
+@click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
+@click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Extra org schema file for a local target (custom objects and fields; repeatable).")
+@VARS
+@_execution_options
+def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
+        schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None, max_retries: int,
+        send_orphans: bool, concurrency: int, home: Path, output_format: str) -> None:
+    """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
+    if plan_file is None and resume is None:
+        raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
+    _load(output_format, lambda progress: api.run(
+        plan_file, target=target, api_version=api_version, schema_files=schema_files,
+        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
+        send_orphans=send_orphans, concurrency=concurrency, resume=resume, home=home, on_event=progress))
 
 
 @cli.command()
 @click.argument("run_id", required=False)
-@TARGET
-@click.option(
-    "--plan",
-    "plan_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Plan file to recompile (default: the one the run used).",
-)
-@click.option("--max-retries", type=int, default=3, show_default=True)
-@click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them.")
-@click.option("--concurrency", type=int, default=4, show_default=True)
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME, show_default=True)
-@FORMAT
-def retry(
-    run_id: str | None,
-    target: str | None,
-    plan_file: Path | None,
-    max_retries: int,
-    send_orphans: bool,
-    concurrency: int,
-    home: Path,
-    output_format: str,
-) -> None:
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Plan file to recompile (default: the one the run used).")
+@_execution_options
+def retry(run_id: str | None, plan_file: Path | None, target: str | None, max_retries: int, send_orphans: bool,
+          concurrency: int, home: Path, output_format: str) -> None:
     """Send again only the rows of RUN_ID (default: the last run) that were rejected, failed or skipped,
     recompiled from the current sources, after you fixed the data or the org."""
-
-    def action() -> int:
-        with _progress(output_format) as progress:
-            result = api.retry(
-                run_id,
-                plan_path=plan_file,
-                target=target,
-                max_retries=max_retries,
-                send_orphans=send_orphans,
-                concurrency=concurrency,
-                home=home,
-                on_event=progress,
-            )
-        return _run_output(result, output_format)
-
-    _guarded(output_format, action)
+    _load(output_format, lambda progress: api.retry(
+        run_id, plan_path=plan_file, target=target, max_retries=max_retries, send_orphans=send_orphans,
+        concurrency=concurrency, home=home, on_event=progress))
 
 
 @cli.command()
 @click.argument("run_id", required=False)
 @click.option("--list", "list_all", is_flag=True, help="List recent runs instead.")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME, show_default=True)
+@HOME
 @FORMAT
 def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -> None:
     """Show what RUN_ID (default: the last run) did, or how far it has got."""
@@ -400,7 +349,7 @@ def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -
 @click.argument("job_ids", nargs=-1)
 @TARGET
 @click.option("--run", "run_id", metavar="RUN_ID", help="Only the jobs of this run.")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=api.DEFAULT_HOME, show_default=True)
+@HOME
 @FORMAT
 def jobs(
     action: str, job_ids: tuple[str, ...], target: str | None, run_id: str | None, home: Path, output_format: str

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 MAX_LEVELS = 25
 
@@ -28,6 +27,14 @@ class Levels:
     @property
     def count(self) -> int:
         return int(self.level.max()) + 1 if self.level.size else 1
+
+
+def _position_of(sorted_keys: np.ndarray, order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row position of each wanted key, or -1: a binary search (a hash index would cost 5x the memory)."""
+    if sorted_keys.size == 0:
+        return np.full(wanted.shape, -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, wanted), sorted_keys.size - 1)
+    return np.where(sorted_keys[at] == wanted, order[at], -1)
 
 
 def _ragged_gather(starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -62,13 +69,14 @@ def compute_levels(
 ) -> Levels:
     """Levels for rows with unique `keys`; `parent_keys[k]` are the hashes named by self-lookup k."""
     size = keys.size
-    index = pd.Index(keys)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
     positions = np.arange(size)
     edge_parents, edge_children = [], []
     missing = np.zeros(size, dtype=bool)
     self_loop = np.zeros(size, dtype=bool)
     for hashes, present in zip(parent_keys, has_parent, strict=True):
-        parent_pos = np.where(present, index.get_indexer(hashes), -1)
+        parent_pos = np.where(present, _position_of(sorted_keys, order, hashes), -1)
         missing |= present & (parent_pos == -1)
         self_loop |= parent_pos == positions
         linked = (parent_pos >= 0) & (parent_pos != positions)
