@@ -31,7 +31,7 @@ from .dml_write import (
     update_statement,
 )
 from .ids import make_ids
-from .keyindex import KeyIndexes
+from .keyindex import KeyIndex, KeyIndexes
 from .orgschema import FieldDef, ObjectDef, OrgSchema
 from .rowerrors import RowErrors, row_error
 from .store import Store
@@ -69,6 +69,14 @@ class BatchResult:
     @property
     def ok(self) -> np.ndarray:
         return np.equal(self.errors, None)
+
+
+@dataclass
+class KeyMatch:
+    """The index an upsert probed for its keys, and each row's folded key (None for rows not probed)."""
+
+    index: KeyIndex
+    keys: np.ndarray
 
 
 @dataclass
@@ -126,6 +134,7 @@ class DmlEngine:
         values.update(resolve_lookups(ctx.conn, self.schema, plan, columns, converted, errors, ctx.indexes))
 
         target = np.full(size, None, dtype=object)  # the existing record each row updates
+        match: KeyMatch | None = None
         if plan.operation == "insert":
             inserting = np.ones(size, dtype=bool)
             if plan.id_column is not None:
@@ -133,7 +142,7 @@ class DmlEngine:
                            row_error("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call",
                                      ["Id"]))
         elif plan.operation == "upsert" and plan.upsert_key is not None and plan.upsert_key.name != "Id":
-            inserting = self._match_keys(plan, converted, columns, ctx, errors, target)
+            inserting, match = self._match_keys(plan, converted, columns, ctx, errors, target)
         else:
             inserting = self._match_ids(plan, columns, size, ctx, errors, target,
                                         blank_inserts=plan.operation == "upsert", verb="update")
@@ -152,7 +161,7 @@ class DmlEngine:
         stamps = {"LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.now}
         new_rows = np.flatnonzero(inserting & ok)
         if new_rows.size:
-            new_ids = self._insert(obj, values, new_rows, ctx, stamps, prepared)
+            new_ids = self._insert(obj, values, new_rows, ctx, stamps, prepared, match)
             result.ids[new_rows] = new_ids
             result.created[new_rows] = True
         changed = np.flatnonzero(updating & ok)
@@ -169,7 +178,7 @@ class DmlEngine:
                     index.invalidate()
 
     def _insert(self, obj: ObjectDef, values: dict[str, ColumnValues], rows: np.ndarray, ctx: DmlContext,
-                stamps: dict[str, str], prepared: PreparedBatch) -> list[str]:
+                stamps: dict[str, str], prepared: PreparedBatch, match: KeyMatch | None) -> list[str]:
         assert ctx.reserve is not None
         constants: dict[str, object] = {"IsDeleted": 0, "CreatedDate": ctx.now, "CreatedById": ctx.user_id,
                                         **stamps}
@@ -193,14 +202,22 @@ class DmlEngine:
         new_ids = make_ids(obj.key_prefix, ctx.reserve("id:" + obj.key_prefix, rows.size), rows.size)
         prepared.statements.append(insert_statement(obj.name, new_ids, per_row, constants))
         for index in ctx.indexes.of_object(obj):
-            if index.key.name in per_row:
+            if not index.loaded or index.key.name not in per_row:
+                continue
+            if match is not None and index is match.index:  # probed just now: these keys are new
+                index.added(match.keys[rows].tolist(), new_ids, known_new=True)
+            else:
                 keys = pa.array([None if k is None else str(k) for k in per_row[index.key.name]], pa.string())
                 index.added((keys if index.fold is str else pc.ascii_lower(keys)).to_pylist(), new_ids)
         return new_ids
 
     def _match_keys(self, plan: DmlPlan, converted, columns: list[pa.Array], ctx: DmlContext,
-                    errors: RowErrors, target: np.ndarray) -> np.ndarray:
-        """Upsert by an external id: which rows insert; matched rows get their record in `target`."""
+                    errors: RowErrors, target: np.ndarray) -> tuple[np.ndarray, KeyMatch | None]:
+        """Upsert by an external id: which rows insert; matched rows get their record in `target`.
+
+        Also returns the probed index with each row's folded key, so the inserts can be added to the
+        index without folding and checking the keys again.
+        """
         key = plan.upsert_key
         assert key is not None
         size = len(target)
@@ -208,7 +225,7 @@ class DmlEngine:
         missing = row_error("MISSING_ARGUMENT", f"{key.name} not specified")
         if column is None:
             errors.add(np.ones(size, dtype=bool), missing)
-            return np.zeros(size, dtype=bool)
+            return np.zeros(size, dtype=bool), None
         conv = converted[column]
         present = conv.given & np.not_equal(conv.values, None)
         errors.add(~present, missing)
@@ -218,24 +235,23 @@ class DmlEngine:
         folded = pc.ascii_lower(raw) if index.fold is not str else raw
         distinct, positions = distinct_positions(folded, rows)
         counts = np.bincount(positions, minlength=len(distinct))
-        hits = index.lookup(ctx.conn, distinct)
-        outcome = np.empty(len(distinct), dtype=object)
-        outcome[:] = [h if type(h) is str else None for h in hits]
-        outcome[counts > 1] = None  # several rows with one key: reported below with each row's spelling
-        failure = np.full(len(distinct), None, dtype=object)
-        for position, ids in enumerate(hits):
-            if type(ids) is list and counts[position] == 1:
-                failure[position] = row_error("DUPLICATE_EXTERNAL_ID", f"{key.name}: more than one record found "
-                                                                       f"for external id field: [{', '.join(ids)}]")
-        target[rows] = outcome[positions]
-        row_failures = failure[positions]
-        failed = np.not_equal(row_failures, None)
-        errors.add(rows[failed], row_failures[failed].tolist())
-        errors.add_each(rows[counts[positions] > 1], lambda row: row_error(
-            "DUPLICATE_VALUE", f"Duplicate external id specified: {raw[row].as_py()}", [key.name]))
+        found, several = index.probe(ctx.conn, distinct)
+        repeated = counts > 1  # several rows with one key: reported below with each row's spelling
+        found[repeated] = None
+        target[rows] = found[positions]
+        for position, ids in several.items():
+            if not repeated[position]:
+                errors.add(rows[positions == position], row_error(
+                    "DUPLICATE_EXTERNAL_ID", f"{key.name}: more than one record found for external id field: "
+                                             f"[{', '.join(ids)}]"))
+        if repeated.any():
+            errors.add_each(rows[repeated[positions]], lambda row: row_error(
+                "DUPLICATE_VALUE", f"Duplicate external id specified: {raw[row].as_py()}", [key.name]))
         inserting = np.zeros(size, dtype=bool)
         inserting[rows] = np.equal(target[rows], None)
-        return inserting
+        keys = np.full(size, None, dtype=object)
+        keys[rows] = np.asarray(distinct, dtype=object)[positions]
+        return inserting, KeyMatch(index, keys)
 
     def _match_ids(self, plan: DmlPlan, columns: list[pa.Array], size: int, ctx: DmlContext, errors: RowErrors,
                    target: np.ndarray, blank_inserts: bool, verb: str, allow_deleted: bool = False) -> np.ndarray:

@@ -112,22 +112,25 @@ def _resolve_relationship(conn: sqlite3.Connection, rel: RelationshipColumn, raw
         distinct, positions = distinct_positions(raw, keyed)
         normalized = [normalize_id(v.strip()) for v in distinct]
         state = existing_records(conn, rel.target.name, [i for i in normalized if i])
-        hits: list[str | list[str] | None] = [i if i and state.get(i) == 0 else None for i in normalized]
+        found = np.empty(len(distinct), dtype=object)
+        found[:] = [i if i and state.get(i) == 0 else None for i in normalized]
+        several: dict[int, list[str]] = {}
     else:
         index = indexes.get(rel.target, rel.key)
         distinct, positions = distinct_positions(raw if index.fold is str else pc.ascii_lower(raw), keyed)
-        hits = index.lookup(conn, distinct)
-    outcome = np.empty(len(distinct), dtype=object)
-    outcome[:] = [h if type(h) is str else None for h in hits]
-    failure = np.full(len(distinct), None, dtype=object)
-    for position in np.flatnonzero(np.equal(outcome, None)).tolist():
-        hit = hits[position]
-        failure[position] = _not_resolved(rel, raw[int(keyed[np.argmax(positions == position)])].as_py(),
-                                          hit if isinstance(hit, list) else [])
-    values[keyed] = outcome[positions]
-    row_failures = failure[positions]
-    failed = np.not_equal(row_failures, None)
-    errors.add(keyed[failed], row_failures[failed].tolist())
+        found, several = index.probe(conn, distinct)
+    values[keyed] = found[positions]
+    unresolved = np.flatnonzero(np.equal(found, None))
+    if unresolved.size:
+        failure = np.full(len(distinct), None, dtype=object)
+        first_row = np.zeros(len(distinct), dtype=np.int64)
+        named, first = np.unique(positions, return_index=True)
+        first_row[named] = keyed[first]  # the first row naming each key: its spelling goes in the message
+        for position in unresolved.tolist():
+            failure[position] = _not_resolved(rel, raw[int(first_row[position])].as_py(), several.get(position, []))
+        row_failures = failure[positions]
+        failed = np.not_equal(row_failures, None)
+        errors.add(keyed[failed], row_failures[failed].tolist())
     return values, given
 
 

@@ -62,17 +62,20 @@ def make_ids(prefix: str, first_counter: int, count: int) -> list[str]:
     if first_counter < 0 or first_counter + count - 1 > MAX_COUNTER:
         raise ValueError("Id counter out of range")
     counters = np.arange(first_counter, first_counter + count, dtype=np.int64)
-    chars = np.empty((count, 18), dtype=np.uint8)
-    chars[:, :6] = np.frombuffer((prefix + INSTANCE + "0").encode(), dtype=np.uint8)
+    chars = np.empty((19, count), dtype=np.uint8)  # one row per character: contiguous, so numpy is fast
+    chars[:6] = np.frombuffer((prefix + INSTANCE + "0").encode(), dtype=np.uint8)[:, None]
+    chars[18] = 0x1F  # a separator after each Id: one split makes the list
     low, high = (counters % 62**5).astype(np.int32), (counters // 62**5).astype(np.int32)
     for position in range(14, 5, -1):  # base-62 digits, least significant last, in int32 halves
         part = low if position > 9 else high
-        chars[:, position] = _BASE62_CODES[part % 62]
+        chars[position] = _BASE62_CODES[part % 62]
         part //= 62
-    upper = (chars[:, :15] >= ord("A")) & (chars[:, :15] <= ord("Z"))
+    upper = ((chars[:15] >= ord("A")) & (chars[:15] <= ord("Z"))).astype(np.uint8)
     for chunk in range(3):
-        flags = np.packbits(upper[:, chunk * 5:chunk * 5 + 5], axis=1, bitorder="little")[:, 0]
-        chars[:, 15 + chunk] = _SUFFIX_CODES[flags]
-    text = chars.tobytes().decode("ascii")  # one decode, then slices: cheaper than numpy's str arrays
-    return [text[start:start + 18] for start in range(0, len(text), 18)]
+        flags = np.zeros(count, dtype=np.uint8)
+        for bit in range(5):
+            flags |= upper[chunk * 5 + bit] << bit
+        chars[15 + chunk] = _SUFFIX_CODES[flags]
+    text = chars.T.tobytes().decode("ascii")
+    return text[:-1].split("\x1f")  # one decode and one split: cheaper than slices or numpy's str arrays
 

@@ -18,6 +18,8 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable
 
+import numpy as np
+
 from .orgschema import FieldDef, ObjectDef
 from .store import sql_name
 
@@ -46,6 +48,7 @@ class KeyIndex:
         self.fold = folder(key)
         self.in_memory = in_memory and key.type in TEXT_KEY_TYPES
         self._map: dict[str, str | list[str]] | None = None
+        self._several = False  # whether `_map` may hold a key of several records (a list)
         self.invalidations = 0
 
     @classmethod
@@ -61,10 +64,28 @@ class KeyIndex:
     def lookup(self, conn: sqlite3.Connection, keys: list[str]) -> list[str | list[str] | None]:
         """For each folded key (keys distinct): its record's Id, a list when several match, or None."""
         if self.in_memory:
-            get = self._load(conn).get
-            return [get(k) for k in keys]
+            return list(map(self._load(conn).get, keys))
         found = self.find(conn, keys)
         return [None if (ids := found.get(k)) is None else ids[0] if len(ids) == 1 else ids for k in keys]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the index holds keys in memory (only then must writes keep it current)."""
+        return self._map is not None
+
+    def probe(self, conn: sqlite3.Connection, keys: list[str]) -> tuple[np.ndarray, dict[int, list[str]]]:
+        """`lookup` shaped for a batch: per key its single record's Id or None (object array), and the
+        positions of keys naming several records with their Ids. The in-memory map rarely holds such
+        keys, so the usual probe is one C-level pass with no Python loop over the results."""
+        hits = self.lookup(conn, keys)
+        several: dict[int, list[str]] = {}
+        if self._several or not self.in_memory:
+            several = {position: hit for position, hit in enumerate(hits) if type(hit) is list}
+            if several:
+                hits = [None if type(hit) is list else hit for hit in hits]
+        ids = np.empty(len(hits), dtype=object)
+        ids[:] = hits
+        return ids, several
 
     def find(self, conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, list[str]]:
         """Ids per folded key for the given folded keys (keys without a record are absent)."""
@@ -96,6 +117,7 @@ class KeyIndex:
             mapping: dict[str, str | list[str]] = dict(zip(pairs[0::2], pairs[1::2], strict=True))
             if 2 * len(mapping) != len(pairs):  # some key names several records: keep them all
                 mapping = {}
+                self._several = True
                 for value, record_id in zip(pairs[0::2], pairs[1::2], strict=True):
                     self._put(mapping, value, record_id)
             self._map = mapping
@@ -115,22 +137,29 @@ class KeyIndex:
         rows = conn.execute(f'SELECT {folded}, "Id" {source}').fetchall()  # a key contains the separator
         return [value for row in rows for value in row]
 
-    @staticmethod
-    def _put(mapping: dict[str, str | list[str]], key: str, record_id: str) -> None:
+    def _put(self, mapping: dict[str, str | list[str]], key: str, record_id: str) -> None:
         hit = mapping.get(key)
         if hit is None:
             mapping[key] = record_id
         elif isinstance(hit, str):
             if hit != record_id:
                 mapping[key] = [hit, record_id]
+                self._several = True
         elif record_id not in hit:
             hit.append(record_id)
 
-    def added(self, keys: list[str | None], ids: list[str]) -> None:
-        """Records the job just inserted (folded keys, None for no key); keeps an in-memory index current."""
+    def added(self, keys: list[str | None], ids: list[str], known_new: bool = False) -> None:
+        """Records the job just inserted (folded keys, None for no key); keeps an in-memory index current.
+
+        `known_new`: the caller has just probed this index for these keys and found none, and they are
+        distinct and not None (an upsert's inserts), so they go in without checking again.
+        """
         if self._map is None:
             return
         mapping = self._map
+        if known_new:
+            mapping.update(zip(keys, ids, strict=True))  # type: ignore[arg-type]
+            return
         fresh = dict(zip(keys, ids, strict=True))
         if len(fresh) == len(keys) and None not in fresh and fresh.keys().isdisjoint(mapping.keys()):
             mapping.update(fresh)  # the usual case: new keys, each once
@@ -142,6 +171,7 @@ class KeyIndex:
     def invalidate(self) -> None:
         """The job changed keys in ways the index cannot follow (updates of the key, deletes)."""
         self._map = None
+        self._several = False
         self.invalidations += 1
 
 

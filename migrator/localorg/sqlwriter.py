@@ -9,12 +9,19 @@ The process is ``python -m migrator.localorg.sqlwriter <db>``, talking pickled m
 stdin/stdout (not multiprocessing, whose "spawn" re-imports the parent's main script). It starts on
 first use and lives as long as the org. Batches are applied strictly in order, each in its own
 transaction; at most `depth` are in flight.
+
+Messages are length-prefixed pickles, and a thread in the child reads them as they come: otherwise
+the parent's write of batch n+1 (about 1 MB, far more than a pipe holds) would block until the
+child had finished batch n, and the pipeline would be one batch deep whatever `depth` says. A
+column of strings travels as one string joined with a separator (one join here, one split there)
+rather than as a pickled list, which cost both processes more.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import queue
 import sqlite3
 import subprocess
 import sys
@@ -25,12 +32,59 @@ from typing import IO, Any
 
 from .dml_write import Statement, apply
 
-PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-262144", "temp_store=MEMORY",
+PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-262144", "temp_store=MEMORY", "mmap_size=4294967296",
            "busy_timeout=60000", "wal_autocheckpoint=20000", "threads=2")  # threads: parallel index sorts
+
+
+SEPARATOR = "\x1f"  # unit separator: joined text is used only when no value contains it
 
 
 class WriterError(RuntimeError):
     pass
+
+
+def pack(statements: Sequence[Statement]) -> list[tuple[object, ...]]:
+    """Statements in their wire form (see `unpack`)."""
+    return [(s.sql, s.head, s.row, s.tail, [_pack_column(c) for c in s.columns]) for s in statements]
+
+
+def unpack(message: list[tuple[object, ...]]) -> list[Statement]:
+    return [Statement(sql, tuple(_unpack_column(c) for c in columns), head, row, tail)  # type: ignore[arg-type]
+            for sql, head, row, tail, columns in message]
+
+
+def _pack_column(values: list[object]) -> tuple[bool, object]:
+    """(True, joined text) for a column of strings none of which holds the separator, else (False, values)."""
+    try:
+        joined = SEPARATOR.join(values)  # type: ignore[arg-type]
+    except TypeError:  # numbers, flags, nulls
+        return False, values
+    if joined.count(SEPARATOR) != len(values) - 1:
+        return False, values
+    return True, joined
+
+
+def _unpack_column(packed: tuple[bool, object]) -> list[object]:
+    joined, data = packed
+    return data.split(SEPARATOR) if joined else data  # type: ignore[union-attr,return-value]
+
+
+def write_frame(stream: IO[bytes], payload: bytes) -> None:
+    stream.write(len(payload).to_bytes(8, "little"))
+    stream.write(payload)
+    stream.flush()
+
+
+def read_frames(stream: IO[bytes], inbox: queue.Queue[bytes | None]) -> None:
+    """Move frames from `stream` to `inbox` until an empty frame or the end of the stream, then None."""
+    try:
+        while len(head := stream.read(8)) == 8 and (size := int.from_bytes(head, "little")):
+            payload = stream.read(size)
+            if len(payload) != size:
+                break
+            inbox.put(payload)
+    finally:
+        inbox.put(None)
 
 
 def serve(db_path: str, requests: IO[bytes], answers: IO[bytes]) -> None:
@@ -38,15 +92,11 @@ def serve(db_path: str, requests: IO[bytes], answers: IO[bytes]) -> None:
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=60)
     for pragma in PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
-    while True:
+    inbox: queue.Queue[bytes | None] = queue.Queue()
+    threading.Thread(target=read_frames, args=(requests, inbox), daemon=True).start()
+    while (payload := inbox.get()) is not None:
         try:
-            statements = pickle.load(requests)
-        except EOFError:
-            break
-        if statements is None:
-            break
-        try:
-            apply(conn, statements)
+            apply(conn, unpack(pickle.loads(payload)))
             answer: str | None = None
         except Exception as exc:
             answer = f"{type(exc).__name__}: {exc}"
@@ -78,13 +128,13 @@ class SqlWriter:
 
     def submit(self, statements: Sequence[Statement]) -> None:
         """Queue one batch; blocks while `depth` batches are still being applied."""
+        payload = pickle.dumps(pack(statements), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             process = self._start()
             while self._in_flight >= self.depth:
                 self._collect(process)
             try:
-                pickle.dump(list(statements), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
-                process.stdin.flush()  # type: ignore[union-attr]
+                write_frame(process.stdin, payload)  # type: ignore[arg-type]
                 self._in_flight += 1
             except (BrokenPipeError, OSError):
                 self._failure = self._failure or "the writer process stopped"
@@ -114,7 +164,7 @@ class SqlWriter:
         if process is None:
             return
         try:
-            pickle.dump(None, process.stdin)  # type: ignore[arg-type]
+            write_frame(process.stdin, b"")  # type: ignore[arg-type]
             process.stdin.close()  # type: ignore[union-attr]
         except (BrokenPipeError, OSError):
             pass
