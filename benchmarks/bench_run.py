@@ -27,12 +27,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_plan import generate  # noqa: E402
+from bench_plan import generate
 
-from migrator import api  # noqa: E402
-from migrator.executor import Clock  # noqa: E402
-from migrator.localorg.server import LocalOrgServer  # noqa: E402
-from migrator.manifest import read_manifest  # noqa: E402
+from migrator import api
+from migrator.executor import Clock
+from migrator.localorg.server import LocalOrgServer
+from migrator.manifest import read_manifest
 
 SCHEMA = """objects:
   Account: {fields: {Legacy_Id__c: {type: string, length: 40, external_id: true, unique: true}}}

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from migrator.csvio import PartWriter, read_source, read_table
 from migrator.errors import SourceDataError
 
-cell = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+cell = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+               max_size=12)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -71,7 +72,7 @@ def test_other_encodings_and_undecodable_files(tmp_path: Path):
     path.write_bytes("id,name\n1,Müller\n".encode("latin-1"))
     frame = next(read_source(path, "latin.csv", encoding="latin-1")).frame
     assert frame["name"].tolist() == ["Müller"]
-    with pytest.raises(SourceDataError, match="latin.csv"):
+    with pytest.raises(SourceDataError, match=r"latin\.csv"):
         list(read_source(path, "latin.csv"))
 
 

@@ -31,7 +31,8 @@ def test_waves_follow_lookups():
     order = build_load_order(p)
     assert order.processing_order == ("Account", "Product2", "Opportunity", "Task")
     nodes = {n.id: n for n in expand_steps(order, {}, [])}
-    assert (nodes["Account"].wave, nodes["Product2"].wave, nodes["Opportunity"].wave, nodes["Task"].wave) == (0, 0, 1, 2)
+    waves = tuple(nodes[name].wave for name in ("Account", "Product2", "Opportunity", "Task"))
+    assert waves == (0, 0, 1, 2)
     assert nodes["Task"].depends_on == ("Opportunity",)
 
 
