@@ -9,6 +9,7 @@ job's ``errorMessage``; nothing is processed in that case.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Sequence
@@ -74,6 +75,7 @@ def parse_csv(data: bytes, column_delimiter: str = "COMMA", line_ending: str = "
     body = b"" if end < 0 else data[end + 1:]
     if not body.strip(b"\r\n"):
         return ParsedCsv(header_line, headers, pa.table({n: pa.array([], pa.string()) for n in names}))
+    _check_utf8(body)
     bad_rows: list[tuple[int | None, int]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -110,6 +112,26 @@ def parse_csv(data: bytes, column_delimiter: str = "COMMA", line_ending: str = "
 def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CsvInputError("ClientInputError : the data is not valid UTF-8") from None
+
+
+def _check_utf8(data: bytes, chunk: int = 8 << 20) -> None:
+    """Refuse bytes that are not UTF-8 before Arrow sees them.
+
+    Arrow would reject them too, but a malformed row holding such bytes makes pyarrow fail inside
+    its invalid-row callback, and Python prints that failure as a traceback on the server's console.
+    ASCII (the usual upload) is recognised by one fast scan; the rest is decoded in chunks so no
+    copy of a large upload is ever held.
+    """
+    if data.isascii():
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), chunk):
+            decoder.decode(view[start:start + chunk])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise CsvInputError("ClientInputError : the data is not valid UTF-8") from None
 

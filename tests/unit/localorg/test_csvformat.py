@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.localorg.csvformat import CsvInputError, parse_csv, quote_all, quoted_rows
+from migrator.localorg.csvformat import CsvInputError, _check_utf8, parse_csv, quote_all, quoted_rows
 
 
 def test_parse_keeps_text_quotes_and_newlines_and_the_raw_header():
@@ -44,3 +44,16 @@ def test_output_is_all_quoted_in_the_job_format():
     assert data == b'"a"\t""\r\n"q""uote"\t"x\ny"\r\n'
     assert quoted_rows([[]], "COMMA", "LF") == b""
     assert quote_all(["sf__Id", 'we"ird'], "CARET") == '"sf__Id"^"we""ird"'
+
+
+def test_bytes_that_are_not_utf8_are_refused_even_in_a_malformed_row(recwarn):
+    with pytest.raises(CsvInputError, match="not valid UTF-8"):
+        parse_csv(b"Name,Phone\nok,1\n\x89PNG,2,extra\n")
+    assert not [w for w in recwarn if "Unraisable" in type(w.message).__name__]
+
+
+def test_utf8_checked_in_chunks_accepts_a_character_split_across_chunks():
+    data = "é".encode() * 5  # 2 bytes each: a chunk of 3 bytes cuts every other character
+    _check_utf8(data, chunk=3)
+    with pytest.raises(CsvInputError):
+        _check_utf8(data[:-1], chunk=3)
