@@ -31,7 +31,7 @@ from .web_common import (
     sf_json,
     text_field,
 )
-from .web_jobs import delete_job, list_jobs, load_job, new_job_id, patch_job
+from .web_jobs import add_job_routes, load_job, new_job_id
 
 INGEST_MIN_VERSION = 41.0
 BASE = "/services/data/v{version}/jobs/ingest"
@@ -116,30 +116,7 @@ async def create_job(request: Request, version: str, session: Session = Depends(
     return sf_json(ingest_info(job, "create"))
 
 
-@router.get(BASE)
-def get_jobs(request: Request, version: str, session: Session = Depends(require_session)) -> Response:
-    api_version(version, INGEST_MIN_VERSION)
-    return list_jobs(request, version, "ingest")
-
-
-@router.get(BASE + "/{job_id}")
-def get_job(request: Request, version: str, job_id: str, session: Session = Depends(require_session)) -> Response:
-    api_version(version, INGEST_MIN_VERSION)
-    return sf_json(ingest_info(load_job(org_of(request), job_id, "ingest"), "get"))
-
-
-@router.patch(BASE + "/{job_id}")
-async def change_state(request: Request, version: str, job_id: str,
-                       session: Session = Depends(require_session)) -> Response:
-    api_version(version, INGEST_MIN_VERSION)
-    return await patch_job(request, job_id, "ingest")
-
-
-@router.delete(BASE + "/{job_id}")
-def remove_job(request: Request, version: str, job_id: str, session: Session = Depends(require_session)) -> Response:
-    api_version(version, INGEST_MIN_VERSION)
-    delete_job(org_of(request), job_id, "ingest")
-    return Response(status_code=204)
+add_job_routes(router, BASE, "ingest", INGEST_MIN_VERSION, ingest_info)
 
 
 @router.put(BASE + "/{job_id}/batches")

@@ -1,18 +1,23 @@
-"""What Bulk 2.0 ingest and query jobs share over HTTP: finding a job, listing, aborting, deleting."""
+"""What Bulk 2.0 ingest and query jobs share over HTTP: finding a job, listing, aborting, deleting,
+and the four routes built from those."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from .auth import Session
 from .ids import normalize_id
 from .ingest_processor import stamp
 from .jobinfo import job_info
 from .jobs import Job
 from .org import LocalOrg
 from .query_results import LocatorError, decode_locator, encode_locator
-from .web_common import ApiError, json_body, not_found, org_of, sf_json, text_field
+from .web_common import ApiError, api_version, json_body, not_found, org_of, require_session, sf_json, text_field
 
 ABORTABLE = ("Open", "UploadComplete", "InProgress")
 
@@ -85,3 +90,32 @@ async def patch_job(request: Request, job_id: str, api: str) -> Response:
     body = await json_body(request)
     job = await run_in_threadpool(set_state, org_of(request), job_id, api, text_field(body, "state"))
     return sf_json(job_info(job, "patch"))
+
+
+def add_job_routes(router: APIRouter, base: str, api: str, min_version: float,
+                   info: Callable[[Job, str], dict[str, Any]]) -> None:
+    """List, get, change state and delete: the routes both Bulk 2.0 job kinds have, differing only in
+    their path, the oldest API version that has them and the shape of their job info."""
+
+    @router.get(base)
+    def get_jobs(request: Request, version: str, session: Session = Depends(require_session)) -> Response:
+        api_version(version, min_version)
+        return list_jobs(request, version, api)
+
+    @router.get(base + "/{job_id}")
+    def get_job(request: Request, version: str, job_id: str, session: Session = Depends(require_session)) -> Response:
+        api_version(version, min_version)
+        return sf_json(info(load_job(org_of(request), job_id, api), "get"))
+
+    @router.patch(base + "/{job_id}")
+    async def change_state(request: Request, version: str, job_id: str,
+                           session: Session = Depends(require_session)) -> Response:
+        api_version(version, min_version)
+        return await patch_job(request, job_id, api)
+
+    @router.delete(base + "/{job_id}")
+    def remove_job(request: Request, version: str, job_id: str,
+                   session: Session = Depends(require_session)) -> Response:
+        api_version(version, min_version)
+        delete_job(org_of(request), job_id, api)
+        return Response(status_code=204)

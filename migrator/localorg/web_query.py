@@ -34,7 +34,7 @@ from .web_common import (
     sf_json,
     text_field,
 )
-from .web_jobs import delete_job, list_jobs, load_job, new_job_id, patch_job
+from .web_jobs import add_job_routes, load_job, new_job_id
 
 QUERY_MIN_VERSION = 47.0
 RESULT_PAGES_MIN_VERSION = 58.0
@@ -82,30 +82,7 @@ async def create_job(request: Request, version: str, session: Session = Depends(
     return sf_json(query_info(job, "create"))
 
 
-@router.get(BASE)
-def get_jobs(request: Request, version: str, session: Session = Depends(require_session)) -> Response:
-    api_version(version, QUERY_MIN_VERSION)
-    return list_jobs(request, version, "query")
-
-
-@router.get(BASE + "/{job_id}")
-def get_job(request: Request, version: str, job_id: str, session: Session = Depends(require_session)) -> Response:
-    api_version(version, QUERY_MIN_VERSION)
-    return sf_json(query_info(load_job(org_of(request), job_id, "query"), "get"))
-
-
-@router.patch(BASE + "/{job_id}")
-async def change_state(request: Request, version: str, job_id: str,
-                       session: Session = Depends(require_session)) -> Response:
-    api_version(version, QUERY_MIN_VERSION)
-    return await patch_job(request, job_id, "query")
-
-
-@router.delete(BASE + "/{job_id}")
-def remove_job(request: Request, version: str, job_id: str, session: Session = Depends(require_session)) -> Response:
-    api_version(version, QUERY_MIN_VERSION)
-    delete_job(org_of(request), job_id, "query")
-    return Response(status_code=204)
+add_job_routes(router, BASE, "query", QUERY_MIN_VERSION, query_info)
 
 
 def _completed_job(request: Request, version: str, job_id: str) -> Job:

@@ -45,10 +45,12 @@ def test_bad_pk_chunking_header(header):
 
 
 def _zip(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A ZIP of `files`, byte-identical on every call (a fixed timestamp: some are built at collection,
+    where differing bytes would give pytest-xdist workers different test lists)."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression) as z:
         for name, data in files.items():
-            z.writestr(name, data)
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data, compress_type=compression)
     return archive.getvalue()
 
 
@@ -80,7 +82,7 @@ def test_zip_limits_hold_even_when_the_zip_lies_about_sizes():
     (b"not a zip", "Failed to read the zip file"),
     (_zip({"folder/request.txt": b"x"}), "no request.txt at its root"),
     (_zip({f"f{n}": b"" for n in range(5)} | {"request.txt": b""}), "at most 5"),
-])
+], ids=["not-a-zip", "request-in-folder", "too-many-files"])
 def test_broken_zips(data, fragment):
     with pytest.raises(BatchInputError, match=fragment):
         ZipBatch(data, ZipLimits(max_entries=5))
