@@ -2,7 +2,9 @@
 
 Not a test: it prints figures. Each job is timed from the start of the upload (PUT) to JobComplete,
 over HTTPS on loopback, the way a client sees it; the server runs in this process, so the peak RSS
-printed covers both sides (the CSV text is built in memory first).
+printed covers both sides (the CSV text is built in memory first). A bulk insert's secondary indexes
+are rebuilt after its JobComplete, queued in the writer behind it: that work overlaps the next job
+and is counted in its time, except after the last job.
 
     python benchmarks/bench_localorg.py [--rows 1000000] [--keep DIR] [--results]
 """

@@ -155,6 +155,12 @@ class IngestProcessor:
         """Around a job's batches: drain the writer process at the end. A pipelined insert into a table
         much smaller than the job first drops the table's secondary indexes and builds them again at the
         end (one sort instead of a B-tree insert per row and index); keys are probed in memory meanwhile.
+
+        The rebuild is queued behind the job's batches, not waited for: once the batches are committed
+        every record is stored and readable, and these indexes only make reads faster (keys are unique
+        because the engine checks them, not because of an index). The writer applies it while the
+        next job is parsed and prepared; a job that writes after it waits its turn in the writer's
+        queue, and a restart builds any index a stop interrupted.
         """
         bulk_load = pipelined and plan.operation in ("insert", "upsert") and self._table_rows(plan) * 4 < rows
         indexes = secondary_indexes(plan.object) if bulk_load else []
@@ -163,14 +169,15 @@ class IngestProcessor:
         try:
             yield
         finally:
-            if indexes:
-                self.writer.submit([Statement(create, ()) for _, create in indexes])
             if pipelined:
                 try:
                     self.writer.drain()
                 except WriterError as exc:
                     self.index_cache.clear()  # it already holds keys the writer failed to store
                     raise JobFailed(f"InternalServerError : {exc}") from None
+                finally:
+                    if indexes:
+                        self.writer.submit([Statement(create, ()) for _, create in indexes])
             self.index_cache.trim()
 
     def _table_rows(self, plan: DmlPlan) -> int:
