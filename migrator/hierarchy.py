@@ -22,11 +22,35 @@ MAX_LEVELS = 25
 class Levels:
     level: np.ndarray  # int32 level of each row
     deferred: np.ndarray  # bool: the row's self-lookups go to pass 2
-    missing_parent: np.ndarray  # bool: the row names a parent key that is not in the data
+    missing_by_lookup: tuple[np.ndarray, ...]  # per self-lookup, bool: names a parent key not in the data
+    parent_position: tuple[np.ndarray, ...]  # per self-lookup, the parent's row position, or -1
 
     @property
     def count(self) -> int:
         return int(self.level.max()) + 1 if self.level.size else 1
+
+    @property
+    def missing_parent(self) -> np.ndarray:
+        """Rows naming, in any self-lookup, a parent key that is not in the data."""
+        return np.logical_or.reduce(self.missing_by_lookup) if self.missing_by_lookup else \
+            np.zeros(self.level.size, dtype=bool)
+
+    def descendants(self, seeds: np.ndarray) -> np.ndarray:
+        """Rows below any `seeds` row through any self-lookup (seeds excluded).
+
+        A frontier walk, one vectorised step per generation; cycles end it because the set only grows.
+        Used to refuse the subtree of a refused row: its children would name a parent never sent.
+        """
+        reached = seeds.copy()
+        while True:
+            below = np.zeros_like(reached)
+            for parents in self.parent_position:
+                linked = parents >= 0
+                below[linked] |= reached[parents[linked]]
+            below &= ~reached
+            if not below.any():
+                return reached & ~seeds
+            reached |= below
 
 
 def _position_of(sorted_keys: np.ndarray, order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -73,11 +97,13 @@ def compute_levels(
     sorted_keys = keys[order]
     positions = np.arange(size)
     edge_parents, edge_children = [], []
-    missing = np.zeros(size, dtype=bool)
+    missing: list[np.ndarray] = []
+    parent_positions: list[np.ndarray] = []
     self_loop = np.zeros(size, dtype=bool)
     for hashes, present in zip(parent_keys, has_parent, strict=True):
         parent_pos = np.where(present, _position_of(sorted_keys, order, hashes), -1)
-        missing |= present & (parent_pos == -1)
+        missing.append(present & (parent_pos == -1))
+        parent_positions.append(parent_pos)
         self_loop |= parent_pos == positions
         linked = (parent_pos >= 0) & (parent_pos != positions)
         edge_parents.append(parent_pos[linked])
@@ -103,7 +129,8 @@ def compute_levels(
         keep = ~too_deep[children]
         level[:] = -1
         _assign_levels(level, parents[keep], children[keep], size)
-    return Levels(level=level, deferred=deferred, missing_parent=missing)
+    return Levels(level=level, deferred=deferred, missing_by_lookup=tuple(missing),
+                  parent_position=tuple(parent_positions))
 
 
 def _assign_levels(level: np.ndarray, parents: np.ndarray, children: np.ndarray, size: int) -> None:

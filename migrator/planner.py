@@ -239,8 +239,7 @@ class _Compiler:
             spill = Spill(self.staging / f".{spec.name}.spill.arrow")
             keys: list[np.ndarray] = []
             parents: list[list[tuple[np.ndarray, np.ndarray]]] = []
-            for chunk in self._chunks(spec):
-                self._register(spec, chunk.rows)
+            for chunk in self._chunks(spec):  # keys are registered once the levels' own rejects are known
                 spill.write(chunk)
                 keys.append(key_hashes(_text(chunk.rows, shape.layout.key_header)))
                 parents.append([(key_hashes(chunk.rows[h]), (chunk.rows[h] != "").to_numpy())
@@ -290,14 +289,21 @@ class _Compiler:
             [np.zeros(0, bool)] * width
         levels = hierarchy.compute_levels(all_keys, parent_keys, present)
         stats = self.stats[spec.name]
-        stats.levels, stats.deferred_rows = levels.count, stats.deferred_rows + int(levels.deferred.sum())
+        refused, below = self._refused_subtrees(shape, levels)
+        kept = levels.level[~refused]
+        stats.levels = int(kept.max()) + 1 if kept.size else 1  # a level of refused rows only is not a step
+        stats.deferred_rows += int(levels.deferred[~refused].sum())
         offset = 0
         for chunk in spill.read():
             span = slice(offset, offset + len(chunk.rows))
             offset += len(chunk.rows)
-            level = pd.Series(levels.level[span], index=chunk.rows.index)
-            deferred = pd.Series(levels.deferred[span], index=chunk.rows.index)
-            chunk = self._self_missing(spec, chunk, levels.missing_parent[span]).only_chosen()
+            labels = chunk.rows.index
+            level = pd.Series(levels.level[span], index=labels)
+            deferred = pd.Series(levels.deferred[span], index=labels)
+            chunk = self._self_missing(spec, chunk, [missing[span] for missing in levels.missing_by_lookup])
+            chunk = self._refuse_below(spec, chunk, labels, levels, refused, below, span)
+            self._register(spec, chunk.rows)
+            chunk = chunk.only_chosen()
             level, deferred = level.loc[chunk.rows.index].to_numpy(), deferred.loc[chunk.rows.index].to_numpy()
             self._park_pass2(spec, chunk, deferred)
             rows = chunk.rows.assign(**{h: pd.Series(np.where(deferred, "", chunk.rows[h]), index=chunk.rows.index,
@@ -307,17 +313,56 @@ class _Compiler:
                                           shape.pass1_columns)
         spill.discard()
 
-    def _self_missing(self, spec: ObjectSpec, chunk: RowChunk, missing: np.ndarray) -> RowChunk:
-        """Rows naming a parent that is not in the step's own data (self-lookups)."""
-        if not missing.any():
+    def _self_missing(self, spec: ObjectSpec, chunk: RowChunk, missing: list[np.ndarray]) -> RowChunk:
+        """Rows naming a parent that is not in the step's own data (self-lookups), per lookup."""
+        if not any(m.any() for m in missing):
             return chunk
         shape = self.shapes[spec.name]
         keys = _text(chunk.rows, shape.layout.key_header)
-        flags = pd.Series(missing, index=chunk.rows.index)
-        for column in shape.self_columns:
-            mask = flags.reindex(chunk.rows.index) & (chunk.rows[column.header] != "")
+        index = chunk.rows.index
+        for column, flags in zip(shape.self_columns, missing, strict=True):
+            mask = pd.Series(flags, index=index).reindex(chunk.rows.index, fill_value=False)
             chunk = self.refusals.missing_parents(spec, chunk, column, mask, keys)
         return chunk
+
+    def _refuses_missing(self, column: LookupColumn) -> bool:
+        return column.lookup.missing == "reject" or (column.lookup.missing == "send" and self.options.strict)
+
+    def _refused_subtrees(self, shape: StepShape, levels: hierarchy.Levels) -> tuple[np.ndarray, np.ndarray]:
+        """(refused, below): rows refused for a missing self-parent or lying below one, and those below.
+
+        Rows below a refused row are refused too: their parent (or an ancestor) is never sent, so the
+        org would fail them. Positions over the whole step.
+        """
+        seeds = np.zeros(levels.level.size, dtype=bool)
+        for column, missing in zip(shape.self_columns, levels.missing_by_lookup, strict=True):
+            if column.lookup.missing == "reject" or (column.lookup.missing == "send" and self.options.strict):
+                seeds |= missing
+        below = levels.descendants(seeds) if seeds.any() else seeds
+        return seeds | below, below
+
+    def _refuse_below(self, spec: ObjectSpec, chunk: RowChunk, labels: pd.Index, levels: hierarchy.Levels,
+                      refused: np.ndarray, below: np.ndarray, span: slice) -> RowChunk:
+        """Reject this chunk's rows lying below a refused row, naming the self-lookup that leads there.
+
+        `labels` are the chunk's row labels before any of its rows were refused (they align with `span`).
+        """
+        here = below[span]
+        if not here.any():
+            return chunk
+        shape = self.shapes[spec.name]
+        keys = _text(chunk.rows, shape.layout.key_header)
+        why = "--strict" if self.options.strict else "missing: reject"
+        left = here.copy()
+        for column, parents in zip(shape.self_columns, levels.parent_position, strict=True):
+            linked = parents[span]
+            via = left & (linked >= 0) & refused[np.maximum(linked, 0)]
+            if via.any():
+                self.refusals.reject(spec, chunk, labels[via], column.lookup.field, chunk.rows[column.header],
+                                     f"parent {column.target} with {column.key} = this value is refused ({why}), "
+                                     "so this row is too", keys)
+                left &= ~via
+        return chunk.without(labels[here])
 
     def finish_pass2(self) -> None:
         """Write pass-2 parts, now that every parent key of every deferred lookup is known."""

@@ -105,7 +105,46 @@ def test_missing_parent_policies_and_strict(tmp_path: Path):
 
     strict = compile_(write_plan(tmp_path), tmp_path / "strict", strict=True)
     assert strict.summary("Contact").rejected == 2
-    assert strict.summary("Account").rejected == 3  # A6 names a parent that is not in the data
+    # A3 (bad number), the second A2, A6 (names a parent not in the data) and A7 (its child)
+    assert strict.summary("Account").rejected == 4
+    reasons = read_table(tmp_path / "strict" / "rejects.csv").set_index("key")
+    assert "is refused (--strict), so this row is too" in reasons.loc["A7", "reason"]
+    assert reasons.loc["A7", "field"] == "ParentId" and reasons.loc["A7", "value"] == "A6"
+
+
+def test_strict_refuses_the_whole_subtree_of_a_refused_row_and_its_children_elsewhere(tmp_path: Path):
+    """Refusing a row for a missing parent would leave its descendants naming a parent that is never
+    sent: they are refused too, down every generation, and so are other objects' rows that name them."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "accounts.csv").write_text(
+        "id,parent\nR,\nX1,GONE\nX2,X1\nX3,X2\nX4,X3\nOK1,R\nOK2,OK1\n", encoding="utf-8")
+    (tmp_path / "data" / "contacts.csv").write_text("id,account\nC1,X3\nC2,OK2\n", encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("""version: 1
+name: t
+sources: {dir: data}
+defaults: {external_id: Legacy_Id__c}
+objects:
+  - object: Account
+    source: accounts.csv
+    fields: {Legacy_Id__c: id, Name: id}
+    lookups: {ParentId: {from: parent, to: Account, missing: reject}}
+  - object: Contact
+    source: contacts.csv
+    fields: {Legacy_Id__c: id, LastName: id}
+    lookups: {AccountId: {from: account, to: Account}}
+""", encoding="utf-8")
+    manifest = compile_(plan, tmp_path / "out", strict=True)
+    rejects = read_table(tmp_path / "out" / "rejects.csv")
+    assert sorted(rejects["key"]) == ["C1", "X1", "X2", "X3", "X4"]
+    by_key = rejects.set_index("key")
+    assert "missing: reject" in by_key.loc["X1", "reason"]
+    assert by_key.loc["X4", "value"] == "X3" and "so this row is too" in by_key.loc["X4", "reason"]
+    assert "not in the source data (--strict)" in by_key.loc["C1", "reason"]
+    sent = {row[0] for level in range(3) for row in rows_of(tmp_path / "out", f"Account:L{level}")}
+    assert sent == {"R", "OK1", "OK2"}
+    assert manifest.summary("Account").rejected == 4 and manifest.summary("Contact").rejected == 1
+    assert [s.id for s in manifest.steps] == ["Account:L0", "Account:L1", "Account:L2", "Contact"]
 
 
 def test_identical_input_gives_identical_bytes(tmp_path: Path):
