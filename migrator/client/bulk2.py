@@ -10,16 +10,20 @@ from __future__ import annotations
 import csv
 import gzip as gzip_module
 import io
+import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from migrator.client.http import ApiSession
 from migrator.client.polling import poll_until
-from migrator.errors import InvalidRequestError
+from migrator.errors import InvalidRequestError, LimitExceededError
+
+if TYPE_CHECKING:
+    import requests
 
 JobKind = Literal["ingest", "query"]
 
@@ -32,6 +36,8 @@ COLUMN_DELIMITERS = {"BACKQUOTE": "`", "CARET": "^", "COMMA": ",", "PIPE": "|", 
 LINE_ENDINGS = frozenset({"LF", "CRLF"})
 CHUNK_BYTES = 1 << 20
 CSV_UPLOAD = "text/csv; charset=UTF-8"
+MULTIPART_MAX_CHARS = 100_000  # CSV characters a multipart create takes (reference §1.3, §3.4)
+RESULT_PAGES_MIN_VERSION = 58.0  # first API version with GET .../resultPages (reference §2.5)
 
 
 def _to_int(value: Any) -> int:
@@ -111,6 +117,35 @@ def _count_csv_records(data: bytes) -> int:
     return max(rows - 1, 0)
 
 
+def _ingest_job_body(object: str, operation: str, external_id_field: str | None, line_ending: str,
+                     column_delimiter: str, assignment_rule_id: str | None) -> dict[str, Any]:
+    """The create-job JSON (reference §1.2), checked before any call: the JSON and the multipart
+    create send the same body, so they refuse the same mistakes the same way."""
+    _check_choice("operation", operation, INGEST_OPERATIONS)
+    _check_choice("line_ending", line_ending, LINE_ENDINGS)
+    _check_choice("column_delimiter", column_delimiter, COLUMN_DELIMITERS)
+    if operation == "upsert" and not external_id_field:
+        raise InvalidRequestError(f"upsert of {object} needs an external id field")
+    body: dict[str, Any] = {"object": object, "operation": operation, "contentType": "CSV",
+                            "lineEnding": line_ending, "columnDelimiter": column_delimiter}
+    if external_id_field and operation == "upsert":
+        body["externalIdFieldName"] = external_id_field
+    if assignment_rule_id:
+        body["assignmentRuleId"] = assignment_rule_id
+    return body
+
+
+def _check_multipart_size(data: bytes) -> None:
+    """Refuse CSV over the multipart limit before sending it, rather than after a round trip. The
+    byte count bounds the character count from above, so only data near the limit is decoded."""
+    if len(data) <= MULTIPART_MAX_CHARS:
+        return
+    chars = len(data.decode("utf-8", "replace"))
+    if chars > MULTIPART_MAX_CHARS:
+        raise LimitExceededError(f"{chars:,} characters of CSV; a multipart job creation takes at most "
+                                 f"{MULTIPART_MAX_CHARS:,} (create the job, then upload_job_data)")
+
+
 class Bulk2Client:
     """Raw Bulk API 2.0 calls. Paths are relative to ``/services/data/vXX.X``."""
 
@@ -122,18 +157,25 @@ class Bulk2Client:
     def create_ingest_job(self, object: str, operation: str, external_id_field: str | None = None,
                           line_ending: str = "LF", column_delimiter: str = "COMMA",
                           assignment_rule_id: str | None = None) -> JobInfo:
-        _check_choice("operation", operation, INGEST_OPERATIONS)
-        _check_choice("line_ending", line_ending, LINE_ENDINGS)
-        _check_choice("column_delimiter", column_delimiter, COLUMN_DELIMITERS)
-        if operation == "upsert" and not external_id_field:
-            raise InvalidRequestError(f"upsert of {object} needs an external id field")
-        body: dict[str, Any] = {"object": object, "operation": operation, "contentType": "CSV",
-                                "lineEnding": line_ending, "columnDelimiter": column_delimiter}
-        if external_id_field and operation == "upsert":
-            body["externalIdFieldName"] = external_id_field
-        if assignment_rule_id:
-            body["assignmentRuleId"] = assignment_rule_id
+        body = _ingest_job_body(object, operation, external_id_field, line_ending, column_delimiter,
+                                assignment_rule_id)
         return self._job("POST", "jobs/ingest", json_body=body)
+
+    def create_ingest_job_with_data(self, object: str, operation: str, data: bytes, *,
+                                    external_id_field: str | None = None, line_ending: str = "LF",
+                                    column_delimiter: str = "COMMA",
+                                    assignment_rule_id: str | None = None) -> JobInfo:
+        """Create a job and give it its CSV in one multipart call (reference §1.3): one request
+        instead of create, upload and close, for small loads. The job comes back UploadComplete,
+        already queued. Salesforce takes at most 100,000 characters this way; more is refused
+        here with `LimitExceededError`, before any call."""
+        body = _ingest_job_body(object, operation, external_id_field, line_ending, column_delimiter,
+                                assignment_rule_id)
+        content = bytes(data)
+        _check_multipart_size(content)
+        parts = {"job": (None, json.dumps(body).encode("utf-8"), "application/json"),
+                 "content": ("content", content, "text/csv")}
+        return self._job("POST", "jobs/ingest", files=parts)
 
     def upload_job_data(self, job_id: str, data: bytes | Path, gzip: bool = False) -> None:
         """PUT the CSV; a Path is streamed from disk (gzip-compressed through a temp file if asked)."""
@@ -222,7 +264,26 @@ class Bulk2Client:
                           max_records: int | None = None) -> ResultPage:
         """One page. Every page starts with the header row; `next_locator` is None on the last."""
         with self._query_page(job_id, locator, max_records, stream=False) as response:
-            return ResultPage(response.content, *self._page_headers(response, response.content))
+            return self._read_page(response)
+
+    def iter_query_result_urls(self, job_id: str) -> Iterator[str]:
+        """The URL of every results page of a JobComplete query job (``resultPages``, v58+), up to
+        five per call, following ``nextRecordsUrl`` until done. Each URL carries its own locator,
+        so pages can be fetched in parallel (`get_query_result_page`) instead of one locator after
+        another. Refused before any call on a session older than v58, where the server would
+        answer only a bare 404."""
+        if float(self.api.api_version) < RESULT_PAGES_MIN_VERSION:
+            raise InvalidRequestError(f"resultPages needs API version {RESULT_PAGES_MIN_VERSION:.1f} or later; "
+                                      f"this session uses {self.api.api_version} (use iter_query_result_pages)")
+        return (str(page["resultUrl"])
+                for payload in self._follow(f"jobs/query/{job_id}/resultPages", job_id=job_id)
+                for page in payload.get("resultPages") or [])
+
+    def get_query_result_page(self, result_url: str, job_id: str | None = None) -> ResultPage:
+        """One page named by a `iter_query_result_urls` URL, read like a `get_query_results` page.
+        `job_id` only labels errors."""
+        with self._csv_get(result_url, job_id=job_id) as response:
+            return self._read_page(response)
 
     def iter_query_result_pages(self, job_id: str, max_records: int | None = None) -> Iterator[ResultPage]:
         locator: str | None = None
@@ -268,8 +329,9 @@ class Bulk2Client:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _job(self, method: str, path: str, *, job_id: str | None = None, json_body: Any = None) -> JobInfo:
-        with self.api.request(method, path, job_id=job_id, json_body=json_body) as response:
+    def _job(self, method: str, path: str, *, job_id: str | None = None, json_body: Any = None,
+             files: Mapping[str, Any] | None = None) -> JobInfo:
+        with self.api.request(method, path, job_id=job_id, json_body=json_body, files=files) as response:
             return JobInfo.from_json(response.json())
 
     def _set_state(self, kind: JobKind, job_id: str, state: str) -> JobInfo:
@@ -284,21 +346,27 @@ class Bulk2Client:
             params["isPkChunkingEnabled"] = "true" if pk_chunking else "false"
         if concurrency_mode:
             params["concurrencyMode"] = concurrency_mode
-        next_path: str | None = path
-        while next_path:
-            with self.api.request("GET", next_path, params=params or None) as response:
-                payload = response.json()
+        for payload in self._follow(path, params or None):
             for record in payload.get("records") or []:
                 yield JobInfo.from_json(record)
-            # nextRecordsUrl carries its own query string (the queryLocator) and may even point
-            # at the other job list (a documented quirk); follow it exactly as given.
-            next_path = None if payload.get("done", True) else payload.get("nextRecordsUrl")
-            params = {}
+
+    def _follow(self, path: str, params: Mapping[str, str] | None = None, *,
+                job_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every JSON page of a paged answer (job lists, resultPages), following ``nextRecordsUrl``
+        until ``done``. The next URL carries its own query string (the locator) and may even point
+        at the other job list (a documented quirk), so it is followed exactly as given, without
+        `params`. The docs spell it ``nextRecordUrl`` once, so that spelling is read too."""
+        next_path: str | None = path
+        while next_path:
+            with self.api.request("GET", next_path, job_id=job_id, params=params) as response:
+                payload = response.json()
+            yield payload
+            next_path = None if payload.get("done", True) else (payload.get("nextRecordsUrl")
+                                                                 or payload.get("nextRecordUrl"))
+            params = None
 
     def _results(self, job_id: str, kind: str, dest: Path | None) -> Path | bytes:
-        path = f"jobs/ingest/{job_id}/{kind}"
-        with self.api.request("GET", path, job_id=job_id, headers={"Accept": "text/csv"},
-                              stream=dest is not None) as response:
+        with self._csv_get(f"jobs/ingest/{job_id}/{kind}", job_id=job_id, stream=dest is not None) as response:
             if dest is None:
                 return response.content
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -315,14 +383,22 @@ class Bulk2Client:
             params["locator"] = locator
         if max_records:
             params["maxRecords"] = str(max_records)
-        return self.api.request("GET", f"jobs/query/{job_id}/results", job_id=job_id, params=params or None,
-                                headers={"Accept": "text/csv"}, stream=stream)
+        return self._csv_get(f"jobs/query/{job_id}/results", job_id=job_id, params=params or None, stream=stream)
+
+    def _csv_get(self, path: str, *, job_id: str | None, params: Mapping[str, str] | None = None,
+                 stream: bool = False) -> requests.Response:
+        """GET a CSV resource (query result pages, ingest result files): text/csv is the only type
+        they serve, and asking for JSON would be refused."""
+        return self.api.request("GET", path, job_id=job_id, params=params, headers={"Accept": "text/csv"},
+                                stream=stream)
 
     @staticmethod
-    def _page_headers(response: Any, data: bytes) -> tuple[str | None, int]:
+    def _read_page(response: requests.Response) -> ResultPage:
+        """A whole results answer as a page: where it came from (locator or result URL) makes no
+        difference, the body and the two Sforce headers are read the same way."""
         count = response.headers.get("Sforce-NumberOfRecords")
-        number = _to_int(count) if count is not None else _count_csv_records(data)
-        return _locator(response.headers.get("Sforce-Locator")), number
+        number = _to_int(count) if count is not None else _count_csv_records(response.content)
+        return ResultPage(response.content, _locator(response.headers.get("Sforce-Locator")), number)
 
 
 def _locator(value: str | None) -> str | None:

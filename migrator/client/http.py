@@ -222,20 +222,21 @@ class ApiSession:
 
     def request(self, method: str, path: str, *, job_id: str | None = None,
                 headers: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
-                json_body: Any = None, data: Any = None, stream: bool = False,
-                timeout: float | tuple[float, float] | None = None,
+                json_body: Any = None, data: Any = None, files: Mapping[str, Any] | None = None,
+                stream: bool = False, timeout: float | tuple[float, float] | None = None,
                 session_header: bool = False) -> requests.Response:
         """Send one API call; return the response if it succeeded, else raise a `BulkApiError`.
 
         The token goes in ``Authorization: Bearer`` (REST, Bulk 2.0) or, with `session_header`, in
         ``X-SFDC-Session`` (Bulk 1.0). When the server says the session expired (401
         ``INVALID_SESSION_ID``, or Bulk 1.0's 400 ``InvalidSessionId``) the token is renewed once
-        and the call repeated (a file body is rewound first). Connection failures and timeouts
-        raise `TransientApiError`.
+        and the call repeated (a file body is rewound first). `files` makes a multipart/form-data
+        body (``requests`` semantics; parts given as bytes, so a repeat re-encodes them whole).
+        Connection failures and timeouts raise `TransientApiError`.
         """
         token = self.token
         body_start = data.tell() if hasattr(data, "seek") and hasattr(data, "tell") else None
-        send = (method, path, job_id, headers, params, json_body, data, stream, timeout, session_header)
+        send = (method, path, job_id, headers, params, json_body, data, files, stream, timeout, session_header)
         response = self._send(token, *send)
         if _is_expired_session(response):
             response.close()
@@ -252,8 +253,8 @@ class ApiSession:
 
     def _send(self, token: Token, method: str, path: str, job_id: str | None,
               headers: Mapping[str, str] | None, params: Mapping[str, Any] | None, json_body: Any,
-              data: Any, stream: bool, timeout: float | tuple[float, float] | None,
-              session_header: bool) -> requests.Response:
+              data: Any, files: Mapping[str, Any] | None, stream: bool,
+              timeout: float | tuple[float, float] | None, session_header: bool) -> requests.Response:
         url = self.url(path, token)
         credential = ({"X-SFDC-Session": token.access_token} if session_header
                       else {"Authorization": f"Bearer {token.access_token}"})
@@ -265,8 +266,8 @@ class ApiSession:
             # verify= passed explicitly: otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
             # environment silently replace a CA file set on the session (the local org's, say).
             response = self.session.request(method, url, headers=all_headers, params=params, json=json_body,
-                                            data=data, stream=stream, timeout=timeout or self.timeout,
-                                            verify=self.session.verify)
+                                            data=data, files=files, stream=stream,
+                                            timeout=timeout or self.timeout, verify=self.session.verify)
         except requests.RequestException as exc:
             log.debug("%s %s failed: %s", method, _public_url(url), type(exc).__name__)
             raise transport_error(exc, url, job_id) from None

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 
-from migrator.client.auth import UsernamePasswordCredentials
+from migrator.client.auth import AccessTokenCredentials, UsernamePasswordCredentials
 from migrator.client.bulk2 import Bulk2Client
 from migrator.client.http import ApiSession
 from migrator.localorg.server import LocalOrgServer
+from migrator.localorg.settings import OrgSettings
 
 SCHEMA = """\
 objects:
@@ -95,3 +99,19 @@ def bulk(api) -> Bulk2Client:
 @pytest.fixture
 def clock() -> FastClock:
     return FastClock()
+
+
+@pytest.fixture
+def tuned_bulk(tmp_path: Path) -> Iterator[Callable[..., Bulk2Client]]:
+    """Factory of clients, each on a fresh local org with shrunk limits (`OrgSettings` keywords such
+    as ``list_page_size=2``), so paging edges are reached with a handful of jobs or rows."""
+    numbers = itertools.count()
+    with ExitStack() as stack:
+        def make(**settings: int) -> Bulk2Client:
+            db = tmp_path / f"tuned-{next(numbers)}.db"
+            server = stack.enter_context(LocalOrgServer(db, settings=OrgSettings(**settings)))
+            http = stack.enter_context(requests.Session())
+            http.verify = str(server.ca_file)
+            return Bulk2Client(ApiSession(http, AccessTokenCredentials(server.instance_url, server.access_token)))
+
+        yield make

@@ -8,15 +8,10 @@ import logging
 from pathlib import Path
 
 import pytest
-import requests
 
-from migrator.client.auth import AccessTokenCredentials
-from migrator.client.bulk2 import Bulk2Client, JobInfo
-from migrator.client.http import ApiSession
+from migrator.client.bulk2 import JobInfo
 from migrator.client.ingest import Bulk2Ingest, IngestClient, JobRequest, wait_for_status
 from migrator.errors import InvalidRequestError, LimitExceededError, NotFoundError, TransientApiError
-from migrator.localorg.server import LocalOrgServer
-from migrator.localorg.settings import OrgSettings
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -101,16 +96,73 @@ def test_list_abort_delete(bulk):
     assert caught.value.job_id == job.id and caught.value.status == 404
 
 
-def test_list_follows_next_records_url(tmp_path, caplog):
+def test_list_follows_next_records_url(tuned_bulk, caplog):
     caplog.set_level(logging.DEBUG, logger="migrator.client")
-    with LocalOrgServer(tmp_path / "paged.db", settings=OrgSettings(list_page_size=2)) as server, \
-            requests.Session() as http:
-        http.verify = str(server.ca_file)
-        bulk = Bulk2Client(ApiSession(http, AccessTokenCredentials(server.instance_url, server.access_token)))
-        created = {bulk.create_ingest_job("Lead", "insert").id for _ in range(5)}
-        seen = [info.id for info in bulk.list_ingest_jobs()]
+    bulk = tuned_bulk(list_page_size=2)
+    created = {bulk.create_ingest_job("Lead", "insert").id for _ in range(5)}
+    seen = [info.id for info in bulk.list_ingest_jobs()]
     assert sorted(seen) == sorted(created)
     assert caplog.text.count("GET ") == 3  # pages of 2, 2 and 1
+
+
+def _csv_of(chars: int) -> bytes:
+    """Account CSV of exactly `chars` characters, two bytes for most of them (é), so a limit counted
+    in bytes instead of characters would show."""
+    body = "Name\n"
+    while len(body) < chars:
+        body += "é" * min(99, chars - len(body) - 1) + "\n"
+    return body.encode("utf-8")
+
+
+def test_multipart_create_loads_rows(bulk, clock):
+    data = "Name,Legacy_Id__c\n" + "".join(f"Multi {n},MP-{n}\n" for n in range(30))
+    job = bulk.create_ingest_job_with_data("Account", "insert", data.encode())
+    assert job.state == "UploadComplete" and job.object == "Account"
+    final = bulk.wait_for_job(job.id, clock=clock, sleep=clock.sleep, timeout=60)
+    assert final.state == "JobComplete"
+    assert (final.number_records_processed, final.number_records_failed) == (30, 0)
+    loaded = list(csv.DictReader(io.StringIO(bulk.successful_results(job.id).decode())))
+    assert sorted(row["Legacy_Id__c"] for row in loaded) == sorted(f"MP-{n}" for n in range(30))
+    assert all(row["sf__Created"] == "true" and row["sf__Id"].startswith("001") for row in loaded)
+
+
+def test_multipart_create_sends_job_options(bulk, clock):
+    bulk.create_ingest_job_with_data("Account", "insert", b"Name,Legacy_Id__c\nOld,MO-1\n")
+    data = b"Name;Legacy_Id__c\r\nRenamed;MO-1\r\nFresh;MO-2\r\n"
+    job = bulk.create_ingest_job_with_data("Account", "upsert", data, external_id_field="Legacy_Id__c",
+                                           line_ending="CRLF", column_delimiter="SEMICOLON")
+    assert (job.external_id_field_name, job.line_ending, job.column_delimiter) == ("Legacy_Id__c", "CRLF",
+                                                                                   "SEMICOLON")
+    final = bulk.wait_for_job(job.id, clock=clock, sleep=clock.sleep, timeout=60)
+    assert (final.state, final.number_records_processed, final.number_records_failed) == ("JobComplete", 2, 0)
+    results = csv.DictReader(io.StringIO(bulk.successful_results(job.id).decode(), newline=""), delimiter=";")
+    assert {row["Legacy_Id__c"]: (row["sf__Created"], row["Name"]) for row in results} == {
+        "MO-1": ("false", "Renamed"), "MO-2": ("true", "Fresh")}
+
+
+def test_multipart_limit_counts_characters_and_refuses_before_any_request(bulk, credentials, clock, caplog):
+    caplog.set_level(logging.DEBUG, logger="migrator.client")
+    oversized = _csv_of(100_001)
+    assert len(oversized.decode()) == 100_001
+    with pytest.raises(LimitExceededError, match="100,000") as caught:
+        bulk.create_ingest_job_with_data("Account", "insert", oversized)
+    assert caught.value.status is None  # refused here, not by the server
+    assert credentials.logins == 0 and "POST" not in caplog.text  # not even a login happened
+
+    at_limit = _csv_of(100_000)
+    assert len(at_limit) > 100_000  # more bytes than the limit, yet exactly 100,000 characters
+    job = bulk.create_ingest_job_with_data("Account", "insert", at_limit)
+    final = bulk.wait_for_job(job.id, clock=clock, sleep=clock.sleep, timeout=60)
+    assert final.state == "JobComplete" and final.number_records_processed == at_limit.count(b"\n") - 1
+    assert [info.id for info in bulk.list_ingest_jobs()] == [job.id]  # the refused one never existed
+
+
+def test_multipart_create_refuses_bad_options_before_any_request(bulk, credentials):
+    with pytest.raises(InvalidRequestError, match="external id"):
+        bulk.create_ingest_job_with_data("Account", "upsert", b"Name\nA\n")
+    with pytest.raises(InvalidRequestError, match="column_delimiter"):
+        bulk.create_ingest_job_with_data("Account", "insert", b"Name\nA\n", column_delimiter="DASH")
+    assert credentials.logins == 0
 
 
 def test_submit_aborts_the_job_when_upload_fails(org, bulk, tmp_path):

@@ -113,6 +113,19 @@ def test_file_body_is_rewound_for_the_retry():
     assert adapter.bodies == [b"Name\nAcme\n", b"Name\nAcme\n"]
 
 
+def test_multipart_body_is_sent_whole_again_for_the_retry():
+    def handler(request):
+        return OK if _bearer(request) == "token-2" else EXPIRED
+
+    session, adapter = scripted_session(handler)
+    files = {"job": (None, b'{"object":"Account"}', "application/json"), "content": ("content", b"Name\n", "text/csv")}
+    ApiSession(session, CountingCredentials()).request("POST", "jobs/ingest", files=files).close()
+    assert [r.headers["Content-Type"].split(";")[0] for r in adapter.sent] == ["multipart/form-data"] * 2
+    for body in adapter.bodies:
+        assert b'name="job"\r\nContent-Type: application/json\r\n\r\n{"object":"Account"}' in body
+        assert b'name="content"; filename="content"\r\nContent-Type: text/csv\r\n\r\nName\n' in body
+
+
 def test_concurrent_expiry_renews_once():
     """Several threads holding the same expired token: one renewal, everyone retries with it."""
     barrier = threading.Barrier(4)
