@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -12,6 +10,8 @@ import pytest
 from migrator.client.bulk1 import Bulk1Client, Bulk1Ingest, wait_for_batches
 from migrator.client.ingest import IngestClient, JobRequest, wait_for_status
 from migrator.errors import BulkApiError, InvalidRequestError
+
+from .support import read_rows, write_csv
 
 SCHEMA = """\
 objects:
@@ -36,18 +36,6 @@ def bulk1(api) -> Bulk1Client:
     return Bulk1Client(api)
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
 
 
 def _soql(api, soql: str) -> list[dict]:
@@ -66,7 +54,7 @@ def test_insert_in_several_batches_through_the_executor_interface(api, bulk1, cl
     assert isinstance(ingest, IngestClient) and ingest.api_name == "bulk1"
     rows = [[f"Acme {n}", f"A-{n}", f"first line {n}\nsecond, \"quoted\" line"] for n in range(20)]
     rows.insert(9, ["", "A-bad", "no name"])
-    source = _write_csv(tmp_path / "accounts.csv", ["Name", "Legacy_Id__c", "Description"], rows)
+    source = write_csv(tmp_path / "accounts.csv", ["Name", "Legacy_Id__c", "Description"], rows)
 
     created: list[str] = []
     job_id = ingest.submit(JobRequest("Account", "insert", None, source), on_created=created.append)
@@ -83,14 +71,14 @@ def test_insert_in_several_batches_through_the_executor_interface(api, bulk1, cl
     results = ingest.results(job_id, tmp_path / "results")
     assert results.success_csv.read_text(encoding="utf-8").startswith(
         '"sf__Id","sf__Created",Name,Legacy_Id__c,Description\n')
-    succeeded = _rows(results.success_csv)
+    succeeded = read_rows(results.success_csv)
     assert [r["Legacy_Id__c"] for r in succeeded] == [f"A-{n}" for n in range(20)]
     assert all(r["sf__Id"].startswith("001") and r["sf__Created"] == "true" for r in succeeded)
     assert succeeded[3]["Description"] == 'first line 3\nsecond, "quoted" line'
-    failed = _rows(results.failed_csv)
+    failed = read_rows(results.failed_csv)
     assert [r["Legacy_Id__c"] for r in failed] == ["A-bad"] and failed[0]["sf__Id"] == ""
     assert failed[0]["sf__Error"].startswith("REQUIRED_FIELD_MISSING:") and failed[0]["sf__Error"].endswith("--")
-    assert _rows(results.unprocessed_csv) == []
+    assert read_rows(results.unprocessed_csv) == []
     stored = {r["Legacy_Id__c"]: r for r in _soql(api, "SELECT Id, Legacy_Id__c, Description FROM Account")}
     assert len(stored) == 20
     assert all(stored[r["Legacy_Id__c"]]["Id"] == r["sf__Id"] for r in succeeded)
@@ -101,29 +89,29 @@ def test_insert_in_several_batches_through_the_executor_interface(api, bulk1, cl
 
 def test_upsert_with_a_relationship_column(api, bulk1, clock, tmp_path):
     ingest = Bulk1Ingest(bulk1)
-    accounts = _write_csv(tmp_path / "a.csv", ["Name", "Legacy_Id__c"], [["Parent 1", "P-1"], ["Parent 2", "P-2"]])
+    accounts = write_csv(tmp_path / "a.csv", ["Name", "Legacy_Id__c"], [["Parent 1", "P-1"], ["Parent 2", "P-2"]])
     _, status = _load(ingest, clock, JobRequest("Account", "insert", None, accounts))
     assert status.state == "JobComplete"
     parents = {r["Legacy_Id__c"]: r["Id"] for r in _soql(api, "SELECT Id, Legacy_Id__c FROM Account")}
 
-    contacts = _write_csv(tmp_path / "c.csv", ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"],
+    contacts = write_csv(tmp_path / "c.csv", ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"],
                           [["One", "C-1", "P-1"], ["Two", "C-2", "P-2"], ["Orphan", "C-3", "P-404"]])
     job_id, status = _load(ingest, clock, JobRequest("Contact", "upsert", "Legacy_Id__c", contacts))
     assert status.state == "JobComplete" and (status.records_processed, status.records_failed) == (3, 1)
     assert bulk1.get_job(job_id).external_id_field_name == "Legacy_Id__c"
     results = ingest.results(job_id, tmp_path / "r1")
-    assert {r["Legacy_Id__c"]: r["sf__Created"] for r in _rows(results.success_csv)} == {"C-1": "true",
+    assert {r["Legacy_Id__c"]: r["sf__Created"] for r in read_rows(results.success_csv)} == {"C-1": "true",
                                                                                          "C-2": "true"}
-    failed = _rows(results.failed_csv)
+    failed = read_rows(results.failed_csv)
     assert [r["Legacy_Id__c"] for r in failed] == ["C-3"]
     assert failed[0]["sf__Error"].startswith("INVALID_FIELD:") and "P-404" in failed[0]["sf__Error"]
     assert failed[0]["Account.Legacy_Id__c"] == "P-404"
 
-    again = _write_csv(tmp_path / "c2.csv", ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"],
+    again = write_csv(tmp_path / "c2.csv", ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"],
                        [["One Renamed", "C-1", "P-2"], ["Three", "C-3", "P-1"]])
     job_id, status = _load(ingest, clock, JobRequest("Contact", "upsert", "Legacy_Id__c", again))
     results = ingest.results(job_id, tmp_path / "r2")
-    assert {r["Legacy_Id__c"]: r["sf__Created"] for r in _rows(results.success_csv)} == {"C-1": "false",
+    assert {r["Legacy_Id__c"]: r["sf__Created"] for r in read_rows(results.success_csv)} == {"C-1": "false",
                                                                                          "C-3": "true"}
     stored = {r["Legacy_Id__c"]: r for r in _soql(api, "SELECT LastName, Legacy_Id__c, AccountId FROM Contact")}
     assert {key: (r["LastName"], r["AccountId"]) for key, r in stored.items()} == {
@@ -133,12 +121,12 @@ def test_upsert_with_a_relationship_column(api, bulk1, clock, tmp_path):
 def test_serial_mode_loads_every_batch(api, bulk1, clock, tmp_path):
     ingest = Bulk1Ingest(bulk1, max_batch_records=5)
     rows = [[f"Serial {n}", f"S-{n}"] for n in range(23)]
-    source = _write_csv(tmp_path / "s.csv", ["Name", "Legacy_Id__c"], rows)
+    source = write_csv(tmp_path / "s.csv", ["Name", "Legacy_Id__c"], rows)
     job_id, status = _load(ingest, clock, JobRequest("Account", "insert", None, source, concurrency="serial"))
     job = bulk1.get_job(job_id)
     assert job.concurrency_mode == "Serial" and job.number_batches_total == 5
     assert status.state == "JobComplete" and status.records_processed == 23
-    assert len(_rows(ingest.results(job_id, tmp_path).success_csv)) == 23
+    assert len(read_rows(ingest.results(job_id, tmp_path).success_csv)) == 23
     batches = bulk1.list_batches(job_id)
     assert all(b.state == "Completed" for b in batches)
     finished = [b.system_modstamp for b in batches]  # one at a time, in the order they were posted
@@ -148,14 +136,14 @@ def test_serial_mode_loads_every_batch(api, bulk1, clock, tmp_path):
 
 def test_a_failed_batch_leaves_its_rows_unprocessed(bulk1, clock, tmp_path):
     ingest = Bulk1Ingest(bulk1)
-    source = _write_csv(tmp_path / "bad.csv", ["Name", "Colour__c"], [["Acme", "red"], ["Globex", "blue"]])
+    source = write_csv(tmp_path / "bad.csv", ["Name", "Colour__c"], [["Acme", "red"], ["Globex", "blue"]])
     job_id, status = _load(ingest, clock, JobRequest("Account", "insert", None, source))
     assert status.terminal and status.failed and status.state == "Failed"
     assert status.error_message is not None and "InvalidBatch" in status.error_message
     assert "Colour__c" in status.error_message
     results = ingest.results(job_id, tmp_path)
-    assert _rows(results.success_csv) == [] and _rows(results.failed_csv) == []
-    assert [r["Name"] for r in _rows(results.unprocessed_csv)] == ["Acme", "Globex"]
+    assert read_rows(results.success_csv) == [] and read_rows(results.failed_csv) == []
+    assert [r["Name"] for r in read_rows(results.unprocessed_csv)] == ["Acme", "Globex"]
 
 
 def test_abort_leaves_queued_work_unprocessed(bulk1, tmp_path):
@@ -195,7 +183,7 @@ def test_json_and_xml_jobs_through_the_raw_client(bulk1, clock):
 def test_expired_sessions_are_renewed_for_bulk1_calls(org, bulk1, credentials, clock, tmp_path):
     org.set_faults({"expire_token_after": 3})
     ingest = Bulk1Ingest(bulk1, max_batch_records=2)
-    source = _write_csv(tmp_path / "a.csv", ["Name"], [[f"Renew {n}"] for n in range(6)])
+    source = write_csv(tmp_path / "a.csv", ["Name"], [[f"Renew {n}"] for n in range(6)])
     _, status = _load(ingest, clock, JobRequest("Account", "insert", None, source))
     assert status.state == "JobComplete" and status.records_processed == 6
     assert credentials.logins >= 2

@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from pathlib import Path
 
 import pytest
 
 from migrator.client.bulk1 import BatchInfo, Bulk1Client, pk_chunked_query, query, wait_for_batches, zip_batch
 from migrator.client.bulk2 import Bulk2Client
 from migrator.errors import BulkApiError
+
+from .support import read_rows
 
 ACCOUNTS = 2_500
 
@@ -44,16 +45,12 @@ def accounts(bulk: Bulk2Client, clock) -> dict[str, str]:
     return {f"Q-{n:05d}": f"Acme {n}" for n in range(ACCOUNTS)}
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
 
 def test_query_and_pk_chunked_query_return_the_same_rows(bulk1, accounts, clock, tmp_path, caplog):
     soql = "SELECT Id, Name, Legacy_Id__c, Description FROM Account"
     plain = tmp_path / "plain.csv"
     assert query(bulk1, soql, "Account", plain, clock=clock, sleep=clock.sleep, timeout=120) == ACCOUNTS
-    plain_rows = _rows(plain)
+    plain_rows = read_rows(plain)
     assert {r["Legacy_Id__c"]: r["Name"] for r in plain_rows} == accounts
     assert plain_rows[0]["Description"].startswith("line one\nline two")
 
@@ -62,7 +59,7 @@ def test_query_and_pk_chunked_query_return_the_same_rows(bulk1, accounts, clock,
     count = pk_chunked_query(bulk1, soql, "Account", chunked, chunk_size=1000, clock=clock, sleep=clock.sleep,
                              timeout=120)
     assert count == ACCOUNTS
-    chunked_rows = _rows(chunked)
+    chunked_rows = read_rows(chunked)
     assert sorted(r["Id"] for r in chunked_rows) == sorted(r["Id"] for r in plain_rows)
     assert len({r["Id"] for r in chunked_rows}) == ACCOUNTS  # no chunk overlaps another
     assert chunked.read_text(encoding="utf-8").count('"Id","Name","Legacy_Id__c","Description"') == 1

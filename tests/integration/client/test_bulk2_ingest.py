@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -13,26 +12,14 @@ from migrator.client.bulk2 import JobInfo
 from migrator.client.ingest import Bulk2Ingest, IngestClient, JobRequest, wait_for_status
 from migrator.errors import InvalidRequestError, LimitExceededError, NotFoundError, TransientApiError
 
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
+from .support import read_rows, write_csv
 
 
 def test_full_insert_job_through_the_executor_interface(bulk, clock, tmp_path):
     ingest = Bulk2Ingest(bulk)
     assert isinstance(ingest, IngestClient) and ingest.api_name == "bulk2"
     rows = [[f"Acme {n}", f"A-{n}", "Technology"] for n in range(20)] + [["", "A-bad", "Finance"]]
-    source = _write_csv(tmp_path / "accounts.csv", ["Name", "Legacy_Id__c", "Industry"], rows)
+    source = write_csv(tmp_path / "accounts.csv", ["Name", "Legacy_Id__c", "Industry"], rows)
 
     created: list[str] = []
     job_id = ingest.submit(JobRequest("Account", "insert", None, source), on_created=created.append)
@@ -45,15 +32,15 @@ def test_full_insert_job_through_the_executor_interface(bulk, clock, tmp_path):
     assert polled[-1] == "JobComplete"
 
     results = ingest.results(job_id, tmp_path / "results")
-    succeeded = _rows(results.success_csv)
+    succeeded = read_rows(results.success_csv)
     assert len(succeeded) == 20
     assert list(succeeded[0])[:2] == ["sf__Id", "sf__Created"]
     assert {r["Legacy_Id__c"] for r in succeeded} == {f"A-{n}" for n in range(20)}
     assert all(r["sf__Id"].startswith("001") and r["sf__Created"] == "true" for r in succeeded)
-    failed = _rows(results.failed_csv)
+    failed = read_rows(results.failed_csv)
     assert [r["Legacy_Id__c"] for r in failed] == ["A-bad"]
     assert failed[0]["sf__Error"].startswith("REQUIRED_FIELD_MISSING:")
-    assert _rows(results.unprocessed_csv) == []
+    assert read_rows(results.unprocessed_csv) == []
     assert results.unprocessed_csv.read_text().startswith("Name")
     assert not list((tmp_path / "results").glob("*.part"))
 
@@ -67,7 +54,7 @@ def test_upsert_with_external_id_gzip_upload_and_result_bytes(bulk, clock, tmp_p
     job = bulk.create_ingest_job("Account", "upsert", external_id_field="Legacy_Id__c")
     assert isinstance(job, JobInfo) and job.state == "Open"
     assert job.external_id_field_name == "Legacy_Id__c"
-    source = _write_csv(tmp_path / "up.csv", ["Name", "Legacy_Id__c"],
+    source = write_csv(tmp_path / "up.csv", ["Name", "Legacy_Id__c"],
                         [["New Name", "K-1"], ["Fresh", "K-2"]])
     bulk.upload_job_data(job.id, source, gzip=True)
     closed = bulk.close_job(job.id)
@@ -167,7 +154,7 @@ def test_multipart_create_refuses_bad_options_before_any_request(bulk, credentia
 
 def test_submit_aborts_the_job_when_upload_fails(org, bulk, tmp_path):
     org.set_faults({"upload_503": 1})
-    source = _write_csv(tmp_path / "a.csv", ["Name"], [["Acme"]])
+    source = write_csv(tmp_path / "a.csv", ["Name"], [["Acme"]])
     created: list[str] = []
     with pytest.raises(TransientApiError) as caught:
         Bulk2Ingest(bulk).submit(JobRequest("Account", "insert", None, source), on_created=created.append)
@@ -176,7 +163,7 @@ def test_submit_aborts_the_job_when_upload_fails(org, bulk, tmp_path):
 
 
 def test_submit_refuses_oversized_and_missing_files(bulk, tmp_path):
-    source = _write_csv(tmp_path / "a.csv", ["Name"], [["Acme"]] * 10)
+    source = write_csv(tmp_path / "a.csv", ["Name"], [["Acme"]] * 10)
     with pytest.raises(LimitExceededError, match="split the file"):
         Bulk2Ingest(bulk, max_upload_bytes=10).submit(JobRequest("Account", "insert", None, source))
     with pytest.raises(InvalidRequestError, match=r"missing\.csv"):
@@ -196,8 +183,8 @@ def test_server_refusals_map_to_errors(bulk):
 def test_failed_job_reports_error_message_and_unprocessed(org, bulk, clock, tmp_path):
     org.set_faults({"fail_job_after": 0})
     job_id = Bulk2Ingest(bulk).submit(JobRequest("Account", "insert", None,
-                                                 _write_csv(tmp_path / "a.csv", ["Name"], [["A"], ["B"]])))
+                                                 write_csv(tmp_path / "a.csv", ["Name"], [["A"], ["B"]])))
     status = wait_for_status(Bulk2Ingest(bulk), job_id, clock=clock, sleep=clock.sleep, timeout=60)
     assert status.failed and status.state == "Failed" and status.error_message
     results = Bulk2Ingest(bulk).results(job_id, tmp_path)
-    assert len(_rows(results.success_csv)) + len(_rows(results.unprocessed_csv)) == 2
+    assert len(read_rows(results.success_csv)) + len(read_rows(results.unprocessed_csv)) == 2
