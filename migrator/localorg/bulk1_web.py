@@ -180,6 +180,14 @@ async def add_batch(request: Request, version: str, job_id: str) -> Response:
     return body_response(document("batchInfo", batch.info(fmt), fmt), fmt, 201)
 
 
+def _batch_of(request: Request, version: str, job_id: str, batch_id: str) -> tuple[LocalOrg, Job, Batch]:
+    """What every batch route starts with: the session checked, then the job and its batch found."""
+    _session(request, version)
+    org = org_of(request)
+    job = load_job(org.jobs, job_id)
+    return org, job, _load_batch(org, job, batch_id)
+
+
 def _load_batch(org: LocalOrg, job: Job, batch_id: str) -> Batch:
     full_id = normalize_id(batch_id)
     batch = org.bulk1.batches.get(full_id) if full_id and full_id.startswith("751") else None
@@ -199,10 +207,7 @@ def list_batches(request: Request, version: str, job_id: str) -> Response:
 
 @router.get(BASE + "/job/{job_id}/batch/{batch_id}")
 def get_batch(request: Request, version: str, job_id: str, batch_id: str) -> Response:
-    _session(request, version)
-    org = org_of(request)
-    job = load_job(org.jobs, job_id)
-    batch = _load_batch(org, job, batch_id)
+    org, job, batch = _batch_of(request, version, job_id, batch_id)
     if batch.state not in TERMINAL:
         batch = org.bulk1.batches.wait_for_change(batch.id, org.settings.bulk1_poll_wait_ms / 1000) or batch
     fmt = job_format(job.content_type)
@@ -211,10 +216,7 @@ def get_batch(request: Request, version: str, job_id: str, batch_id: str) -> Res
 
 @router.get(BASE + "/job/{job_id}/batch/{batch_id}/request")
 def get_request(request: Request, version: str, job_id: str, batch_id: str) -> Response:
-    _session(request, version)
-    org = org_of(request)
-    job = load_job(org.jobs, job_id)
-    batch = _load_batch(org, job, batch_id)
+    org, job, batch = _batch_of(request, version, job_id, batch_id)
     if batch.request_text is not None:
         return typed_response(batch.request_text.encode("utf-8"), RESPONSE_TYPES[job.content_type])
     path = org.files.path(job.id, request_file(batch.id, batch.payload_type))
@@ -230,10 +232,7 @@ def _finished(job: Job, batch: Batch) -> None:
 
 @router.get(BASE + "/job/{job_id}/batch/{batch_id}/result")
 def get_result(request: Request, version: str, job_id: str, batch_id: str) -> Response:
-    _session(request, version)
-    org = org_of(request)
-    job = load_job(org.jobs, job_id)
-    batch = _load_batch(org, job, batch_id)
+    org, job, batch = _batch_of(request, version, job_id, batch_id)
     _finished(job, batch)
     fmt = job_format(job.content_type)
     if job.api == "query":
@@ -248,10 +247,7 @@ def get_result(request: Request, version: str, job_id: str, batch_id: str) -> Re
 
 @router.get(BASE + "/job/{job_id}/batch/{batch_id}/result/{result_id}")
 def get_result_set(request: Request, version: str, job_id: str, batch_id: str, result_id: str) -> Response:
-    _session(request, version)
-    org = org_of(request)
-    job = load_job(org.jobs, job_id)
-    batch = _load_batch(org, job, batch_id)
+    org, job, batch = _batch_of(request, version, job_id, batch_id)
     _finished(job, batch)
     full_id = normalize_id(result_id)
     if job.api != "query" or full_id not in batch.results:
