@@ -27,7 +27,12 @@ class Levels:
 
     @property
     def count(self) -> int:
-        return int(self.level.max()) + 1 if self.level.size else 1
+        return self.count_of(None)
+
+    def count_of(self, rows: np.ndarray | None) -> int:
+        """Levels among `rows` (a mask; None for all): at least 1, so a step always has a level 0."""
+        level = self.level if rows is None else self.level[rows]
+        return int(level.max()) + 1 if level.size else 1
 
     @property
     def missing_parent(self) -> np.ndarray:

@@ -290,8 +290,7 @@ class _Compiler:
         levels = hierarchy.compute_levels(all_keys, parent_keys, present)
         stats = self.stats[spec.name]
         refused, below = self._refused_subtrees(shape, levels)
-        kept = levels.level[~refused]
-        stats.levels = int(kept.max()) + 1 if kept.size else 1  # a level of refused rows only is not a step
+        stats.levels = levels.count_of(~refused)  # a level of refused rows only is not a step
         stats.deferred_rows += int(levels.deferred[~refused].sum())
         offset = 0
         for chunk in spill.read():
@@ -325,9 +324,6 @@ class _Compiler:
             chunk = self.refusals.missing_parents(spec, chunk, column, mask, keys)
         return chunk
 
-    def _refuses_missing(self, column: LookupColumn) -> bool:
-        return column.lookup.missing == "reject" or (column.lookup.missing == "send" and self.options.strict)
-
     def _refused_subtrees(self, shape: StepShape, levels: hierarchy.Levels) -> tuple[np.ndarray, np.ndarray]:
         """(refused, below): rows refused for a missing self-parent or lying below one, and those below.
 
@@ -336,7 +332,7 @@ class _Compiler:
         """
         seeds = np.zeros(levels.level.size, dtype=bool)
         for column, missing in zip(shape.self_columns, levels.missing_by_lookup, strict=True):
-            if column.lookup.missing == "reject" or (column.lookup.missing == "send" and self.options.strict):
+            if self.refusals.rejects_missing(column):
                 seeds |= missing
         below = levels.descendants(seeds) if seeds.any() else seeds
         return seeds | below, below
@@ -352,14 +348,14 @@ class _Compiler:
             return chunk
         shape = self.shapes[spec.name]
         keys = _text(chunk.rows, shape.layout.key_header)
-        why = "--strict" if self.options.strict else "missing: reject"
         left = here.copy()
         for column, parents in zip(shape.self_columns, levels.parent_position, strict=True):
             linked = parents[span]
             via = left & (linked >= 0) & refused[np.maximum(linked, 0)]
             if via.any():
                 self.refusals.reject(spec, chunk, labels[via], column.lookup.field, chunk.rows[column.header],
-                                     f"parent {column.target} with {column.key} = this value is refused ({why}), "
+                                     f"parent {column.target} with {column.key} = this value is refused "
+                                     f"({self.refusals.missing_rule(column)}), "
                                      "so this row is too", keys)
                 left &= ~via
         return chunk.without(labels[here])

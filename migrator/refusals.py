@@ -54,6 +54,16 @@ class Refusals:
             "reason": pick(reason)}, index=positions))
         self.stats[spec.name].rejected += len(positions)
 
+    def rejects_missing(self, column: LookupColumn) -> bool:
+        """Whether a row naming a parent absent from the data is refused: `missing: reject`, or the
+        default `send` under `--strict`."""
+        return column.lookup.missing == "reject" or (column.lookup.missing == "send" and self.strict)
+
+    @staticmethod
+    def missing_rule(column: LookupColumn) -> str:
+        """What refused a missing parent, for the reason text: the plan's policy or the flag."""
+        return "missing: reject" if column.lookup.missing == "reject" else "--strict"
+
     def missing_parents(self, spec: ObjectSpec, chunk: RowChunk, column: LookupColumn, mask: pd.Series,
                         keys: pd.Series) -> RowChunk:
         """Report rows whose parent is not in the data, then send, blank or reject them per the lookup's
@@ -69,14 +79,11 @@ class Refusals:
             "source_row": chunk.lines.loc[reported].astype(str).to_numpy(), "key": keys.loc[reported].to_numpy(),
             "field": column.lookup.field, "parent_object": column.target, "parent_key_field": column.key,
             "parent_key": values.loc[reported].to_numpy()}))
-        policy = column.lookup.missing
-        if policy == "send" and self.strict:
-            policy = "reject"
+        policy = "reject" if self.rejects_missing(column) else column.lookup.missing
         if policy == "reject":
-            why = "--strict" if column.lookup.missing == "send" else "missing: reject"
             self.reject(spec, chunk, positions, column.lookup.field, values,
-                        f"parent {column.target} with {column.key} = this value is not in the source data ({why})",
-                        keys)
+                        f"parent {column.target} with {column.key} = this value is not in the source data "
+                        f"({self.missing_rule(column)})", keys)
             return chunk.without(positions)
         if policy == "blank":
             blanked = values.copy()
