@@ -128,9 +128,7 @@ def _execute_rows(conn: sqlite3.Connection, statement: Statement) -> None:
         conn.executemany(statement.sql, zip(*statement.columns, strict=True))
         return
     width = len(statement.columns)
-    if any(len(column) != count for column in statement.columns):
-        raise ValueError("parameter columns of different lengths")
-    flat = list(chain.from_iterable(zip(*statement.columns, strict=True)))
+    flat = list(chain.from_iterable(zip(*statement.columns, strict=True)))  # strict: equal-length columns
     step = per * width
     whole = count // per * step
     conn.executemany(statement.multi_row_sql(per), (flat[start:start + step] for start in range(0, whole, step)))
