@@ -16,7 +16,7 @@ Two layers, both pure:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from graphlib import TopologicalSorter
 
 from migrator.errors import PlanError, Problem
@@ -301,19 +301,9 @@ def _with_waves(nodes: Mapping[str, StepNode]) -> tuple[StepNode, ...]:
     for node_id in sorter.static_order():
         deps = nodes[node_id].depends_on
         wave[node_id] = 1 + max((wave[d] for d in deps), default=-1)
-    ordered = sorted(nodes.values(), key=lambda n: (wave[n.id], list(nodes).index(n.id)))
-    return tuple(
-        StepNode(
-            id=n.id,
-            step=n.step,
-            object=n.object,
-            pass_no=n.pass_no,
-            level=n.level,
-            depends_on=n.depends_on,
-            wave=wave[n.id],
-        )
-        for n in ordered
-    )
+    position = {node_id: index for index, node_id in enumerate(nodes)}
+    ordered = sorted(nodes.values(), key=lambda n: (wave[n.id], position[n.id]))
+    return tuple(replace(n, wave=wave[n.id]) for n in ordered)
 
 
 def to_mermaid(nodes: Iterable[StepNode], labels: Mapping[str, str] | None = None) -> str:
