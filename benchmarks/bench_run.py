@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_plan import generate
 
 from migrator import api
-from migrator.executor import Clock
+from migrator.compile.manifest import read_manifest
 from migrator.localorg.server import LocalOrgServer
-from migrator.manifest import read_manifest
+from migrator.run.executor import Clock
 
 SCHEMA = """objects:
   Account: {fields: {Legacy_Id__c: {type: string, length: 40, external_id: true, unique: true}}}

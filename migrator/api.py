@@ -12,18 +12,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrator import state
 from migrator.client.bulk2 import Bulk2Client
+from migrator.compile.graph import StepNode, to_mermaid
+from migrator.compile.manifest import Manifest
+from migrator.compile.planner import PlanOptions, compile_plan
+from migrator.compile.sources import read_headers
 from migrator.config import open_target, resolve_target
 from migrator.errors import UsageError
-from migrator.executor import Clock, RunOptions
-from migrator.graph import StepNode, to_mermaid
-from migrator.loader import load_plan
-from migrator.manifest import Manifest
-from migrator.model import Plan
-from migrator.planner import PlanOptions, compile_plan
-from migrator.runner import RunRequest, RunResult, execute, load_run
-from migrator.state import Checkpoint, RunPaths, read_json
+from migrator.plan.loader import load_plan
+from migrator.plan.model import Plan
+from migrator.run import rundir
+from migrator.run.checkpoint import Checkpoint
+from migrator.run.executor import Clock, RunOptions
+from migrator.run.rundir import RunPaths, read_json
+from migrator.run.runner import RunRequest, RunResult, execute, load_run
 
 Event = Callable[[str, Mapping[str, object]], None]
 
@@ -47,6 +49,8 @@ def default_plan_dir(plan: Plan, home: Path = DEFAULT_HOME) -> Path:
 
 @dataclass(frozen=True)
 class ValidateResult:
+    """A plan that passed every check (and, when `checked_sources`, its sources' headers too)."""
+
     plan: Plan
     checked_sources: bool
 
@@ -55,12 +59,14 @@ def validate(
     plan_path: Path | str, *, variables: Mapping[str, str] | None = None, check_sources: bool = False
 ) -> ValidateResult:
     """Check a plan (and with `check_sources`, its source headers). Raises PlanError with every problem."""
-    plan = load_plan(plan_path, variables, check_sources=check_sources)
+    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None)
     return ValidateResult(plan=plan, checked_sources=check_sources)
 
 
 @dataclass(frozen=True)
 class PlanResult:
+    """What `plan` compiled: the manifest and the directory holding its CSV parts and rejects."""
+
     plan: Plan
     manifest: Manifest
     out_dir: Path
@@ -91,7 +97,7 @@ def plan(
     on_event: Event | None = None,
 ) -> PlanResult:
     """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
-    loaded = load_plan(plan_path, variables, check_sources=True)
+    loaded = load_plan(plan_path, variables, headers=read_headers)
     target = out_dir or default_plan_dir(loaded)
     manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
@@ -157,7 +163,7 @@ def retry(
 ) -> RunResult:
     """A new run that re-sends only the rows of `run_id` that were rejected, failed or skipped,
     recompiled from the current sources (so fixed data is picked up)."""
-    original = state.run_paths(home, run_id)
+    original = rundir.run_paths(home, run_id)
     run_info = read_json(original.run_info)
     plan_file = Path(plan_path) if plan_path else Path(run_info["plan_file"])
     request = RunRequest(
@@ -175,6 +181,8 @@ def retry(
 
 @dataclass(frozen=True)
 class RunStatus:
+    """A run as its directory tells it: results once it finished, else its checkpoint so far."""
+
     paths: RunPaths
     results: dict | None
     checkpoint: Checkpoint
@@ -199,13 +207,15 @@ class RunStatus:
 
 
 def status(run_id: str | None = None, *, home: Path = DEFAULT_HOME) -> RunStatus:
+    """What run `run_id` (default: the most recent) did, or how far it has got if it is unfinished."""
     paths, results, checkpoint = load_run(home, run_id)
     return RunStatus(paths=paths, results=results, checkpoint=checkpoint, info=read_json(paths.run_info))
 
 
 def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, object]]:
+    """The most recent runs under `home`, newest first: id, plan, start time, status, retry of."""
     runs = []
-    for paths in state.list_runs(home):
+    for paths in rundir.list_runs(home):
         info = read_json(paths.run_info)
         results = read_json(paths.results) if paths.results.exists() else {}
         runs.append(

@@ -206,7 +206,7 @@ TARGET = click.option(
 
 
 def _run_output(result: api.RunResult, output_format: str) -> int:
-    from migrator import report
+    from migrator.run import report
 
     if output_format == "json":
         _emit_json(result.results)
@@ -219,7 +219,7 @@ def _run_output(result: api.RunResult, output_format: str) -> int:
 
 
 def _progress(output_format: str) -> Any:
-    from migrator.progress import RunProgress
+    from migrator.run.progress import RunProgress
 
     if output_format == "json":
         import contextlib
@@ -302,7 +302,7 @@ def retry(run_id: str | None, plan_file: Path | None, target: str | None, max_re
 @FORMAT
 def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -> None:
     """Show what RUN_ID (default: the last run) did, or how far it has got."""
-    from migrator import report
+    from migrator.run import report
 
     def action() -> int:
         if list_all:

@@ -30,8 +30,8 @@ from migrator.client.auth import (
     RefreshTokenCredentials,
     SfCliCredentials,
     UsernamePasswordCredentials,
-    redact,
 )
+from migrator.client.error_mapping import redact
 from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSession
 from migrator.errors import ConfigError
 

@@ -1,4 +1,4 @@
-"""Writes migrator/schemas/plan.schema.json (the plan format's JSON Schema, draft 2020-12).
+"""Writes migrator/plan/plan.schema.json (the plan format's JSON Schema, draft 2020-12).
 
 The schema is written here as Python so that shared pieces (identifiers, formats) are defined once;
 run `python tools/gen_plan_schema.py` after changing it. A unit test checks the committed file is
@@ -236,8 +236,8 @@ def schema_text() -> str:
 
 
 def main() -> None:
-    (ROOT / "migrator" / "schemas" / "plan.schema.json").write_text(schema_text(), encoding="utf-8")
-    print("wrote migrator/schemas/plan.schema.json")
+    (ROOT / "migrator" / "plan" / "plan.schema.json").write_text(schema_text(), encoding="utf-8")
+    print("wrote migrator/plan/plan.schema.json")
 
 
 if __name__ == "__main__":

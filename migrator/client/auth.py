@@ -22,25 +22,15 @@ from urllib.parse import urlsplit
 
 import requests
 
+from migrator.client.error_mapping import REDACTED, redact, transport_error
 from migrator.errors import AuthError, ConfigError, TransientApiError
 
 TOKEN_PATH = "/services/oauth2/token"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME_SECONDS = 180
-REDACTED = "***"
 DEFAULT_AUTH_TIMEOUT = (10.0, 60.0)
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in `text` with ``***``.
-
-    Longest secrets first, so a secret that contains another one is still hidden entirely. Very short
-    strings (under 4 characters) are ignored: blanking every "a" would make text unreadable and such
-    values are not real secrets.
-    """
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 @dataclass(frozen=True)
@@ -180,8 +170,6 @@ def request_token(session: requests.Session, login_url: str, form: dict[str, str
         response = session.post(url, data=form, headers={"Accept": "application/json"}, timeout=timeout,
                                 verify=session.verify)
     except requests.RequestException as exc:
-        from migrator.client.http import transport_error  # http imports this module
-
         raise transport_error(exc, url) from None
     try:
         payload: Any = response.json()

@@ -13,16 +13,13 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from migrator.client.bulk1_client import Bulk1Client
 from migrator.client.bulk1_results import CsvConcatenator
 from migrator.client.bulk1_xml import BatchInfo
-from migrator.client.http import classify_error
+from migrator.client.error_mapping import classify_error
 from migrator.client.polling import poll_until
 from migrator.errors import BulkApiError, InvalidRequestError
-
-if TYPE_CHECKING:
-    from migrator.client.bulk1 import Bulk1Client
 
 log = logging.getLogger("migrator.client")
 

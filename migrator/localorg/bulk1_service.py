@@ -13,35 +13,43 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from . import blobs
 from .bulk1_batches import Batch, BatchStore
 from .bulk1_ingest import BatchOutcome, Bulk1Ingest, request_file
 from .bulk1_query import Bulk1Query
-from .ingest_processor import stamp
-from .jobs import Job
-
-if TYPE_CHECKING:
-    from .org import LocalOrg
+from .faults import Faults
+from .ingest_processor import IngestProcessor, stamp
+from .jobs import Job, JobFiles, JobStore
+from .settings import OrgSettings
+from .store import Store
 
 log = logging.getLogger("migrator.localorg")
 
 
+Schedule = Callable[[Callable[[], None]], None]
+"""Runs a piece of work on one of the org's worker threads, in turn with its jobs."""
+
+
 class Bulk1Service:
-    def __init__(self, org: LocalOrg):
-        self.org = org
-        self.batches = BatchStore(org.store)
-        blobs.ensure_table(org.store)
-        self.ingest = Bulk1Ingest(org.ingest, org.files, self.batches, org.faults, org.settings)
-        self.query = Bulk1Query(org.store, org.files, self.batches, org.faults)
+    """Given the org's parts rather than the org, so that the org can own it without a cycle."""
+
+    def __init__(self, store: Store, files: JobFiles, jobs: JobStore, ingest: IngestProcessor, faults: Faults,
+                 settings: OrgSettings, *, on_ingest_thread: Schedule, on_query_thread: Schedule):
+        self.files, self.jobs, self.processor = files, jobs, ingest
+        self.on_ingest_thread, self.on_query_thread = on_ingest_thread, on_query_thread
+        self.batches = BatchStore(store)
+        blobs.ensure_table(store)
+        self.ingest = Bulk1Ingest(ingest, files, self.batches, faults, settings)
+        self.query = Bulk1Query(store, files, self.batches, faults)
 
     def add_batch(self, job: Job, payload: bytes, payload_type: str, request_text: str | None = None) -> Batch:
         """Queue a batch (its payload saved first) and hand it to the job's worker."""
         (batch,) = self.batches.add(job.id, payload_type, stamp(), [request_text])
         if request_text is None:
-            self.org.files.path(job.id, request_file(batch.id, payload_type)).write_bytes(payload)
+            self.files.path(job.id, request_file(batch.id, payload_type)).write_bytes(payload)
         self._submit(job, 1)
         return batch
 
@@ -49,7 +57,7 @@ class Bulk1Service:
         """At start: batches a previous process left running. A query batch runs again; an ingest batch
         may have been saved already, so it fails rather than risk saving twice. Queued ones are queued."""
         for batch in self.batches.in_state("InProgress"):
-            job = self.org.jobs.get(batch.job_id)
+            job = self.jobs.get(batch.job_id)
             if job is not None and job.api == "query":
                 self.batches.transition(batch.id, ["InProgress"], "Queued")
             else:
@@ -57,18 +65,18 @@ class Bulk1Service:
                                         state_message="InternalServerError : the server stopped while the batch "
                                                       "was in progress")
         for batch in self.batches.in_state("Queued"):
-            job = self.org.jobs.get(batch.job_id)
+            job = self.jobs.get(batch.job_id)
             if job is not None:
                 self._submit(job, 1)
 
     def _submit(self, job: Job, count: int) -> None:
-        worker = self.org.query_worker if job.api == "query" else self.org.ingest_worker
+        schedule = self.on_query_thread if job.api == "query" else self.on_ingest_thread
         for _ in range(count):
-            worker.call(partial(self._run_next, job.id))
+            schedule(partial(self._run_next, job.id))
 
     def _run_next(self, job_id: str) -> None:
         """On the worker thread: run the job's first Queued batch, if any (an abort may have taken it)."""
-        job = self.org.jobs.get(job_id)
+        job = self.jobs.get(job_id)
         batch = self.batches.next_queued(job_id) if job is not None else None
         if job is None or batch is None:
             return
@@ -80,7 +88,7 @@ class Bulk1Service:
         except Exception as exc:  # a bug fails this batch, never the worker or other batches
             log.exception("Bulk API 1.0 batch %s of job %s failed", batch.id, job.id)
             if job.api != "query":
-                self.org.ingest.index_cache.clear()  # the batch may have stopped half way through keeping it
+                self.processor.index_cache.clear()  # the batch may have stopped half way through keeping it
             outcome = BatchOutcome("Failed", f"InternalServerError : {type(exc).__name__}: {exc}")
         elapsed = int((time.monotonic() - started) * 1000)
         self.batches.transition(batch.id, ["InProgress"], outcome.state, system_modstamp=stamp(),

@@ -99,7 +99,8 @@ class LocalOrg:
         self.rest_queries = RestQueries(self.store)
         self.ingest_worker = JobWorker("ingest", self.ingest.process, self._crashed)
         self.query_worker = JobWorker("query", self.query.process, self._crashed)
-        self.bulk1 = Bulk1Service(self)
+        self.bulk1 = Bulk1Service(self.store, self.files, self.jobs, self.ingest, self.faults, self.settings,
+                                  on_ingest_thread=self.ingest_worker.call, on_query_thread=self.query_worker.call)
         self._usage_lock = threading.Lock()
         self._usage_day = datetime.now(UTC).date()
         self._usage = 0

@@ -16,8 +16,8 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 
-from migrator import report
-from tests.unit.test_report import XSS, realistic_results
+from migrator.run import report
+from tests.unit.run.test_report import XSS, realistic_results
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1280, 2000

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from migrator import api
-from migrator.executor import Clock
 from migrator.localorg.server import LocalOrgServer
+from migrator.run.executor import Clock
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "plans" / "org" / "schema.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from migrator.csvio import read_table
+from migrator.compile.csvio import read_table
 
 EXPECTED = {"Account": 18, "Contact": 20, "Opportunity": 10, "Project__c": 6, "Task": 12}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrator.csvio import read_table
+from migrator.compile.csvio import read_table
 
 PLAN = """version: 1
 name: faults

@@ -21,8 +21,8 @@ from migrator.client.auth import (
     Token,
     UsernamePasswordCredentials,
     jwt_audience,
-    redact,
 )
+from migrator.client.error_mapping import redact
 from migrator.errors import AuthError, ConfigError, TransientApiError
 from tests.unit.client.scripted import scripted_session
 

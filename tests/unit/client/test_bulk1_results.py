@@ -23,7 +23,7 @@ from migrator.client.bulk1_results import (
     split_batch,
 )
 from migrator.client.ingest import result_paths
-from migrator.csvio import read_table
+from migrator.compile.csvio import read_table
 from migrator.errors import InvalidRequestError
 
 REQUEST = (b'Name,Legacy_Id__c,Description\n'

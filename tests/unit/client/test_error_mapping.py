@@ -8,7 +8,7 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from migrator.client.http import classify_error, parse_error_body, raise_for_api_error, transport_error
+from migrator.client.error_mapping import classify_error, parse_error_body, raise_for_api_error, transport_error
 from migrator.errors import (
     AuthError,
     BulkApiError,

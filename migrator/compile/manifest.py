@@ -1,0 +1,223 @@
+"""The compiled plan on disk: `manifest.json`, written by `migrator plan`, read by `migrator run`.
+
+Versioned so that a run can refuse a manifest it does not understand. Paths inside are relative
+to the manifest's directory, so a compiled plan can be moved or archived as a whole. No
+timestamps: compiling the same plan and sources twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import RunStateError
+
+MANIFEST_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+REJECTS_FILE = "rejects.csv"
+MISSING_PARENTS_FILE = "missing_parents.csv"
+REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
+MISSING_PARENT_COLUMNS = (
+    "step",
+    "object",
+    "source_file",
+    "source_row",
+    "key",
+    "field",
+    "parent_object",
+    "parent_key_field",
+    "parent_key",
+)
+
+
+def _installed_version() -> str:
+    """migrator's version as installed: pyproject.toml is the one place it is written."""
+    try:
+        return metadata.version("migrator")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+MIGRATOR_VERSION = _installed_version()
+
+
+@dataclass(frozen=True)
+class PartEntry:
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+    source_index: str  # the part's companion file: source file and row of each line
+
+
+@dataclass(frozen=True)
+class LookupEntry:
+    field: str
+    headers: tuple[str, ...]
+    targets: tuple[str, ...]
+    key: str
+    mode: str  # "pass1", "levels" (self-reference loaded by level), "pass2" (deferred), "existing"
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """One runnable step (one Bulk job per part)."""
+
+    id: str
+    step: str
+    object: str
+    operation: str
+    external_id: str | None
+    key_column: str | None
+    api: str
+    concurrency: str
+    pass_no: int
+    level: int | None
+    wave: int
+    depends_on: tuple[str, ...]
+    columns: tuple[str, ...]
+    parts: tuple[PartEntry, ...]
+    rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pass"] = data.pop("pass_no")
+        return data
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What happened to the rows of one plan step before anything was sent."""
+
+    step: str
+    object: str
+    files: tuple[str, ...]
+    source_rows: int
+    filtered: int
+    rejected: int
+    rows: int
+    missing_parents: dict[str, int]
+    deferred_rows: int
+    levels: int
+    lookups: tuple[LookupEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The compiled plan: its steps in load order (waves, levels, passes), their CSV parts, the
+    sources read and the rows refused before sending. `migrator run` sends exactly these parts."""
+
+    plan_name: str
+    plan_file: str
+    plan_checksum: str
+    description: str | None
+    strict: bool
+    steps: tuple[StepEntry, ...]
+    sources: tuple[SourceSummary, ...]
+    rejects: int
+    missing_parents: int
+    variables: dict[str, str] = field(default_factory=dict)
+    manifest_version: int = MANIFEST_VERSION
+    migrator_version: str = MIGRATOR_VERSION
+
+    def step(self, step_id: str) -> StepEntry:
+        return next(s for s in self.steps if s.id == step_id)
+
+    def summary(self, step_name: str) -> SourceSummary:
+        return next(s for s in self.sources if s.step == step_name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manifest_version": self.manifest_version,
+            "migrator_version": self.migrator_version,
+            "plan": {
+                "name": self.plan_name,
+                "file": self.plan_file,
+                "checksum": self.plan_checksum,
+                "description": self.description,
+            },
+            "strict": self.strict,
+            "variables": self.variables,
+            "steps": [s.to_json() for s in self.steps],
+            "sources": [asdict(s) for s in self.sources],
+            "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
+            "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
+            "totals": self.totals(),
+        }
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "source_rows": sum(s.source_rows for s in self.sources),
+            "filtered": sum(s.filtered for s in self.sources),
+            "rejected": self.rejects,
+            "rows": sum(s.rows for s in self.sources),
+            "missing_parents": self.missing_parents,
+            "steps": len(self.steps),
+            "parts": sum(len(s.parts) for s in self.steps),
+        }
+
+
+def write_manifest(manifest: Manifest, directory: Path) -> Path:
+    path = directory / MANIFEST_FILE
+    text = json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Load a manifest, refusing versions this migrator does not know."""
+    path = directory / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RunStateError(f"{path}: no compiled plan here (run `migrator plan` first)") from exc
+    except json.JSONDecodeError as exc:
+        raise RunStateError(f"{path}: not valid JSON ({exc})") from exc
+    version = data.get("manifest_version")
+    if version != MANIFEST_VERSION:
+        raise RunStateError(
+            f"{path}: manifest version {version} is not supported (expected {MANIFEST_VERSION})"
+        )
+    steps = tuple(
+        StepEntry(
+            **{
+                **{k: v for k, v in s.items() if k != "pass"},
+                "pass_no": s["pass"],
+                "depends_on": tuple(s["depends_on"]),
+                "columns": tuple(s["columns"]),
+                "parts": tuple(PartEntry(**p) for p in s["parts"]),
+            }
+        )
+        for s in data["steps"]
+    )
+    sources = tuple(
+        SourceSummary(
+            **{
+                **s,
+                "files": tuple(s["files"]),
+                "lookups": tuple(
+                    LookupEntry(**{**lk, "headers": tuple(lk["headers"]), "targets": tuple(lk["targets"])})
+                    for lk in s["lookups"]
+                ),
+            }
+        )
+        for s in data["sources"]
+    )
+    plan = data["plan"]
+    return Manifest(
+        plan_name=plan["name"],
+        plan_file=plan["file"],
+        plan_checksum=plan["checksum"],
+        description=plan.get("description"),
+        strict=data["strict"],
+        steps=steps,
+        sources=sources,
+        rejects=data["rejects"]["rows"],
+        missing_parents=data["missing_parents"]["rows"],
+        variables=data.get("variables", {}),
+        manifest_version=version,
+        migrator_version=data["migrator_version"],
+    )

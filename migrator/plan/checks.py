@@ -1,0 +1,394 @@
+"""Checks a schema-valid plan against itself (and, on request, against its sources' headers).
+
+The schema says what each key may hold; these checks say whether the keys make sense together:
+lookups to objects the plan loads, keys for upserts, options that fit the field type, variables
+that exist, templates and filters that compile. Each check appends located Problems and never
+stops early, so the user sees everything at once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import Problem
+from migrator.plan.model import DELETE_OPERATIONS, ObjectSpec, SourceSpec
+from migrator.plan.positions import Path as NodePath
+from migrator.plan.positions import PositionedDocument, format_path
+from migrator.plan.suggest import did_you_mean
+from migrator.plan.templating import Template, TemplateError, compile_template
+from migrator.plan.where import WhereFilter, WhereSyntaxError, compile_where
+
+# Which field types each option makes sense for.
+OPTION_TYPES = {
+    "format": ("date", "datetime"),
+    "timezone": ("datetime",),
+    "decimal": ("number", "integer"),
+    "values": ("picklist", "multipicklist"),
+    "truncate": ("string", "email", "picklist", "multipicklist"),
+    "max_length": ("string", "email", "picklist", "multipicklist"),
+}
+_DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
+_VALID_DIRECTIVES = set("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
+_FORMAT_TOKENS = (("yyyy", "%Y"), ("YYYY", "%Y"), ("yy", "%y"), ("MM", "%m"), ("mm", "%m"),
+                  ("dd", "%d"), ("DD", "%d"), ("HH", "%H"), ("hh", "%I"), ("ss", "%S"))
+
+
+@dataclass(frozen=True)
+class SourceHeader:
+    """One file a step's source matches, as the compile stage read it: the name messages show it
+    by, and its columns, or (columns None) the error that kept them from being read."""
+
+    name: str
+    columns: tuple[str, ...] | None
+    error: str | None = None
+
+
+HeaderReader = Callable[[Path, SourceSpec], list[SourceHeader]]
+"""(sources directory, a step's source) -> the headers of the files it matches, [] when none do."""
+
+
+@dataclass
+class PlanContext:
+    """Everything the checks need: the positioned document and the steps built from it."""
+
+    doc: PositionedDocument
+    file: str
+    steps: list[tuple[int, ObjectSpec]]  # (index in `objects`, step) of the steps without schema errors
+    declared: Mapping[str, str]
+    sources_dir: Path
+    problems: list[Problem] = field(default_factory=list)
+    templates: dict[NodePath, Template] = field(default_factory=dict)
+    filters: dict[NodePath, WhereFilter] = field(default_factory=dict)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.doc.data  # type: ignore[return-value]
+
+    def raw_step(self, index: int) -> dict[str, Any]:
+        return self.data["objects"][index]
+
+    def add(self, path: NodePath, message: str, *, hint: str | None = None, key: bool = False,
+            line: int | None = None) -> None:
+        self.problems.append(Problem(message, file=self.file,
+                                     line=line if line is not None else self.doc.line_of(path, key=key),
+                                     path=format_path(path) or None, hint=hint))
+
+    def all_objects(self, *, loaded: bool = False) -> set[str]:
+        """Object names of every step (with loaded=True, of steps that are not deletes), including
+        steps whose other keys failed the schema."""
+        default_operation = self.data.get("defaults", {}).get("operation", "upsert")
+        return {s["object"] for s in self.data["objects"]
+                if isinstance(s, dict) and isinstance(s.get("object"), str)
+                and not (loaded and s.get("operation", default_operation) in DELETE_OPERATIONS)}
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _valid_time_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError for path-like keys, OSError...
+        return False
+    return True
+
+
+def semantic_problems(ctx: PlanContext, overrides: Mapping[str, str]) -> list[Problem]:
+    for name in overrides:
+        if name not in ctx.declared:
+            ctx.problems.append(Problem(
+                f"--var {name}: the plan declares no variable {name!r} (declare it under variables)",
+                file=ctx.file, hint=did_you_mean(name, ctx.declared)))
+    _check_plan_level(ctx)
+    for index, step in ctx.steps:
+        _check_operation(ctx, index, step)
+        _check_fields(ctx, index, step)
+        _check_lookups(ctx, index, step)
+        _check_where(ctx, index, step)
+    return ctx.problems
+
+
+def _check_plan_level(ctx: PlanContext) -> None:
+    sources = ctx.data.get("sources", {})
+    if "dir" in sources and not ctx.sources_dir.is_dir():
+        state = "is not a directory" if ctx.sources_dir.exists() else "does not exist"
+        ctx.add(("sources", "dir"), f"source directory {str(ctx.sources_dir)!r} {state}")
+    encodings = [(("sources", "encoding"), sources.get("encoding"))]
+    encodings += [(("objects", i, "source", "encoding"), s.source.encoding) for i, s in ctx.steps]
+    for path, encoding in encodings:
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                ctx.add(path, f"unknown encoding {encoding!r}", hint="e.g. utf-8, cp1252, latin-1")
+    zone = ctx.data.get("defaults", {}).get("timezone")
+    if zone is not None:
+        _check_time_zone(ctx, ("defaults", "timezone"), zone)
+    for kind in ("date_format", "datetime_format"):
+        _check_formats(ctx, ("defaults", kind), ctx.data.get("defaults", {}).get(kind))
+    _check_step_names(ctx)
+    _check_load_order(ctx)
+
+
+def _check_step_names(ctx: PlanContext) -> None:
+    first_use: dict[str, int] = {}
+    for index, raw in enumerate(ctx.data["objects"]):
+        if not isinstance(raw, dict):
+            continue
+        name = raw.get("name", raw.get("object"))
+        if not isinstance(name, str):
+            continue
+        if name in first_use:
+            path = ("objects", index, "name") if "name" in raw else ("objects", index)
+            ctx.add(path, f"step name {name!r} is already used by objects[{first_use[name]}]; give "
+                    "each step on the same object its own `name`")
+        else:
+            first_use[name] = index
+
+
+def _check_load_order(ctx: PlanContext) -> None:
+    known = ctx.all_objects() | {s.get("name") for s in ctx.data["objects"] if isinstance(s, dict)}
+    known.discard(None)
+    seen: set[str] = set()
+    for i, entry in enumerate(ctx.data.get("load_order", ())):
+        group = [(("load_order", i), entry)] if isinstance(entry, str) else \
+            [(("load_order", i, j), e) for j, e in enumerate(entry)]
+        for path, name in group:
+            if name not in known:
+                ctx.add(path, f"{name!r} is neither an object nor a step of this plan",
+                        hint=did_you_mean(name, known))
+            elif name in seen:
+                ctx.add(path, f"{name!r} appears more than once in load_order")
+            seen.add(name)
+
+
+def _check_operation(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
+    raw = ctx.raw_step(index)
+    here: NodePath = ("objects", index)
+    at_operation = (*here, "operation") if "operation" in raw else here
+    mapped = {f.name for f in step.fields}
+    if step.operation == "upsert":
+        if not step.external_id:
+            ctx.add(at_operation, f"upsert of {step.object} needs external_id (on the step or in "
+                    "defaults): the field Salesforce matches existing records on")
+        elif step.external_id != "Id" and step.external_id not in mapped:
+            path = (*here, "external_id") if "external_id" in raw else at_operation
+            ctx.add(path, f"upsert key {step.external_id!r} is not mapped in fields: the key column "
+                    "must be sent", hint=did_you_mean(step.external_id, mapped))
+        elif step.external_id == "Id" and step.id_source is None and "Id" not in mapped:
+            ctx.add(at_operation, "upsert on Id needs `id` (the source column of record Ids)")
+    if step.operation in ("update", *DELETE_OPERATIONS) and step.id_source is None:
+        ctx.add(at_operation, f"{step.operation} needs `id`: the source column holding the "
+                "Salesforce record Ids")
+    if step.operation == "insert" and step.id_source is not None:
+        ctx.add((*here, "id"), "insert creates records, so it takes no `id`; use upsert or update")
+    if step.operation in DELETE_OPERATIONS:
+        for key in ("fields", "lookups"):
+            if raw.get(key):
+                ctx.add((*here, key), f"{step.operation} sends only record Ids: remove `{key}`", key=True)
+
+
+def _check_time_zone(ctx: PlanContext, path: NodePath, zone: str) -> None:
+    if not _valid_time_zone(zone):
+        ctx.add(path, f"unknown time zone {zone!r}",
+                hint=did_you_mean(zone, _time_zones()) or "use an IANA name such as Europe/Paris")
+
+
+def _check_formats(ctx: PlanContext, path: NodePath, formats: object) -> None:
+    if formats is None:
+        return
+    items = [(path, formats)] if isinstance(formats, str) else \
+        [((*path, i), f) for i, f in enumerate(formats)]  # type: ignore[arg-type]
+    for item_path, text in items:
+        if "%" not in text:
+            guess = text
+            for token, directive in _FORMAT_TOKENS:
+                guess = guess.replace(token, directive)
+            ctx.add(item_path, f"format {text!r} has no % directives; formats use strftime codes",
+                    hint=f"did you mean {guess!r}?" if guess != text else "e.g. %d/%m/%Y")
+            continue
+        bad = [d for d in _DIRECTIVE.findall(text) if d not in _VALID_DIRECTIVES]
+        if bad or (text.endswith("%") and not text.endswith("%%")):
+            ctx.add(item_path, f"format {text!r} has an unknown directive %{bad[0] if bad else ''}")
+
+
+def _check_fields(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
+    raw_fields: dict[str, Any] = ctx.raw_step(index).get("fields", {})
+    for spec in step.fields:
+        path: NodePath = ("objects", index, "fields", spec.name)
+        raw = raw_fields[spec.name]
+        if not isinstance(raw, dict):
+            continue
+        for option, types in OPTION_TYPES.items():
+            if option in raw and spec.type not in types:
+                ctx.add((*path, option), f"{option} applies to {' and '.join(types)} fields, and "
+                        f"{spec.name} is {spec.type}" + ("" if "type" in raw else " (the default type)"),
+                        key=True)
+        if "ignore_case" in raw and spec.value_map is None and not spec.values:
+            ctx.add((*path, "ignore_case"), "ignore_case applies to map and values; this field has "
+                    "neither", key=True)
+        if "timezone" in raw:
+            _check_time_zone(ctx, (*path, "timezone"), raw["timezone"])
+        if "format" in raw and spec.type in OPTION_TYPES["format"]:
+            _check_formats(ctx, (*path, "format"), raw["format"])
+        if spec.template is not None:
+            _check_template(ctx, (*path, "template"), spec.template)
+    lookups = {lk.field for lk in step.lookups}
+    for name in sorted(lookups & set(raw_fields)):
+        ctx.add(("objects", index, "lookups", name), f"{name} is both in fields and in lookups; keep "
+                "one", key=True)
+
+
+def _check_template(ctx: PlanContext, path: NodePath, text: str) -> None:
+    try:
+        template = compile_template(text)
+    except TemplateError as exc:
+        ctx.add(path, f"template error: {exc.message}", line=ctx.doc.text_line(path, exc.lineno or 1))
+        return
+    ctx.templates[path] = template
+    _check_variables(ctx, path, template.variables, "template")
+
+
+def _check_variables(ctx: PlanContext, path: NodePath, names: frozenset[str], what: str) -> None:
+    for name in sorted(names - set(ctx.declared)):
+        ctx.add(path, f"{what} uses vars.{name}, which is not declared under variables",
+                hint=did_you_mean(name, ctx.declared))
+
+
+def _check_where(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
+    if step.where is None:
+        return
+    path: NodePath = ("objects", index, "where")
+    try:
+        flt = compile_where(step.where)
+    except WhereSyntaxError as exc:
+        inner = step.where[: (exc.offset or 1) - 1].count("\n") + 1
+        ctx.add(path, f"invalid where filter: {exc}", line=ctx.doc.text_line(path, inner))
+        return
+    ctx.filters[path] = flt
+    _check_variables(ctx, path, flt.variables, "where filter")
+
+
+def _check_lookups(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
+    known = ctx.all_objects(loaded=True)
+    loading = [s for _, s in ctx.steps if s.operation not in DELETE_OPERATIONS]
+    unchecked = known - {s.object for s in loading}  # loaded only by steps with schema errors
+    raw_lookups: dict[str, Any] = ctx.raw_step(index).get("lookups", {})
+    for lookup in step.lookups:
+        path: NodePath = ("objects", index, "lookups", lookup.field)
+        raw = raw_lookups[lookup.field]
+        to_path = (*path, "to")
+        for position, target in enumerate(lookup.targets):
+            target_path = to_path if isinstance(raw["to"], str) else (*to_path, position)
+            if target not in known and not lookup.existing:
+                ctx.add(target_path, f"{target} is not loaded by any step of this plan (add a step, "
+                        "or set existing: true if the records are already in the org)",
+                        hint=did_you_mean(target, known))
+            elif lookup.key is None and target not in unchecked:
+                _check_parent_key(ctx, path, lookup.field, target, [s for s in loading if s.object == target])
+        multiple = len(lookup.targets) > 1
+        if multiple and lookup.type_source is None:
+            ctx.add(path, "a lookup to several objects needs type_from (the column naming each "
+                    "row's parent type)", key=True)
+        if "type" in raw and multiple:
+            ctx.add((*path, "type"), "type is for a lookup with one `to`; with several use type_from",
+                    key=True)
+        elif "type" in raw and raw["type"] != lookup.targets[0]:
+            ctx.add((*path, "type"), f"type {raw['type']!r} differs from to {lookup.targets[0]!r}")
+        if lookup.type_map is not None and lookup.type_source is None:
+            ctx.add((*path, "types"), "types translates type_from values; set type_from", key=True)
+        for value, target in (lookup.type_map or {}).items():
+            if target not in lookup.targets:
+                ctx.add((*path, "types", value), f"{target} is not one of the lookup's `to` objects",
+                        hint=did_you_mean(target, lookup.targets))
+
+
+def _check_parent_key(ctx: PlanContext, path: NodePath, field_name: str, target: str,
+                      parents: list[ObjectSpec]) -> None:
+    """Without `key`, a lookup matches the parent step's external id, which that step must send."""
+    keyed = [s for s in parents if s.external_id]
+    if not keyed:
+        ctx.add(path, f"no key to match {target} records: set `key`, or give the step loading "
+                f"{target} an external_id", key=True)
+    elif not any(s.field_spec(s.external_id or "") or s.external_id == "Id" for s in keyed):
+        key = keyed[0].external_id
+        ctx.add(path, f"{field_name} matches {target} on {key}, but no step loading {target} maps "
+                f"{key} in its fields (or set `key`)", key=True)
+
+
+# --- against the source files ---------------------------------------------------------------
+
+
+def _used_columns(ctx: PlanContext, index: int, step: ObjectSpec) -> Iterator[tuple[NodePath, str]]:
+    """(plan path, column) for every source column the step reads."""
+    here: NodePath = ("objects", index)
+    raw_fields = ctx.raw_step(index).get("fields", {})
+    for spec in step.fields:
+        path: NodePath = (*here, "fields", spec.name)
+        if spec.source is not None:
+            has_from = isinstance(raw_fields[spec.name], dict) and "from" in raw_fields[spec.name]
+            yield ((*path, "from") if has_from else path), spec.source
+        template = ctx.templates.get((*path, "template"))
+        for column in sorted(template.columns if template else ()):
+            yield (*path, "template"), column
+    for lookup in step.lookups:
+        path = (*here, "lookups", lookup.field)
+        yield (*path, "from"), lookup.source
+        if lookup.type_source is not None:
+            yield (*path, "type_from"), lookup.type_source
+    if step.id_source is not None:
+        yield (*here, "id"), step.id_source
+    flt = ctx.filters.get((*here, "where"))
+    for column in sorted(flt.columns if flt else ()):
+        yield (*here, "where"), column
+
+
+def _columns_hint(column: str, header: list[str]) -> str | None:
+    return did_you_mean(column, header) or (
+        f"columns: {', '.join(header)}" if len(header) <= 12 else None)
+
+
+def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Problem]:
+    """Every column the plan reads checked against the headers of the files its sources match.
+    `read_headers` comes from the compile stage, which knows how to read each kind of source."""
+    start = len(ctx.problems)
+    for index, step in ctx.steps:
+        source_path: NodePath = ("objects", index, "source")
+        headers = read_headers(ctx.sources_dir, step.source)
+        if not headers:
+            ctx.add(source_path, f"no source file matches {step.source.pattern!r} in {ctx.sources_dir}",
+                    hint=did_you_mean(step.source.pattern, (p.name for p in ctx.sources_dir.glob("*"))))
+            continue
+        header: list[str] | None = None
+        for found in headers:
+            if found.columns is None:
+                ctx.add(source_path, found.error or f"{found.name}: cannot be read")
+                continue
+            name, columns = found.name, list(found.columns)
+            doubled = sorted({c for c in columns if columns.count(c) > 1})
+            if doubled:
+                ctx.add(source_path, f"{name}: column {doubled[0]!r} appears more than once in the header")
+            if header is None:
+                header, first = columns, name
+            elif columns != header:
+                missing = [c for c in header if c not in columns]
+                extra = [c for c in columns if c not in header]
+                detail = "; ".join(x for x in (missing and f"missing: {', '.join(missing)}",
+                                               extra and f"extra: {', '.join(extra)}") if x) or "order differs"
+                ctx.add(source_path, f"{name} and {first} match the same source but have different "
+                        f"columns ({detail})")
+        if header is None:
+            continue
+        for path, column in _used_columns(ctx, index, step):
+            if column not in header:
+                ctx.add(path, f"column {column!r} is not in {headers[0].name}", hint=_columns_hint(column, header))
+    return ctx.problems[start:]

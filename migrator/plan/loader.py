@@ -1,0 +1,228 @@
+"""Plan file -> `Plan`: read YAML safely, check it against the schema and against itself, build
+the typed model with `defaults` merged in.
+
+Every problem found is gathered and raised at once as one PlanError, each located as
+`FILE:LINE: path.to.field: what is wrong (did you mean ...?)`, because fixing a plan one error per
+run is miserable. Schema problems confined to some steps still let the other steps be checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import PlanError, Problem
+from migrator.plan import checks
+from migrator.plan.checks import HeaderReader, PlanContext
+from migrator.plan.model import (
+    DEFAULT_PART_BYTES,
+    DEFAULT_PART_ROWS,
+    POLYMORPHIC_FIELDS,
+    FieldSpec,
+    Location,
+    LookupSpec,
+    ObjectSpec,
+    Plan,
+    SourceSpec,
+)
+from migrator.plan.positions import Path as NodePath
+from migrator.plan.positions import PositionedDocument, format_path, load_positioned
+from migrator.plan.schema import schema_problems
+
+MEGABYTE = 1024 * 1024
+
+
+def _text(value: object) -> str | None:
+    """Scalars as the text the transform works with (bools as true/false)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _formats(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
+
+
+class _Builder:
+    """Builds model objects from schema-valid plan data; knows nothing about checking."""
+
+    def __init__(self, doc: PositionedDocument, file: str):
+        self.doc, self.file = doc, file
+        self.data: dict[str, Any] = doc.data  # type: ignore[assignment]
+        self.defaults: dict[str, Any] = self.data.get("defaults", {})
+        self.sources: dict[str, Any] = self.data.get("sources", {})
+
+    def location(self, path: NodePath, *, key: bool = True) -> Location:
+        return Location(self.file, self.doc.line_of(path, key=key), format_path(path))
+
+    def inherited(self, raw: Mapping[str, Any], key: str, default: Any) -> Any:
+        """The step's or field's own setting, else the plan default, else the built-in one."""
+        return raw[key] if key in raw else self.defaults.get(key, default)
+
+    def step(self, index: int) -> ObjectSpec:
+        raw: dict[str, Any] = self.data["objects"][index]
+        path: NodePath = ("objects", index)
+        part_mb = self.inherited(raw, "part_mb", None)
+        return ObjectSpec(
+            object=raw["object"],
+            name=raw.get("name", raw["object"]),
+            source=self.source(raw["source"], (*path, "source")),
+            operation=self.inherited(raw, "operation", "upsert"),
+            fields=tuple(self.field(name, spec, (*path, "fields", name))
+                         for name, spec in raw.get("fields", {}).items()),
+            lookups=tuple(self.lookup(name, spec, (*path, "lookups", name))
+                          for name, spec in raw.get("lookups", {}).items()),
+            where=raw.get("where"),
+            external_id=self.external_id(raw),
+            id_source=raw.get("id"),
+            api=self.inherited(raw, "api", "bulk2"),
+            concurrency=self.inherited(raw, "concurrency", "parallel"),
+            part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
+            part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
+            location=self.location(path, key=False),
+        )
+
+    def external_id(self, raw: Mapping[str, Any]) -> str | None:
+        """The step's external id. An insert step inherits the default one only if it maps that
+        field: a key the step never sends cannot identify its rows."""
+        if "external_id" in raw:
+            return raw["external_id"]
+        inherited = self.defaults.get("external_id")
+        operation = self.inherited(raw, "operation", "upsert")
+        if operation == "insert" and inherited not in raw.get("fields", {}):
+            return None
+        return inherited
+
+    def source(self, raw: str | dict[str, Any], path: NodePath) -> SourceSpec:
+        spec = {"file": raw} if isinstance(raw, str) else raw
+        return SourceSpec(pattern=spec["file"],
+                          encoding=spec.get("encoding", self.sources.get("encoding", "utf-8")),
+                          delimiter=spec.get("delimiter", self.sources.get("delimiter", ",")),
+                          location=self.location(path, key=False))
+
+    def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
+        spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
+        field_type = spec.get("type", "string")
+        formats = spec.get("format")
+        if formats is None and field_type in ("date", "datetime"):
+            formats = self.defaults.get(f"{field_type}_format")
+        value_map = spec.get("map")
+        has_input = any(k in spec for k in ("from", "value", "template"))
+        return FieldSpec(
+            name=name,
+            source=spec.get("from") if has_input else name,
+            value=_text(spec.get("value")),
+            template=spec.get("template"),
+            type=field_type,
+            formats=_formats(formats),
+            timezone=self.inherited(spec, "timezone", "UTC"),
+            decimal=self.inherited(spec, "decimal", "."),
+            value_map=None if value_map is None else {str(k): _text(v) for k, v in value_map.items()},
+            map_ignore_case=bool(spec.get("ignore_case", False)),
+            default=_text(spec.get("default")),
+            values=tuple(str(v) for v in spec.get("values", ())),
+            trim=bool(self.inherited(spec, "trim", True)),
+            truncate=spec.get("truncate"),
+            max_length=spec.get("max_length"),
+            required=bool(spec.get("required", False)),
+            null=self.inherited(spec, "null", "leave"),
+            location=self.location(path),
+        )
+
+    def lookup(self, name: str, raw: dict[str, Any], path: NodePath) -> LookupSpec:
+        targets = (raw["to"],) if isinstance(raw["to"], str) else tuple(raw["to"])
+        types = raw.get("types")
+        return LookupSpec(
+            field=name,
+            source=raw["from"],
+            targets=targets,
+            key=raw.get("key"),
+            type_source=raw.get("type_from"),
+            type_map=None if types is None else {str(k): str(v) for k, v in types.items()},
+            polymorphic="type" in raw or len(targets) > 1 or name in POLYMORPHIC_FIELDS,
+            relationship=raw.get("relationship"),
+            defer=raw.get("defer"),
+            existing=bool(raw.get("existing", False)),
+            missing=raw.get("missing", "send"),
+            location=self.location(path),
+        )
+
+
+def _read(path: Path, file: str) -> tuple[bytes, str]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PlanError([Problem("plan file not found", file=file)]) from None
+    except IsADirectoryError:
+        raise PlanError([Problem("is a directory, not a plan file", file=file)]) from None
+    except OSError as exc:
+        raise PlanError([Problem(f"cannot read the plan: {exc.strerror or exc}", file=file)]) from None
+    try:
+        return raw, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise PlanError([Problem(f"the plan is not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r})",
+                                 file=file, line=line)]) from None
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.line is not None, p.line or 0, p.path or ""))
+
+
+def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
+              headers: HeaderReader | None = None) -> Plan:
+    """Load and check a plan file. `variables` override the plan's declared variables (--var).
+
+    Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
+    column the plan reads is checked against their headers. Raises PlanError holding every problem found.
+    """
+    file = str(path)
+    plan_path = Path(path)
+    raw_bytes, text = _read(plan_path, file)
+    doc, problems = load_positioned(text, file)
+    if doc is None:
+        raise PlanError(_sorted(problems))
+    if doc.data is None:
+        raise PlanError([*problems, Problem("the plan is empty", file=file, line=1)])
+    broken: set[int] = set()
+    for node_path, problem in schema_problems(doc, file):
+        problems.append(problem)
+        if len(node_path) >= 2 and node_path[0] == "objects" and isinstance(node_path[1], int):
+            broken.add(node_path[1])
+        else:
+            broken.add(-1)  # outside the steps: semantic checks would only add noise
+    if -1 in broken:
+        raise PlanError(_sorted(problems))
+    data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    builder = _Builder(doc, file)
+    steps = [(i, builder.step(i)) for i in range(len(data["objects"])) if i not in broken]
+    declared = {name: str(value) for name, value in data.get("variables", {}).items()}
+    overrides = {str(k): str(v) for k, v in (variables or {}).items()}
+    sources_dir = (plan_path.parent / data.get("sources", {}).get("dir", ".")).resolve()
+    context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir)
+    problems += checks.semantic_problems(context, overrides)
+    if headers is not None and not any(p.path == "sources.dir" for p in problems):
+        problems += checks.source_problems(context, headers)
+    if problems:
+        raise PlanError(_sorted(problems))
+    order = data.get("load_order")
+    return Plan(
+        version=data["version"],
+        name=data["name"],
+        file=Path(file),
+        sources_dir=sources_dir,
+        objects=tuple(step for _, step in steps),
+        description=data.get("description"),
+        variables={**declared, **overrides},
+        load_order=None if order is None else tuple(
+            (entry,) if isinstance(entry, str) else tuple(entry) for entry in order),
+        checksum=hashlib.sha256(raw_bytes).hexdigest(),
+        location=Location(file, 1, ""),
+    )

@@ -1,0 +1,183 @@
+"""The plan, as typed frozen dataclasses.
+
+The loader builds these from YAML after schema and semantic checks, with `defaults` already merged
+in, so nothing downstream has to know about defaults or YAML. Every node keeps its `Location` so
+that later stages (graph, transform, planner) can still point at the line that caused a problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
+FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist", "multipicklist", "email"]
+Api = Literal["bulk2", "bulk1"]
+Concurrency = Literal["parallel", "serial"]
+NullPolicy = Literal["leave", "clear"]
+MissingParentPolicy = Literal["send", "blank", "reject"]
+
+OPERATIONS: tuple[str, ...] = ("insert", "update", "upsert", "delete", "hardDelete")
+DELETE_OPERATIONS = frozenset({"delete", "hardDelete"})
+FIELD_TYPES: tuple[str, ...] = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "picklist",
+    "multipicklist",
+    "email",
+)
+
+# Standard polymorphic lookups: their relationship headers need the `Type:` prefix.
+POLYMORPHIC_FIELDS = frozenset({"WhoId", "WhatId"})
+
+DEFAULT_PART_ROWS = 100_000
+# Bulk API 2.0 accepts 150 MB after Salesforce's base64 encoding, about 100 MB raw; stay under it.
+DEFAULT_PART_BYTES = 95 * 1024 * 1024
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a node was written: file, 1-based line, and its path inside the plan."""
+
+    file: str
+    line: int | None
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+NOWHERE = Location(file="<plan>", line=None, path="")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A step's input: a file name or glob relative to the plan's sources directory."""
+
+    pattern: str
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    location: Location = NOWHERE
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one target field gets its value.
+
+    Exactly one of `source` (a column), `value` (a constant) or `template` (sandboxed Jinja) is
+    set. Conversion order: read -> trim -> map/default -> type conversion -> truncate/length ->
+    required -> null policy.
+    """
+
+    name: str
+    source: str | None = None
+    value: str | None = None
+    template: str | None = None
+    type: FieldType = "string"
+    formats: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    decimal: str = "."
+    value_map: Mapping[str, str] | None = None
+    map_ignore_case: bool = False
+    default: str | None = None
+    values: tuple[str, ...] = ()
+    trim: bool = True
+    truncate: int | None = None
+    max_length: int | None = None
+    required: bool = False
+    null: NullPolicy = "leave"
+    location: Location = NOWHERE
+
+
+@dataclass(frozen=True)
+class LookupSpec:
+    """A reference field filled from a parent's key, sent as a relationship header.
+
+    `targets` are the parent objects; more than one (with `type_source`) makes a polymorphic lookup
+    whose type is chosen per row. `key` is the parent field matched (default: the parent step's
+    external id). `existing` means the parents are already in the org and not loaded by this plan.
+    """
+
+    field: str
+    source: str
+    targets: tuple[str, ...]
+    key: str | None = None
+    type_source: str | None = None
+    type_map: Mapping[str, str] | None = None
+    polymorphic: bool = False
+    relationship: str | None = None
+    defer: bool | None = None
+    existing: bool = False
+    missing: MissingParentPolicy = "send"
+    location: Location = NOWHERE
+
+    @property
+    def relationship_name(self) -> str:
+        """`AccountId` -> `Account`, `Parent_Account__c` -> `Parent_Account__r`, `WhoId` -> `Who`."""
+        if self.relationship:
+            return self.relationship
+        if self.field.endswith("__c"):
+            return self.field[:-3] + "__r"
+        if self.field.endswith("Id") and len(self.field) > 2:
+            return self.field[:-2]
+        return self.field
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One entry of `objects`: load one source into one sObject with one operation."""
+
+    object: str
+    name: str
+    source: SourceSpec
+    operation: Operation
+    fields: tuple[FieldSpec, ...] = ()
+    lookups: tuple[LookupSpec, ...] = ()
+    where: str | None = None
+    external_id: str | None = None
+    id_source: str | None = None
+    api: Api = "bulk2"
+    concurrency: Concurrency = "parallel"
+    part_rows: int = DEFAULT_PART_ROWS
+    part_bytes: int = DEFAULT_PART_BYTES
+    location: Location = NOWHERE
+
+    @property
+    def key_field(self) -> str | None:
+        """The column Bulk API matches rows on: the external id, or Id for update/delete."""
+        if self.operation in DELETE_OPERATIONS or self.operation == "update":
+            return "Id"
+        return self.external_id
+
+    def field_spec(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A loaded and checked plan file: its steps with every default merged in, each node located
+    (file and line) so that later stages can point problems back at what the user wrote."""
+
+    version: int
+    name: str
+    file: Path
+    sources_dir: Path
+    objects: tuple[ObjectSpec, ...]
+    description: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    load_order: tuple[tuple[str, ...], ...] | None = None
+    checksum: str = ""
+    location: Location = NOWHERE
+
+    def step(self, name: str) -> ObjectSpec | None:
+        return next((o for o in self.objects if o.name == name), None)
+
+    def steps_for_object(self, object_name: str) -> tuple[ObjectSpec, ...]:
+        return tuple(o for o in self.objects if o.object == object_name)

@@ -1,0 +1,65 @@
+"""A step's final outcome: every job's result rows gathered into success, failed and skipped files.
+
+Read from the per-job outcome files the executor wrote (so this works the same for a finished,
+interrupted or resumed run), and tallied for `run_results.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from migrator.compile.csvio import TableAppender, read_table
+from migrator.compile.manifest import StepEntry
+from migrator.run.checkpoint import StepProgress
+from migrator.run.outcomes import FAILED_COLUMNS, SUCCESS_COLUMNS
+from migrator.run.rundir import RunPaths
+
+SKIPPED_COLUMNS = ("source_file", "source_row", "key", "reason", "parent_object", "parent_key")
+
+
+@dataclass
+class StepTally:
+    rows: int = 0
+    succeeded: int = 0
+    created: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    jobs: int = 0
+    seconds: float = 0.0
+    error_codes: dict[str, int] = field(default_factory=dict)
+
+
+def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> StepTally:
+    """Write steps/<id>/success.csv, failed.csv and skipped.csv and count what they hold."""
+    tally = StepTally(rows=step.rows)
+    folder = paths.step_dir(step.id)
+    success = TableAppender(folder / "success.csv", SUCCESS_COLUMNS)
+    failed = TableAppender(folder / "failed.csv", (*FAILED_COLUMNS, *step.columns))
+    skipped = TableAppender(folder / "skipped.csv", SKIPPED_COLUMNS)
+    for part in step.parts:
+        state = progress.parts.get(part.path)
+        if state is None:
+            continue
+        for job in state.jobs:
+            tally.jobs += 1 if job.job_id else 0
+            tally.seconds += job.seconds
+            tally.retried += job.rows if job.attempt > 1 else 0
+            if "success" in job.outcome:
+                rows = read_table(paths.root / job.outcome["success"])
+                success.append(rows)
+                tally.succeeded += len(rows)
+                tally.created += int((rows["created"] == "true").sum()) if "created" in rows else 0
+            for kind in ("failed", "exhausted"):
+                if kind not in job.outcome:
+                    continue
+                rows = read_table(paths.root / job.outcome[kind])
+                failed.append(rows.reindex(columns=[*FAILED_COLUMNS, *step.columns], fill_value=""))
+                tally.failed += len(rows)
+                for code, count in rows["error_code"].value_counts().items():
+                    tally.error_codes[str(code)] = tally.error_codes.get(str(code), 0) + int(count)
+        if state.skipped_file:
+            rows = read_table(paths.root / state.skipped_file)
+            skipped.append(rows)
+            tally.skipped += len(rows)
+    return tally
