@@ -19,7 +19,7 @@ from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, Object
 from migrator.plan.templating import Template, compile_template
 from migrator.plan.where import WhereFilter, compile_where
 
-CLEAR = "#N/A"
+CLEAR = convert.CLEAR
 _SALESFORCE_ID = r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$"
 
 
@@ -146,9 +146,9 @@ def convert_field(
     """One field through the whole pipeline: raw -> map/default -> type -> length -> required -> null."""
     values, errors = _field_raw(frame, field, layout, variables)
     if field.value_map is not None:
-        values = convert.apply_map(
-            values, field.value_map, ignore_case=field.map_ignore_case, default=field.default
-        )
+        # a multi-select value is a list of items: each is mapped, as each is one picklist value
+        mapper = convert.apply_item_map if field.type == "multipicklist" else convert.apply_map
+        values = mapper(values, field.value_map, ignore_case=field.map_ignore_case, default=field.default)
     if field.default is not None:
         values = values.mask(values == "", field.default)
     clear = values == CLEAR

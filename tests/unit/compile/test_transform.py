@@ -94,3 +94,40 @@ def test_delete_sends_only_valid_ids():
     assert layout.columns == ("Id",)
     assert result.rows["Id"].tolist() == ["001000000000001AAA"]
     assert result.rejects.loc[1, "reason"].startswith("not a Salesforce record Id")
+
+
+def test_a_value_mapped_to_null_clears_the_field():
+    """Issue 10 item 22: `map: {"99": null}` sent a blank, which leaves the old value on update."""
+    spec = step(fields=[FieldSpec("Ext__c", source="id"),
+                        FieldSpec("Rating", source="r", value_map={"99": None, "h": "Hot"}),
+                        FieldSpec("Status__c", source="st", value_map={"X": None}, map_ignore_case=True,
+                                  default="Open"),
+                        FieldSpec("Level__c", source="lv", value_map={"0": None}, required=True)])
+    data = frame(id=["1", "2", "3"], r=["99", "h", ""], st=["x", "y", ""], lv=["1", "1", "0"])
+    result = transform_chunk(data, compile_step(spec, {}), {})
+    assert result.rows.loc[0].tolist() == ["1", "#N/A", "#N/A", "1"]
+    assert result.rows.loc[1].tolist() == ["2", "Hot", "Open", "1"]
+    assert result.rejects.loc[2, "field"] == "Level__c"
+    assert result.rejects.loc[2, "reason"] == "required value is missing"
+
+
+def test_a_value_map_on_a_multipicklist_maps_each_item():
+    """Issue 10 item 23: the map applied to the whole `a;b` value, so no multi-select value matched."""
+    spec = step(fields=[FieldSpec("Ext__c", source="id"),
+                        FieldSpec("Topics__c", source="t", type="multipicklist",
+                                  value_map={"fin": "Finance", "tech": "Technology", "old": None},
+                                  map_ignore_case=True, values=("Finance", "Technology", "Legal"))])
+    data = frame(id=["1", "2", "3", "4", "5", "6"],
+                 t=["fin;tech", "Tech ; legal;FIN", "old;fin", "old", "", "fin;nope"])
+    result = transform_chunk(data, compile_step(spec, {}), {})
+    topics = result.rows["Topics__c"].to_dict()
+    assert topics == {0: "Finance;Technology", 1: "Technology;Legal;Finance", 2: "Finance", 3: "#N/A", 4: ""}
+    assert result.rejects.loc[5, "reason"].startswith("contains a value that is not allowed")
+    assert result.rejects.loc[5, "value"] == "fin;nope"
+
+
+def test_an_unlisted_multipicklist_item_takes_the_default():
+    spec = step(fields=[FieldSpec("Ext__c", source="id"),
+                        FieldSpec("Topics__c", source="t", type="multipicklist", value_map={"a": "A"}, default="Z")])
+    result = transform_chunk(frame(id=["1"], t=["a;b;c"]), compile_step(spec, {}), {})
+    assert result.rows.loc[0, "Topics__c"] == "A;Z"
