@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from migrator.compile.csvread import SourceWarning
 from migrator.errors import RunStateError
 
 MANIFEST_VERSION = 1
@@ -20,6 +21,7 @@ MANIFEST_FILE = "manifest.json"
 REJECTS_FILE = "rejects.csv"
 MISSING_PARENTS_FILE = "missing_parents.csv"
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
+MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (
     "step",
     "object",
@@ -120,6 +122,8 @@ class Manifest:
     rejects: int
     missing_parents: int
     variables: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[SourceWarning, ...] = ()  # the first MAX_WARNINGS; `warning_count` has them all
+    warning_count: int = 0
     manifest_version: int = MANIFEST_VERSION
     migrator_version: str = MIGRATOR_VERSION
 
@@ -145,6 +149,7 @@ class Manifest:
             "sources": [asdict(s) for s in self.sources],
             "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
             "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
+            "warnings": {"count": self.warning_count, "shown": [asdict(w) for w in self.warnings]},
             "totals": self.totals(),
         }
 
@@ -218,6 +223,8 @@ def read_manifest(directory: Path) -> Manifest:
         rejects=data["rejects"]["rows"],
         missing_parents=data["missing_parents"]["rows"],
         variables=data.get("variables", {}),
+        warnings=tuple(SourceWarning(**w) for w in data.get("warnings", {}).get("shown", ())),
+        warning_count=data.get("warnings", {}).get("count", 0),
         manifest_version=version,
         migrator_version=data["migrator_version"],
     )
