@@ -188,6 +188,11 @@ def plan(
             out.print(_plan_table(result))
             totals = manifest.totals()
             out.print(f"Wrote {totals['parts']} part(s) to [bold]{result.out_dir}[/]")
+            for warning in manifest.warnings:
+                out.print(f"warning: {warning}", markup=False, style="yellow")
+            if manifest.warning_count > len(manifest.warnings):
+                out.print(f"... and {manifest.warning_count - len(manifest.warnings)} more warning(s): see "
+                          f"{result.out_dir / 'manifest.json'}", markup=False, style="yellow")
             if manifest.rejects:
                 out.print(f"[yellow]{manifest.rejects} row(s) rejected[/]: see {result.out_dir / 'rejects.csv'}")
             if manifest.missing_parents:

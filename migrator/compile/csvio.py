@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from migrator.compile.csvread import TEXT, as_text_frame, read_header_record
+from migrator.compile.csvread import TEXT, as_text_frame, read_header_record, read_text_table
 
 _STR = TEXT
 
@@ -163,14 +163,7 @@ def read_table(path: Path, *, delimiter: str = ",") -> pd.DataFrame:
     if path.stat().st_size == 0:
         return pd.DataFrame()
     header = read_header_record(path, "utf-8", delimiter, str(path))
-    table = pacsv.read_csv(
-        path,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header}, strings_can_be_null=False,
-            quoted_strings_can_be_null=False
-        ),
-    )
+    table = read_text_table(path, header, delimiter=delimiter)
     return (
         as_text_frame(table) if table.num_rows else pd.DataFrame({c: pd.Series(dtype=_STR) for c in header})
     )

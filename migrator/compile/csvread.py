@@ -312,6 +312,26 @@ class _Stream:
                                   "close or remove the quote", file=self.name, row=opened)
 
 
+def read_text_table(path: Path, header: list[str], *, delimiter: str = ",") -> pa.Table:
+    """A whole (small) UTF-8 CSV as one Arrow table of text columns, whatever its field sizes."""
+    block_bytes = DEFAULT_BLOCK_BYTES
+    while True:
+        with _ArrowInput(path, "utf-8") as source:
+            try:
+                return pacsv.read_csv(
+                    source,
+                    read_options=pacsv.ReadOptions(block_size=block_bytes),
+                    parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                         strings_can_be_null=False,
+                                                         quoted_strings_can_be_null=False),
+                )
+            except pa.ArrowInvalid as exc:
+                if "straddl" not in str(exc) or block_bytes >= MAX_BLOCK_BYTES:
+                    raise SourceDataError(arrow_message(exc), file=str(path)) from exc
+                block_bytes *= 4
+
+
 def read_source(
     path: Path,
     display_name: str,

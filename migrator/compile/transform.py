@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from migrator.compile import convert
@@ -21,6 +22,12 @@ from migrator.plan.where import WhereFilter, compile_where
 
 CLEAR = convert.CLEAR
 _SALESFORCE_ID = r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$"
+# Salesforce's longest text field (Long and Rich Text Area) holds 131,072 characters, and Bulk API
+# takes at most 400,000 characters in one record: a longer value can only fail, so it is refused here.
+MAX_FIELD_CHARS = 131_072
+MAX_RECORD_CHARS = 400_000
+RECORD = "(record)"  # the field name a reject about the whole record is filed under
+NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -242,6 +249,43 @@ def _join_nonblank(parts: list[pd.Series], guide: list[pd.Series] | None = None)
     return out if out is not None else pd.Series(dtype="str")
 
 
+def _owners(layout: StepLayout) -> dict[str, str]:
+    """Output column -> the field its problems are reported under (a lookup's headers: the lookup)."""
+    owners = {name: name for name in layout.field_headers}
+    owners.update({c.header: c.lookup.field for c in layout.lookup_columns})
+    if layout.id_header:
+        owners[layout.id_header] = "Id"
+    return owners
+
+
+def _refuse_unsendable(out: dict[str, pd.Series], errors: dict[str, pd.Series], raw: dict[str, pd.Series],
+                       owners: Mapping[str, str], index: pd.Index) -> None:
+    """Values Salesforce cannot take, whatever the field: a NUL byte (it cannot be stored, and
+    stripping it silently would change the data) and text over Salesforce's length limits."""
+    total = np.zeros(len(index), dtype=np.int64)
+    field_too_long = np.zeros(len(index), dtype=bool)
+    for header, values in out.items():
+        owner = owners.get(header, header)
+        lengths = values.str.len().fillna(0).to_numpy(dtype=np.int64)
+        total += lengths
+        nul = values.str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)
+        too_long = lengths > MAX_FIELD_CHARS
+        field_too_long |= too_long
+        if nul.any() or too_long.any():
+            clean = (errors[owner] == "").to_numpy()
+            reason = np.where(nul, "contains a NUL byte (\\x00), which Salesforce cannot store; remove it "
+                              "from the source", f"longer than {MAX_FIELD_CHARS:,} characters, the most a "
+                              "Salesforce field holds")
+            errors[owner] = errors[owner].mask(pd.Series((nul | too_long) & clean, index=index),
+                                               pd.Series(reason, index=index, dtype="str"))
+    over = (total > MAX_RECORD_CHARS) & ~field_too_long  # a field over its limit already says why
+    if over.any():
+        errors[RECORD] = pd.Series("", index=index, dtype="str").mask(
+            pd.Series(over, index=index), f"longer than {MAX_RECORD_CHARS:,} characters in all, the most Bulk "
+            "API takes in one record")
+        raw[RECORD] = pd.Series("", index=index, dtype="str")
+
+
 def transform_chunk(frame: pd.DataFrame, layout: StepLayout, variables: Mapping[str, str]) -> ChunkResult:
     """Apply a step's filter, field specs and lookups to one chunk of source rows."""
     spec = layout.spec
@@ -269,6 +313,7 @@ def transform_chunk(frame: pd.DataFrame, layout: StepLayout, variables: Mapping[
             out.update(values)
             errors[lookup.field] = lookup_errors
             raw[lookup.field] = _source_values(frame, lookup.source, False)
+    _refuse_unsendable(out, errors, raw, _owners(layout), frame.index)
     rejects = _collect(errors, raw, frame.index)
     rows = pd.DataFrame(out, index=frame.index, columns=list(layout.columns))
     if not rejects.empty:

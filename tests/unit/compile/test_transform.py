@@ -131,3 +131,32 @@ def test_an_unlisted_multipicklist_item_takes_the_default():
                         FieldSpec("Topics__c", source="t", type="multipicklist", value_map={"a": "A"}, default="Z")])
     result = transform_chunk(frame(id=["1"], t=["a;b;c"]), compile_step(spec, {}), {})
     assert result.rows.loc[0, "Topics__c"] == "A;Z"
+
+
+def test_a_nul_byte_makes_the_row_a_reject_with_the_reason():
+    """Issue 10 item 29: NUL bytes passed through to the org unchanged."""
+    spec = step(fields=[FieldSpec("Ext__c", source="id"), FieldSpec("Name", source="n"),
+                        FieldSpec("Note__c", source="note")],
+                lookups=[LookupSpec("AccountId", "acc", ("Account",))])
+    data = frame(id=["1", "2", "3"], n=["Ann\x00", "Bob", "Cy"], note=["", "ok", "x"], acc=["A1", "A\x002", ""])
+    result = transform_chunk(data, compile_step(spec, keys_for(spec)), {})
+    assert result.rows.index.tolist() == [2]
+    assert result.rejects.loc[0, "field"] == "Name" and result.rejects.loc[0, "value"] == "Ann\x00"
+    assert result.rejects.loc[0, "reason"].startswith("contains a NUL byte (\\x00)")
+    assert result.rejects.loc[1, "field"] == "AccountId" and "NUL byte" in result.rejects.loc[1, "reason"]
+
+
+def test_values_over_salesforce_limits_are_rejects_and_the_rest_is_sent():
+    """Issue 10 item 6: a value over the largest field Salesforce has can only fail; refuse it with the reason."""
+    spec = step(fields=[FieldSpec("Ext__c", source="id"), FieldSpec("Description", source="d"),
+                        FieldSpec("Notes__c", source="n1"), FieldSpec("More__c", source="n2"),
+                        FieldSpec("Rest__c", source="n3")])
+    huge, big = "x" * (4 * 1024 * 1024), "y" * 131_072
+    data = frame(id=["1", "2", "3"], d=[huge, big, "short"], n1=["", big, ""], n2=["", big, ""], n3=["", big, ""])
+    result = transform_chunk(data, compile_step(spec, {}), {})
+    assert result.rows.index.tolist() == [2]
+    assert result.rejects.loc[0, "field"] == "Description"
+    assert result.rejects.loc[0, "reason"] == "longer than 131,072 characters, the most a Salesforce field holds"
+    assert result.rejects.loc[1, "field"] == "(record)"
+    assert result.rejects.loc[1, "reason"] == ("longer than 400,000 characters in all, the most Bulk API takes in "
+                                               "one record")
