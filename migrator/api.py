@@ -16,9 +16,10 @@ from migrator.client.bulk2 import Bulk2Client
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
-from migrator.compile.sources import read_headers
+from migrator.compile.shape import shape_problems
+from migrator.compile.sources import read_headers, scan_headers
 from migrator.config import open_target, resolve_target
-from migrator.errors import UsageError
+from migrator.errors import Problem, UsageError
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 from migrator.run import rundir
@@ -49,17 +50,28 @@ def default_plan_dir(plan: Plan, home: Path = DEFAULT_HOME) -> Path:
 
 @dataclass(frozen=True)
 class ValidateResult:
-    """A plan that passed every check (and, when `checked_sources`, its sources' headers too)."""
+    """A plan that passed every check (and, when `checked_sources`, its source files too), with
+    what the checks found doubtful but not wrong (`plan.warnings`)."""
 
     plan: Plan
     checked_sources: bool
 
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.plan.warnings
+
 
 def validate(
-    plan_path: Path | str, *, variables: Mapping[str, str] | None = None, check_sources: bool = False
+    plan_path: Path | str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    check_sources: bool = False,
+    allow_paths: tuple[Path, ...] = (),
 ) -> ValidateResult:
-    """Check a plan (and with `check_sources`, its source headers). Raises PlanError with every problem."""
-    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None)
+    """Check a plan: its schema, itself and its load graph, and with `check_sources` every source
+    file read in full, all in one pass. Raises PlanError with every problem (and warning) found."""
+    plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
+                     allow_paths=tuple(allow_paths))
     return ValidateResult(plan=plan, checked_sources=check_sources)
 
 
@@ -94,10 +106,12 @@ def plan(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
 ) -> PlanResult:
     """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
-    loaded = load_plan(plan_path, variables, headers=read_headers)
+    loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
+                       allow_paths=tuple(allow_paths))
     target = out_dir or default_plan_dir(loaded)
     manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
@@ -127,11 +141,15 @@ def run(
     resume: str | None = None,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
-    """Compile the plan into a new run directory and load it into the target (or resume a run)."""
+    """Compile the plan into a new run directory and load it into the target (or resume a run).
+
+    The target is configured by the migrator.toml beside the plan (or above it); `project_dir` is
+    where it is looked for when there is no plan file (a resume of a run whose plan moved)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -143,6 +161,7 @@ def run(
         resume=resume,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 
@@ -157,6 +176,7 @@ def retry(
     concurrency: int = 4,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
@@ -175,6 +195,7 @@ def retry(
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 

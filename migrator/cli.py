@@ -31,6 +31,11 @@ FORMAT = click.option(
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
 )
+ALLOW_PATH = click.option(
+    "--allow-path", "allow_paths", multiple=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+    help="Also let sources be read from DIR (by default only inside the plan's folder and its migrator.toml's; "
+         "repeatable).",
+)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -54,9 +59,15 @@ def _fail(exc: MigratorError, output_format: str) -> None:
             err.print(f"[bold red]{count} problem{'s' if count != 1 else ''} in the plan:[/]")
             for problem in exc.problems:
                 err.print(f"  {problem}", markup=False)
+            _print_warnings(err, exc.warnings)
         else:
             err.print(f"[bold red]error:[/] {exc}", markup=True)
     sys.exit(exc.exit_code)
+
+
+def _print_warnings(console: Console, warnings: Any) -> None:
+    for warning in warnings:
+        console.print(f"  warning: {warning}", markup=False, style="yellow")
 
 
 def _guarded(output_format: str, action: Callable[[], int]) -> None:
@@ -76,14 +87,19 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sources", "check_sources", is_flag=True, help="Also check every column against the source files.")
+@click.option("--sources", "check_sources", is_flag=True,
+              help="Also read every source file in full: columns, encoding, quoting.")
 @VARS
+@ALLOW_PATH
 @FORMAT
-def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], output_format: str) -> None:
-    """Check PLAN_FILE against the plan schema and itself; report every problem with file:line."""
+def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], allow_paths: tuple[Path, ...],
+             output_format: str) -> None:
+    """Check PLAN_FILE against the plan schema, itself and its load graph (and with --sources its
+    source files); report every problem at once, each with file:line."""
 
     def action() -> int:
-        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources)
+        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources,
+                              allow_paths=allow_paths)
         plan = result.plan
         if output_format == "json":
             _emit_json(
@@ -93,11 +109,13 @@ def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], o
                     "file": str(plan_file),
                     "checked_sources": check_sources,
                     "steps": [{"name": s.name, "object": s.object, "operation": s.operation} for s in plan.objects],
+                    "warnings": [w.as_dict() for w in result.warnings],
                 }
             )
         else:
             what = "plan and sources" if check_sources else "plan"
             _console().print(f"[green]✓[/] {plan_file}: {what} valid ({len(plan.objects)} steps)")
+            _print_warnings(_console(), result.warnings)
         return 0
 
     _guarded(output_format, action)
@@ -152,6 +170,7 @@ def _plan_table(result: api.PlanResult) -> Table:
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
 @VARS
+@ALLOW_PATH
 @FORMAT
 def plan(
     plan_file: Path,
@@ -159,6 +178,7 @@ def plan(
     strict: bool,
     graph: str | None,
     var_pairs: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
     output_format: str,
 ) -> None:
     """Dry run: compile PLAN_FILE into the exact Bulk API CSVs a run would send."""
@@ -176,6 +196,7 @@ def plan(
                 out_dir=out_dir,
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
+                allow_paths=allow_paths,
                 on_event=on_event if output_format == "text" else None,
             )
         manifest = result.manifest
@@ -245,6 +266,7 @@ def _execution_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Times a row that failed for a transient reason is sent again."),
         click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them."),
         click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once."),
+        ALLOW_PATH,
         HOME,
         FORMAT,
     ]):
@@ -276,14 +298,15 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
 @_execution_options
 def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
         schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None, max_retries: int,
-        send_orphans: bool, concurrency: int, home: Path, output_format: str) -> None:
+        send_orphans: bool, concurrency: int, allow_paths: tuple[Path, ...], home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
     if plan_file is None and resume is None:
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
         variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
-        send_orphans=send_orphans, concurrency=concurrency, resume=resume, home=home, on_event=progress))
+        send_orphans=send_orphans, concurrency=concurrency, resume=resume, home=home, allow_paths=allow_paths,
+        on_event=progress))
 
 
 @cli.command()
@@ -292,12 +315,12 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
               help="Plan file to recompile (default: the one the run used).")
 @_execution_options
 def retry(run_id: str | None, plan_file: Path | None, target: str | None, max_retries: int, send_orphans: bool,
-          concurrency: int, home: Path, output_format: str) -> None:
+          concurrency: int, allow_paths: tuple[Path, ...], home: Path, output_format: str) -> None:
     """Send again only the rows of RUN_ID (default: the last run) that were rejected, failed or skipped,
     recompiled from the current sources, after you fixed the data or the org."""
     _load(output_format, lambda progress: api.retry(
         run_id, plan_path=plan_file, target=target, max_retries=max_retries, send_orphans=send_orphans,
-        concurrency=concurrency, home=home, on_event=progress))
+        concurrency=concurrency, home=home, allow_paths=allow_paths, on_event=progress))
 
 
 @cli.command()

@@ -121,7 +121,7 @@ class _Compiler:
             return path.as_posix()
 
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
-        files = resolve_source(self.plan.sources_dir, spec.source)
+        files = resolve_source(self.plan.sources_dir, spec.source, self.plan.roots or None)
         if not files:
             raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.pattern!r} "
                              f"in {self.plan.sources_dir}")

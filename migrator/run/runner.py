@@ -22,6 +22,7 @@ from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.csvio import read_table
 from migrator.compile.manifest import REJECTS_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.config import Target, open_target, resolve_target
 from migrator.errors import MigratorError, UsageError
@@ -54,7 +55,8 @@ class RunRequest:
     resume: str | None = None
     retry_of: str | None = None
     home: Path = Path(".migrator")
-    project_dir: Path = Path(".")
+    project_dir: Path = Path(".")  # where migrator.toml is looked for (upward) when there is no plan file
+    allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
 
 
 @dataclass(frozen=True)
@@ -148,13 +150,15 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPa
     selection = None
     retry_of = None
     variables = dict(request.variables)
+    allow_paths = tuple(request.allow_paths)
     if request.retry_of is not None:
         original = run_paths(request.home, request.retry_of)
         retry_of = original.run_id
         original_info = read_json(original.run_info)
         variables = {**original_info.get("variables", {}), **variables}
         selection = _retry_selection(original)
-    plan = load_plan(request.plan_path, variables, headers=read_headers)
+        allow_paths = allow_paths or tuple(Path(p) for p in original_info.get("options", {}).get("allow_paths", ()))
+    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
     manifest = compile_plan(
@@ -174,6 +178,7 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPa
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "allow_paths": [str(p.resolve()) for p in allow_paths],
         },
         "target": {"name": request.target},
     }
@@ -210,7 +215,7 @@ def execute(
         target_name,
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
         env=dict(env if env is not None else os.environ),
-        project_dir=request.project_dir,
+        project_dir=_config_folder(request, info),
     )
     tallies = {}
     status, error, exit_code = "succeeded", None, 0
@@ -266,13 +271,22 @@ def execute(
     return RunResult(paths=paths, results=results)
 
 
+def _config_folder(request: RunRequest, info: Mapping[str, Any]) -> Path:
+    """Where the run's migrator.toml is looked for: beside its plan (then upward), as when it started."""
+    plan_file = request.plan_path or (Path(info["plan_file"]) if info.get("plan_file") else None)
+    return plan_file.resolve().parent if plan_file is not None and plan_file.exists() else request.project_dir
+
+
 def _target_info(target: Target, api: ApiSession) -> dict[str, Any]:
-    """What the run records about its target: never a token or a password."""
+    """What the run records about its target, and the configuration file it came from: never a
+    token or a password."""
     return {
         "name": target.name,
         "kind": target.kind,
         "instance_url": api.instance_url,
         "api_version": target.api_version,
+        "description": target.describe(),
+        "config_file": target.config_file,
     }
 
 

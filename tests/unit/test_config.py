@@ -229,10 +229,12 @@ def test_unknown_key_gets_did_you_mean_and_line(tmp_path):
 
 
 def test_unknown_target_gets_did_you_mean(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
     with pytest.raises(ConfigError, match=r"unknown target 'uta'.*did you mean 'uat'") as caught:
-        _resolve(_project(tmp_path), "uta")
+        _resolve(_project(project), "uta")
     assert "known: ci, dev, local, prod, refresh, scratch, svc, uat" in str(caught.value)
-    empty = tmp_path / "empty"
+    empty = tmp_path / "empty"  # beside the project, not inside it: no migrator.toml here or above
     empty.mkdir()
     with pytest.raises(ConfigError, match=r"no migrator.toml"):
         _resolve(empty, "dev")
