@@ -55,6 +55,7 @@ class PlanContext:
     flaws: Flaws = field(default_factory=Flaws)  # what schema problems cut out of `doc.data`
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    outside: set[int] = field(default_factory=set)  # steps whose source is outside the project: never read
     templates: dict[NodePath, Template] = field(default_factory=dict)
     filters: dict[NodePath, WhereFilter] = field(default_factory=dict)
 

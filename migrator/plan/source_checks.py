@@ -68,6 +68,7 @@ def path_problems(ctx: PlanContext) -> list[Problem]:
                 continue
             fixed = ctx.sources_dir / _fixed_part(step.source.pattern)
             if not inside(fixed, roots):
+                ctx.outside.add(index)
                 ctx.add(("objects", index, "source"), f"source {step.source.pattern!r} resolves to "
                         f"{str(fixed.resolve())!r}, outside the plan's project ({where})", hint=ALLOW_HINT)
     return ctx.problems[start:]
@@ -134,7 +135,7 @@ def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Proble
         return []
     for index, step in ctx.steps:
         source_path: NodePath = ("objects", index, "source")
-        if ctx.flaws.touches(source_path):
+        if ctx.flaws.touches(source_path) or index in ctx.outside:
             continue
         headers = read_headers(ctx.sources_dir, step.source, ctx.roots)
         if not headers:
