@@ -165,7 +165,7 @@ def test_values_over_salesforce_limits_are_rejects_and_the_rest_is_sent():
 def test_a_template_over_its_limits_makes_a_reject_and_the_other_rows_load():
     """Issue 10 item 25: an over-limit row is a reject with a reason, never a minute of CPU or 50 MB."""
     spec = step(fields=[FieldSpec("Ext__c", source="id"),
-                        FieldSpec("Description", template="{{ note | center(width | int) }}")])
+                        FieldSpec("Description", template="{{ note | center(width | int) }}", trim=False)])
     result = transform_chunk(frame(id=["1", "2"], note=["hi", "ho"], width=["50000000", "6"]),
                              compile_step(spec, {}), {})
     assert result.rows["Description"].tolist() == ["  ho  "]
