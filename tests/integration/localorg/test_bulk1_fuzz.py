@@ -1,9 +1,10 @@
 """Fuzzing Bulk API 1.0 on the live server with hypothesis: random paths, methods, headers and bodies.
 
 The draws are derandomized (a fixed seed, no example database), so every run sends the same requests
-and the counts the second test asserts cannot drift from run to run. Whatever arrives, the answer is never a 500, every response has one of the exact Bulk 1.0 content
-types, and every error is a Bulk 1.0 error (``<error>`` with exceptionCode and exceptionMessage, or
-the JSON object) in the format its Content-Type says. The org is this module's own.
+and the counts the second test asserts cannot drift from run to run. Whatever arrives, the answer is
+never a 500, every response has one of the exact Bulk 1.0 content types, and every error is a Bulk
+1.0 error (``<error>`` with exceptionCode and exceptionMessage, or the JSON object) in the format its
+Content-Type says. The org is this module's own.
 """
 
 from __future__ import annotations
