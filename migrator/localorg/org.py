@@ -90,7 +90,8 @@ class LocalOrg:
         self.store = Store(self.db_path, self.schema)
         self.identity = self.store.initialize()
         self.files = JobFiles(self.db_path.parent / f"{self.db_path.stem}-jobs")
-        self.jobs = JobStore(self.store)
+        self.store.raise_counters(self.files.ids_in_use())  # files may outlive a deleted database
+        self.jobs = JobStore(self.store, self.files)
         self.faults = Faults(FaultSpec.coerce(faults))
         self.sessions = Sessions(self.store, self.identity, self.faults, fixed_token=token)
         self.writer = SqlWriter(self.db_path)

@@ -249,5 +249,13 @@ class Store:
             return 1
         return int(row[0]) - count
 
+    def raise_counters(self, floors: dict[str, int]) -> None:
+        """Make each counter `name` hand out nothing below `floors[name]` (numbers already in use elsewhere)."""
+        if not floors:
+            return
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO _counters (name, next) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET next = max(next, excluded.next)", floors.items())
+
     def allocate_ids(self, conn: sqlite3.Connection, prefix: str, count: int) -> list[str]:
         return make_ids(prefix, self.next_counter(conn, "id:" + prefix, count), count) if count else []

@@ -269,8 +269,8 @@ def test_bulk1_restarts_pick_up_queued_batches(tmp_path, legacy_schema_file):
     from migrator.localorg.server import LocalOrgServer
 
     org = LocalOrg(tmp_path / "org.db", [legacy_schema_file])  # workers never started: nothing runs
-    job = create_job(org.store, org.jobs, org.schema, {"operation": "insert", "object": "Account",
-                                                       "contentType": "CSV"}, "62.0", org.identity.user_id, {})
+    job = create_job(org.jobs, org.schema, {"operation": "insert", "object": "Account", "contentType": "CSV"},
+                     "62.0", org.identity.user_id, {})
     batch = org.bulk1.add_batch(job, b"Name\nQueued before the restart\n", "CSV")
     assert org.bulk1.batches.get(batch.id).state == "Queued"
     org.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import requests
 from click.testing import CliRunner
@@ -18,6 +19,7 @@ from migrator.localorg.serve_command import serve
 from migrator.localorg.server import LocalOrgServer
 from tests.integration.conftest import org_session
 
+from .bulk1_support import Bulk1, session_for
 from .support import base, create_job, run_job, wait
 
 
@@ -91,6 +93,41 @@ def test_a_job_interrupted_in_progress_fails_on_restart(tmp_path):
         assert info["state"] == "Failed" and "stopped while the job was in progress" in info["errorMessage"]
         assert http.get(f"{base(org)}/jobs/ingest/{job['id']}/unprocessedrecords").text.splitlines() == \
             ["Name", '"A"', '"B"']
+
+
+def test_a_new_database_never_reuses_the_job_ids_of_files_left_beside_it(tmp_path):
+    """Issue 10 item 28: with only the .db deleted, old job folders stay; new jobs, batches and result
+    sets must get Ids no file on disk uses, so an old job's results never mix into a new job's."""
+    db = tmp_path / "org.db"
+    with LocalOrgServer(db) as org:
+        old2 = run_job(org_session(org), org, "Account", "insert", "Name\n" + "".join(f"Old {n}\n" for n in range(5)))
+        bulk = Bulk1(org, session_for(org))
+        old1 = bulk.create("insert", "Account")
+        old_batch = bulk.wait(old1, bulk.add(old1, "Name\nOld A\nOld B\nOld C\n"))
+        query_job = bulk.create("query", "Account")
+        old_query = bulk.wait(query_job, bulk.add(query_job, "SELECT Id FROM Account"))
+        old_ids = {old2.info["id"], old1["id"], old_batch["id"], query_job["id"],
+                   *result_set_ids(bulk, query_job, old_query)}
+    for leftover in tmp_path.glob("org.db*"):
+        leftover.unlink()
+    assert any((tmp_path / "org-jobs").iterdir()), "the job files outlived the database"
+    with LocalOrgServer(db) as org:
+        new2 = run_job(org_session(org), org, "Account", "insert", "Name\nNew\n")
+        assert new2.info["id"] not in old_ids and [r["Name"] for r in new2.successful] == ["New"]
+        bulk = Bulk1(org, session_for(org))
+        new1 = bulk.create("insert", "Account")
+        new_batch = bulk.wait(new1, bulk.add(new1, "Name\nNew A\n"))
+        assert {new1["id"], new_batch["id"]}.isdisjoint(old_ids)
+        assert len(bulk.csv_results(new1, new_batch)) == 1
+        query_job = bulk.create("query", "Account")
+        new_query = bulk.wait(query_job, bulk.add(query_job, "SELECT Name FROM Account"))
+        assert set(result_set_ids(bulk, query_job, new_query)).isdisjoint(old_ids)
+        assert sorted(row["Name"] for row in bulk.query_rows(query_job, new_query)) == ["New", "New A"]
+
+
+def result_set_ids(bulk: Bulk1, job: dict, batch: dict) -> list[str]:
+    """The result-set ids of a completed Bulk 1.0 query batch."""
+    return [element.text for element in ElementTree.fromstring(bulk.result(job, batch).content)]
 
 
 def test_fixed_token(tmp_path):
