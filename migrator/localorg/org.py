@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from .auth import Sessions
 from .bulk1_service import Bulk1Service
+from .certs import SigningKey, ensure_signing_key, public_key_pem
 from .faults import Faults, FaultSpec
 from .ingest_processor import IngestProcessor, stamp
 from .jobs import Job, JobFiles, JobStore
@@ -102,6 +103,8 @@ class LocalOrg:
         self.query_worker = JobWorker("query", self.query.process, self._crashed)
         self.bulk1 = Bulk1Service(self.store, self.files, self.jobs, self.ingest, self.faults, self.settings,
                                   on_ingest_thread=self.ingest_worker.call, on_query_thread=self.query_worker.call)
+        self.key_folder = self.db_path.parent / f"{self.db_path.stem}-tls"  # TLS and connected-app keys
+        self._signing_key: SigningKey | None = None
         self._usage_lock = threading.Lock()
         self._usage_day = datetime.now(UTC).date()
         self._usage = 0
@@ -114,6 +117,19 @@ class LocalOrg:
     @property
     def password(self) -> str:
         return self.identity.password
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The org's own connected-app key pair (made on first use: a 2048-bit RSA key takes a moment)."""
+        with self._usage_lock:
+            if self._signing_key is None:
+                self._signing_key = ensure_signing_key(self.key_folder)
+            return self._signing_key
+
+    def jwt_verification_key(self) -> str:
+        """The public key JWT bearer assertions must be signed for: the configured one, else the org's own."""
+        configured = self.settings.jwt_public_key
+        return public_key_pem(configured) if configured else self.signing_key.public_key_pem()
 
     def start(self) -> None:
         """Start the workers and pick up jobs a previous process left behind."""

@@ -3,8 +3,9 @@
 One table per object following the storage convention in orgschema.py, plus internal tables whose
 names start with ``_``. The file runs in WAL mode so the API threads read while the processing
 worker writes; each thread gets its own connection (sqlite3 connections are not shared).
-Secrets: the file keeps one random org secret (the dev password and the start-up token are derived
-from it) and only SHA-256 hashes of issued access and refresh tokens, never the tokens themselves.
+Secrets: the file keeps one random org secret (the dev password, the start-up token and the connected
+app's client id and secret are derived from it) and only SHA-256 hashes of issued access and refresh
+tokens, never the tokens themselves.
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ class OrgIdentity:
     @property
     def startup_token(self) -> str:
         return f"{self.org_id}!AQ{self.derive('startup-token', 80)}"
+
+    @property
+    def client_id(self) -> str:
+        """The consumer key of the org's own connected app (Salesforce's begin ``3MVG9``)."""
+        return "3MVG9" + self.derive("connected-app-client-id", 60)
+
+    @property
+    def client_secret(self) -> str:
+        """The connected app's consumer secret: 64 upper-case hex digits, as Salesforce shows them."""
+        return hmac.new(self.secret.encode(), b"connected-app-client-secret", hashlib.sha256).hexdigest().upper()
 
 
 class Store:

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
 import requests
 from click.testing import CliRunner
 
 from migrator.localorg.serve_command import serve
-from migrator.localorg.server import LocalOrgServer
+from migrator.localorg.server import InsecureBindError, LocalOrgServer, is_loopback
 from tests.integration.conftest import org_session
 
 from .bulk1_support import Bulk1, session_for
@@ -60,7 +61,8 @@ def test_data_and_tokens_persist_across_restarts(tmp_path):
         run_job(http, org, "Account", "insert", "Name\nKept\n")
         startup_token, username, password = org.access_token, org.username, org.password
         issued = requests.post(f"{org.instance_url}/services/oauth2/token", verify=str(org.ca_file),
-                               data={"grant_type": "password", "username": username, "password": password}).json()
+                               data={"grant_type": "password", "username": username, "password": password,
+                                     "client_id": org.client_id, "client_secret": org.client_secret}).json()
         pending = create_job(http, org, "Account", "insert")
         http.put(f"{base(org)}/jobs/ingest/{pending['id']}/batches", data=b"Name\nAfter restart\n")
         ca = org.ca_file.read_bytes()
@@ -130,6 +132,18 @@ def result_set_ids(bulk: Bulk1, job: dict, batch: dict) -> list[str]:
     return [element.text for element in ElementTree.fromstring(bulk.result(job, batch).content)]
 
 
+def test_plain_http_only_on_loopback(tmp_path):
+    """Issue 10 item 27: no clear-text tokens on a reachable interface; HTTPS anywhere, HTTP on loopback."""
+    for host in ("0.0.0.0", "::", "192.168.1.20", "org.example.com"):
+        with pytest.raises(InsecureBindError, match=f"refusing to serve plain HTTP on {host}"):
+            LocalOrgServer(tmp_path / "org.db", host=host, https=False)
+    assert not (tmp_path / "org.db").exists(), "refused before anything is created"
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert is_loopback(host), host
+    with LocalOrgServer(tmp_path / "org.db", host="0.0.0.0") as reachable:  # HTTPS is fine on any interface
+        assert reachable.instance_url.startswith("https://127.0.0.1:")
+
+
 def test_fixed_token(tmp_path):
     with LocalOrgServer(tmp_path / "org.db", token="00D000000000001AAA!fixed") as org:
         assert org.access_token == "00D000000000001AAA!fixed"
@@ -151,12 +165,18 @@ def test_serve_command_prints_env_lines_and_stops_on_sigterm(tmp_path):
                 break
             key, _, value = line.strip().partition("=")
             lines[key] = value.strip("'")
-        assert set(lines) == {"SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_USERNAME", "REQUESTS_CA_BUNDLE",
-                              "SSL_CERT_FILE"}
+        assert set(lines) == {"SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_USERNAME", "SF_PASSWORD", "SF_CLIENT_ID",
+                              "SF_CLIENT_SECRET", "SF_JWT_KEY_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
         response = requests.get(f"{lines['SF_INSTANCE_URL']}/services/data/v62.0/limits",
                                 headers={"Authorization": f"Bearer {lines['SF_ACCESS_TOKEN']}"},
                                 verify=lines["REQUESTS_CA_BUNDLE"])
         assert response.status_code == 200
+        login = requests.post(f"{lines['SF_INSTANCE_URL']}/services/oauth2/token", verify=lines["REQUESTS_CA_BUNDLE"],
+                              data={"grant_type": "password", "username": lines["SF_USERNAME"],
+                                    "password": lines["SF_PASSWORD"], "client_id": lines["SF_CLIENT_ID"],
+                                    "client_secret": lines["SF_CLIENT_SECRET"]})
+        assert login.status_code == 200, "the printed connected app signs in"
+        assert Path(lines["SF_JWT_KEY_FILE"]).read_text().startswith("-----BEGIN PRIVATE KEY-----")
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
@@ -166,6 +186,12 @@ def test_serve_command_prints_env_lines_and_stops_on_sigterm(tmp_path):
 
 def test_serve_refuses_bad_options(tmp_path):
     runner = CliRunner()
+    clear_text = runner.invoke(serve, ["--db", str(tmp_path / "c.db"), "--host", "0.0.0.0", "--http"])
+    assert clear_text.exit_code == 2 and "refusing to serve plain HTTP on 0.0.0.0" in clear_text.output
+    not_pem = tmp_path / "cert.pem"
+    not_pem.write_text("hello", encoding="utf-8")
+    bad_cert = runner.invoke(serve, ["--db", str(tmp_path / "d.db"), "--jwt-cert", str(not_pem)])
+    assert bad_cert.exit_code == 2 and "is not a PEM certificate or public key" in bad_cert.output
     bad_faults = runner.invoke(serve, ["--db", str(tmp_path / "a.db"), "--faults", "lock_rate=7"])
     assert bad_faults.exit_code == 2 and "lock_rate must be between 0 and 1" in bad_faults.output
     schema = tmp_path / "bad.yaml"
