@@ -14,6 +14,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import itertools
 import secrets
 import sqlite3
 import threading
@@ -142,6 +143,7 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._savepoints = itertools.count(1)
         self.identity: OrgIdentity | None = None
 
     # -- connections --------------------------------------------------------------------------------
@@ -180,6 +182,25 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @contextmanager
+    def atomic(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """A transaction, or a savepoint inside the one already open: the unit a REST call (or one
+        subrequest of a composite request holding the outer transaction) commits or rolls back."""
+        conn = conn or self.conn()
+        if not conn.in_transaction:
+            with self.transaction(conn):
+                yield conn
+            return
+        name = f"sp{next(self._savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
 
     def close(self) -> None:
         with self._lock:
