@@ -4,6 +4,9 @@ The first page runs the query in a read transaction on a connection of its own; 
 (``nextRecordsUrl`` = ``/services/data/vXX.X/query/<cursor>-<offset>``) continue the same cursor,
 so a long result is streamed rather than held in memory, and stays consistent while loads run.
 Cursors expire after 15 minutes; at most `MAX_CURSORS` stay open (the oldest is dropped).
+
+A composite request holding a transaction passes its connection: the first page is read through it
+(so the query sees the composite's own writes) and later pages from a fresh snapshot, past that page.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .soql import compile_query
+from .soql import CompiledQuery, compile_query
 from .store import Store
 
 CURSOR_TTL_SECONDS = 15 * 60
@@ -46,9 +49,12 @@ class RestQueries:
         self._cursors: dict[str, _Cursor] = {}
         self._lock = threading.Lock()
 
-    def first_page(self, soql: str, include_deleted: bool, version: str, batch: int) -> dict[str, Any]:
-        """Run `soql` (SoqlError propagates) and return its first page."""
+    def first_page(self, soql: str, include_deleted: bool, version: str, batch: int,
+                   conn: sqlite3.Connection | None = None) -> dict[str, Any]:
+        """Run `soql` (SoqlError propagates) and return its first page (read through `conn` when given)."""
         query = compile_query(soql, self.store.schema, include_deleted=include_deleted)
+        if conn is not None:
+            return self._first_page_through(conn, query, include_deleted, version, batch)
         conn = self.store.connect(cache_mb=16, register=False)
         try:
             conn.execute("BEGIN")
@@ -69,6 +75,33 @@ class RestQueries:
             conn = None  # kept open by the cursor
         if conn is not None:
             self._close(cursor)
+        return page
+
+    def _first_page_through(self, conn: sqlite3.Connection, query: CompiledQuery, include_deleted: bool,
+                            version: str, batch: int) -> dict[str, Any]:
+        total = query.count(conn)
+        if query.is_count:
+            return {"totalSize": total, "done": True, "records": []}
+        records = list(itertools.islice(query.iter_records(conn, version), batch))
+        page: dict[str, Any] = {"totalSize": total, "done": len(records) >= total or len(records) < batch,
+                                "records": records}
+        if page["done"]:
+            return page
+        snapshot = self.store.connect(cache_mb=16, register=False)
+        try:
+            snapshot.execute("BEGIN")
+            rest = query.iter_records(snapshot, version)
+            for _ in itertools.islice(rest, len(records)):  # past the rows this page holds
+                pass
+        except BaseException:
+            snapshot.close()
+            raise
+        cursor_id = "01g" + secrets.token_hex(6)
+        with self._lock:
+            self._expire()
+            self._cursors[cursor_id] = _Cursor(snapshot, rest, total, batch, delivered=len(records))
+        resource = "queryAll" if include_deleted else "query"
+        page["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{cursor_id}-{len(records)}"
         return page
 
     def next_page(self, locator: str, version: str, include_deleted: bool) -> dict[str, Any]:

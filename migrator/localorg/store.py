@@ -133,6 +133,12 @@ class OrgIdentity:
         return hmac.new(self.secret.encode(), b"connected-app-client-secret", hashlib.sha256).hexdigest().upper()
 
 
+def _system_values(identity: OrgIdentity) -> dict[str, object]:
+    stamp = format_datetime(now_utc())
+    return {"IsDeleted": 0, "CreatedDate": stamp, "CreatedById": identity.user_id, "LastModifiedDate": stamp,
+            "LastModifiedById": identity.user_id, "SystemModstamp": stamp}
+
+
 class Store:
     """The org's SQLite file. `conn()` is this thread's connection; `transaction()` a write block."""
 
@@ -145,6 +151,7 @@ class Store:
         self._lock = threading.Lock()
         self._savepoints = itertools.count(1)
         self.identity: OrgIdentity | None = None
+        self.schema_modified = now_utc()  # set by initialize()
 
     # -- connections --------------------------------------------------------------------------------
     def connect(self, cache_mb: int | None = None, register: bool = True) -> sqlite3.Connection:
@@ -219,8 +226,35 @@ class Store:
             for obj in self.schema.objects.values():
                 self._ensure_table(conn, obj)
             identity = self._load_identity(conn) or self._seed(conn)
+            self._ensure_organization(conn, identity)
+            self.schema_modified = self._schema_modified(conn)
         self.identity = identity
         return identity
+
+    def _schema_modified(self, conn: sqlite3.Connection) -> datetime:
+        """When the org's metadata last changed: its fingerprint is kept with the time it was first seen,
+        so describe can answer If-Modified-Since across restarts."""
+        fingerprint = hashlib.sha256("\n".join(repr(obj) for obj in self.schema.objects.values()).encode()).hexdigest()
+        values = dict(conn.execute("SELECT key, value FROM _org WHERE key IN ('schema_hash', 'schema_modified')"))
+        if values.get("schema_hash") == fingerprint and "schema_modified" in values:
+            return datetime.fromisoformat(values["schema_modified"])
+        moment = now_utc().replace(microsecond=0)
+        conn.executemany("INSERT OR REPLACE INTO _org (key, value) VALUES (?, ?)",
+                         [("schema_hash", fingerprint), ("schema_modified", moment.isoformat())])
+        return moment
+
+    def _ensure_organization(self, conn: sqlite3.Connection, identity: OrgIdentity) -> None:
+        """The Organization record (its Id is the org id), in new databases and in ones made before it existed."""
+        if self.schema.get("Organization") is None or conn.execute(
+                'SELECT 1 FROM "Organization" WHERE "Id" = ?', (identity.org_id,)).fetchone():
+            return
+        self._insert_seed(conn, "Organization", {
+            **_system_values(identity), "Id": identity.org_id, "Name": "Local Org",
+            "OrganizationType": "Developer Edition", "InstanceName": "LOCAL", "IsSandbox": 0, "IsReadOnly": 0,
+            "NamespacePrefix": None,
+            "TrialExpirationDate": None, "Country": "US", "PrimaryContact": "Local Admin",
+            "DefaultLocaleSidKey": "en_US", "LanguageLocaleKey": "en_US", "TimeZoneSidKey": "GMT",
+            "FiscalYearStartMonth": 1, "UsesStartDateAsFiscalYearName": 0})
 
     def _ensure_table(self, conn: sqlite3.Connection, obj: ObjectDef) -> None:
         table = sql_name(obj.name)
@@ -250,9 +284,7 @@ class Store:
         conn.executemany("INSERT INTO _org (key, value) VALUES (?, ?)",
                          [("org_id", identity.org_id), ("user_id", identity.user_id),
                           ("username", identity.username), ("secret", identity.secret)])
-        stamp = format_datetime(now_utc())
-        system = {"IsDeleted": 0, "CreatedDate": stamp, "CreatedById": identity.user_id,
-                  "LastModifiedDate": stamp, "LastModifiedById": identity.user_id, "SystemModstamp": stamp}
+        system = _system_values(identity)
         user = {"Id": identity.user_id, "Username": ADMIN_USERNAME, "LastName": "Admin", "FirstName": "Local",
                 "Email": ADMIN_USERNAME, "Alias": "admin", "IsActive": 1, "TimeZoneSidKey": "GMT",
                 "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US"}
