@@ -124,7 +124,8 @@ class RestWriter:
             with self.store.atomic():
                 for chunk, plan, batch in zip(chunks, plans, rows, strict=True):
                     outcome = self._apply(plan, batch.columns, batch.row_count, user_id)
-                    for position, result in zip(chunk.positions, _results(outcome), strict=True):
+                    named = _named_ids(chunk) if operation in ("update", "delete") else None
+                    for position, result in zip(chunk.positions, _results(outcome, named), strict=True):
                         results[position] = result
                 if all_or_none and not all(r.success for r in results.values()):
                     raise RolledBack()
@@ -194,13 +195,25 @@ def header_error(obj: ObjectDef, exc: HeaderError) -> ApiError:
     return ApiError(400, "INVALID_FIELD", detail)
 
 
-def _results(outcome: BatchResult) -> list[SaveResult]:
+def _named_ids(chunk: Chunk) -> list[str | None]:
+    """The record each row of an update or delete names by Id (None when it names no record of the object)."""
+    named = []
+    for cells in chunk.records:
+        value = next((v for k, v in cells.items() if k.lower() == "id"), "")
+        full = normalize_id(value.strip())
+        named.append(full if full and full[:3] == chunk.object.key_prefix else None)
+    return named
+
+
+def _results(outcome: BatchResult, named: list[str | None] | None) -> list[SaveResult]:
+    """Per row: a failed row keeps the Id of the record it named (an update, a delete, a matched upsert)."""
     results = []
-    for record_id, created, error in zip(outcome.ids.tolist(), outcome.created.tolist(), outcome.errors.tolist(),
-                                         strict=True):
+    for row, (record_id, created, error) in enumerate(zip(outcome.ids.tolist(), outcome.created.tolist(),
+                                                          outcome.errors.tolist(), strict=True)):
         if error is None:
             results.append(SaveResult(record_id or None, True, bool(created)))
-        else:  # the Id of the record the row named, if it named one (an update, a delete, a matched upsert)
-            results.append(SaveResult(record_id or None, False, False, (split_error(error),)))
+        else:
+            results.append(SaveResult(record_id or (named[row] if named else None), False, False,
+                                      (split_error(error),)))
     return results
 

@@ -6,9 +6,12 @@ import base64
 
 import pytest
 
+from migrator.localorg.ids import make_id
 from tests.integration.conftest import unique
 
 from .support import base, query
+
+NEVER_ACCOUNT, NEVER_CONTACT = make_id("001", 10**12), make_id("003", 10**12)  # well-formed, never issued
 
 
 def _errors(response) -> tuple[int, list[dict]]:
@@ -113,7 +116,7 @@ def test_update_and_delete_answer_204_and_404_as_salesforce(http, local_org):
     assert _errors(http.delete(f"{base(local_org)}/sobjects/Account/{record}")) == (404, gone)
     assert _errors(http.patch(f"{base(local_org)}/sobjects/Account/{record}", json={"Name": "x"})) == (404, gone)
     assert query(http, local_org, f"SELECT IsDeleted FROM Account WHERE Id = '{record}'")[0]["IsDeleted"] is True
-    never = "001Lo00000zzzzzAAA"
+    never = NEVER_ACCOUNT
     for response in (http.patch(f"{base(local_org)}/sobjects/Account/{never}", json={"Name": "x"}),
                      http.delete(f"{base(local_org)}/sobjects/Account/{never}"),
                      http.get(f"{base(local_org)}/sobjects/Account/{never}"),
