@@ -21,11 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .soql import CompiledQuery, compile_query
+from .soql import CompiledQuery, SoqlError, compile_query
 from .store import Store
 
 CURSOR_TTL_SECONDS = 15 * 60
 MAX_CURSORS = 50
+AGGREGATE_PAGE_ROWS = 2000
 
 
 class CursorError(LookupError):
@@ -53,6 +54,10 @@ class RestQueries:
                    conn: sqlite3.Connection | None = None) -> dict[str, Any]:
         """Run `soql` (SoqlError propagates) and return its first page (read through `conn` when given)."""
         query = compile_query(soql, self.store.schema, include_deleted=include_deleted)
+        if query.has_aggregate and not query.is_count:  # one page of up to 2,000 groups, whatever batchSize says
+            batch = AGGREGATE_PAGE_ROWS
+            if query.limit is None or query.limit > batch:
+                self._check_aggregate_size(query, conn, batch)
         if conn is not None:
             return self._first_page_through(conn, query, include_deleted, version, batch)
         conn = self.store.connect(cache_mb=16, register=False)
@@ -76,6 +81,20 @@ class RestQueries:
         if conn is not None:
             self._close(cursor)
         return page
+
+    def _check_aggregate_size(self, query: CompiledQuery, conn: sqlite3.Connection | None, batch: int) -> None:
+        """An aggregate query answers in one page, or not at all (Salesforce has no queryMore for it)."""
+        if conn is None:
+            conn = self.store.connect(cache_mb=16, register=False)
+            try:
+                total = query.count(conn)
+            finally:
+                conn.close()
+        else:
+            total = query.count(conn)
+        if total > batch:
+            raise SoqlError("EXCEEDED_ID_LIMIT", "Aggregate query does not support queryMore(), use LIMIT to restrict "
+                                                 "the results to a single batch")
 
     def _first_page_through(self, conn: sqlite3.Connection, query: CompiledQuery, include_deleted: bool,
                             version: str, batch: int) -> dict[str, Any]:
