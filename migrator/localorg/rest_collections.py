@@ -19,6 +19,7 @@ from .rest_call import RestCall, RestResponse, flag_of, json_object
 from .rest_dml import MAX_RECORDS, RestWriter, SaveResult, chunks_of, failure, flat_record
 from .rest_sobjects import fetch_records, key_field, object_of, selected_fields
 from .soql.errors import UNSUPPORTED_OBJECT
+from .values import NULL_TOKEN
 from .web_common import ApiError
 
 COLLECTIONS_VERSION = 42.0
@@ -45,6 +46,7 @@ def _typed(call: RestCall, records: list[Any], only: ObjectDef | None = None
     cells: list[dict[str, str]] = []
     positions: list[int] = []
     prefilled: dict[int, SaveResult] = {}
+    by_name: dict[str, ObjectDef | None] = {}
     for position, record in enumerate(records):
         if not isinstance(record, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", f"record {position + 1} is not a JSON object")
@@ -57,7 +59,10 @@ def _typed(call: RestCall, records: list[Any], only: ObjectDef | None = None
             type_name = by_prefix.name if by_prefix is not None else None
         if type_name is None and only is not None:
             type_name = only.name
-        obj = call.org.schema.get(type_name) if isinstance(type_name, str) else None
+        obj = None
+        if isinstance(type_name, str):
+            obj = by_name[type_name] if type_name in by_name else by_name.setdefault(type_name,
+                                                                                    call.org.schema.get(type_name))
         if obj is None or (only is not None and obj.name != only.name):
             prefilled[position] = failure("INVALID_TYPE", "Must send a concrete entity type." if type_name is None
                                           else UNSUPPORTED_OBJECT.format(name=type_name))
@@ -75,8 +80,9 @@ def _answer(results: Sequence[SaveResult], upsert: bool = False) -> RestResponse
 def create(call: RestCall, body: Any, all_or_none_override: bool | None = None) -> RestResponse:
     all_or_none, records = _records(body)
     objects, cells, positions, prefilled = _typed(call, records)
+    id_names = {name for record in cells for name in record if name.lower() == "id"}
     for position, record in zip(positions, cells, strict=True):
-        if any(name.lower() == "id" and value not in ("", "#N/A") for name, value in record.items()):
+        if any(record.get(name, NULL_TOKEN) != NULL_TOKEN for name in id_names):
             prefilled[position] = failure("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
     kept = [i for i, p in enumerate(positions) if p not in prefilled]
     results = RestWriter(call.org).save(

@@ -15,6 +15,7 @@ that were fine say ALL_OR_NONE_OPERATION_ROLLED_BACK. Everything here runs on th
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from .org import LocalOrg
 from .orgschema import ObjectDef
 from .rowerrors import split_error
 from .store import format_datetime, now_utc
+from .values import NULL_TOKEN
 from .web_common import ApiError
 
 MAX_RECORDS = 200  # per sObject Collections call, composite/tree request
@@ -82,7 +84,32 @@ class RolledBack(Exception):
 
 
 def flat_record(record: Any, position: int, obj: ObjectDef) -> dict[str, str]:
-    """A REST JSON record as text cells, or 400 JSON_PARSER_ERROR when a value cannot be read."""
+    """A REST JSON record as text cells, or 400 JSON_PARSER_ERROR when a value cannot be read.
+
+    Records of plain values (the usual case: this runs for every record of every call) are converted
+    inline; one with a nested parent or anything unusual takes the general path, which also explains
+    what it cannot read."""
+    flat: dict[str, str] = {}
+    for name, value in record.items():
+        kind = type(value)
+        if kind is str:
+            flat[name] = value or NULL_TOKEN
+        elif value is None:
+            flat[name] = NULL_TOKEN
+        elif kind is bool:
+            flat[name] = "true" if value else "false"
+        elif kind is int:
+            flat[name] = str(value)
+        elif kind is float and math.isfinite(value):
+            flat[name] = repr(value)
+        elif kind is dict and name == "attributes":
+            continue
+        else:
+            return _general_record(record, position, obj)
+    return flat
+
+
+def _general_record(record: Any, position: int, obj: ObjectDef) -> dict[str, str]:
     try:
         return json_record(record, position + 1, obj, blank_is_null=True)
     except BatchInputError as exc:
