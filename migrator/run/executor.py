@@ -6,7 +6,9 @@ reason (lock contention, a failed or aborted job, server errors) are re-sent in 
 with backoff, up to `max_retries`; permanent failures are final and their keys are remembered so
 that children are skipped rather than sent to fail. Every change is checkpointed atomically, so a
 run killed at any point resumes without sending a finished job again: the job id is recorded as
-soon as the job exists, and an unfinished job is re-attached, not re-sent.
+soon as the job exists, and an unfinished job is re-attached, not re-sent. A connection lost while
+watching a job or fetching its results (a dropped socket, a server restarting) is waited out with
+backoff and the job re-attached: the job lives on the server whatever happens to the connection.
 
 Time, sleep and the HTTP clients are injected; this module does no printing.
 """
@@ -20,11 +22,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for_status
+from migrator.client.polling import POLL_TIMEOUT_CODE
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import Manifest, PartEntry, StepEntry
 from migrator.errors import AuthError, BulkApiError, MigratorError, TransientApiError
@@ -35,6 +39,7 @@ from migrator.run.rundir import RunPaths
 from migrator.run.step_results import StepTally, collect_step
 
 Event = Callable[[str, Mapping[str, object]], None]
+T = TypeVar("T")
 
 
 class Interrupted(MigratorError):
@@ -52,6 +57,10 @@ class RunOptions:
     poll_max: float = 5.0
     job_timeout: float = 3600.0
     retry_delay: float = 1.0
+    # A connection error while watching a job or fetching its results (a dropped socket, a server
+    # restarting) is waited out: this many new attempts, the delay doubling up to reconnect_max_delay.
+    reconnect_attempts: int = 8
+    reconnect_max_delay: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -246,7 +255,7 @@ class Executor:
         rows_path = self.paths.root / job.rows_file
         started = self.clock.monotonic()
         if job.state == "created":
-            job = self._reattach_created(client, job)
+            job = self._reattach_created(client, step, job)
         if job.state == "prepared":
             request = JobRequest(
                 object=step.object,
@@ -281,11 +290,30 @@ class Executor:
         status = self._wait(client, step, job)
         self._record_results(client, step, job, status, started)
 
-    def _reattach_created(self, client: IngestClient, job: JobRecord) -> JobRecord:
+    def _patiently(self, step: StepEntry, job_id: str, what: str, call: Callable[[], T]) -> T:
+        """`call()`, again after a backoff while it fails for a transient reason (a connection error,
+        a 5xx): the job lives on the server whatever happens to the connection, so re-attach to it.
+        A poll timeout is not a connection problem and is raised at once."""
+        for attempt in range(1, self.options.reconnect_attempts + 2):
+            try:
+                return call()
+            except TransientApiError as exc:
+                if exc.error_code == POLL_TIMEOUT_CODE or attempt > self.options.reconnect_attempts:
+                    raise
+                delay = min(self.options.retry_delay * 2 ** (attempt - 1), self.options.reconnect_max_delay)
+                self.emit("reconnecting", {"step": step.id, "job_id": job_id, "what": what, "attempt": attempt,
+                                           "delay": delay, "error": str(exc)})
+                self.clock.sleep(delay)
+                if self.stop.is_set():
+                    raise Interrupted(f"stopped while waiting to reach job {job_id} again") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reattach_created(self, client: IngestClient, step: StepEntry, job: JobRecord) -> JobRecord:
         """A job created before an interruption. If it never closed, abort it; either way its results
         say which rows were loaded, and the others are retried, so nothing is sent twice."""
         assert job.job_id is not None
-        if client.status(job.job_id).state == "Open":
+        job_id = job.job_id
+        if self._patiently(step, job_id, "status", lambda: client.status(job_id)).state == "Open":
             with contextlib.suppress(BulkApiError):
                 client.abort(job.job_id)
         with self._lock:
@@ -314,7 +342,7 @@ class Executor:
                 finally:
                     raise Interrupted(f"job {job_id} aborted")
 
-        return wait_for_status(
+        return self._patiently(step, job_id, "status", lambda: wait_for_status(
             client,
             job_id,
             clock=self.clock.monotonic,
@@ -323,7 +351,7 @@ class Executor:
             poll_initial=self.options.poll_initial,
             poll_max=self.options.poll_max,
             on_poll=on_poll,
-        )
+        ))
 
     def _record_results(self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus,
                         started: float, error: BulkApiError | None = None) -> None:
@@ -332,7 +360,8 @@ class Executor:
         job_error = status.error_message or (f"{error.error_code or type(error).__name__}: {error.api_message}"
                                              if error else None)
         folder = self.paths.jobs_dir(step.id)
-        results = client.results(job.job_id, folder)
+        job_id = job.job_id
+        results = self._patiently(step, job_id, "results", lambda: client.results(job_id, folder))
         sent = self._job_rows(job)
         outcome = classify(
             sent,

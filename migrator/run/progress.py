@@ -190,6 +190,17 @@ class RunProgress:
         if not self.live:
             self._print(f"  {step.id}: retrying {rows:,} row(s), attempt {attempt}, in {float(delay):.1f} s")
 
+    def _reconnecting(self, data: Mapping[str, Any]) -> None:
+        step = self._job_step(data)
+        if step is None:
+            return
+        delay = float(data.get("delay") or 0)
+        step.status = f"connection lost, again in {delay:.0f}s"
+        self._refresh(step)
+        if not self.live:
+            self._print(f"  {step.id}: job {data['job_id']}: {data.get('error') or 'connection lost'}; "
+                        f"trying again in {delay:.1f} s (attempt {_int(data, 'attempt')})")
+
     def _step_done(self, data: Mapping[str, Any]) -> None:
         if not data.get("id"):
             return
@@ -220,6 +231,7 @@ class RunProgress:
         "job_progress": _job_progress,
         "job_done": _job_done,
         "retry_scheduled": _retry_scheduled,
+        "reconnecting": _reconnecting,
         "step_done": _step_done,
         "run_done": _run_done,
     }
