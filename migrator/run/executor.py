@@ -31,21 +31,15 @@ from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for
 from migrator.client.polling import POLL_TIMEOUT_CODE
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import Manifest, PartEntry, StepEntry
-from migrator.errors import AuthError, BulkApiError, MigratorError, TransientApiError
+from migrator.errors import AuthError, BulkApiError, Interrupted, TransientApiError
 from migrator.run.checkpoint import Checkpoint, JobRecord, PartProgress, save_checkpoint
 from migrator.run.failed_keys import FailedKeys
 from migrator.run.outcomes import FAILED_COLUMNS, SOURCE_FILE, SOURCE_ROW, SUCCESS_COLUMNS, classify, exhausted
 from migrator.run.rundir import RunPaths
-from migrator.run.step_results import StepTally, collect_step
+from migrator.run.step_results import StepTally, collect_step, pending_tally
 
 Event = Callable[[str, Mapping[str, object]], None]
 T = TypeVar("T")
-
-
-class Interrupted(MigratorError):
-    """The run was stopped (Ctrl-C); open jobs were aborted and the checkpoint says where to resume."""
-
-    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -120,11 +114,12 @@ class Executor:
         return tallies
 
     def tally_all(self, selected: set[str] | None = None) -> dict[str, StepTally]:
-        """Outcome files so far, step by step: what an interrupted or failed run still reports."""
+        """Outcomes so far of every selected step: what an interrupted or failed run still reports
+        (a step it never reached has every row still to send)."""
         return {
-            step.id: self._finish_step(step)
+            step.id: self._finish_step(step) if step.id in self.checkpoint.steps else pending_tally(step)
             for step in self.manifest.steps
-            if (selected is None or step.id in selected) and step.id in self.checkpoint.steps
+            if selected is None or step.id in selected
         }
 
     def _replay_failures(self) -> None:

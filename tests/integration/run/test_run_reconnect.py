@@ -58,7 +58,7 @@ class Restart:
 @pytest.mark.parametrize("state", ["InProgress", "JobComplete"], ids=["while-polling", "before-results"])
 def test_a_server_restart_mid_run_is_waited_out(org, state):
     plan = write_plan(org.project, accounts=40, part_rows=20)
-    org.faults({"slow_ms": 20})
+    org.faults({"slow_ms": 300 if state == "InProgress" else 20})  # slow enough to be caught running
     restart = Restart(org, state)
     result = org.run(plan, on_event=restart, clock=Clock(sleep=restart.sleep))
     assert restart.stopped.is_set() and restart.reconnects, "the org never went away"
