@@ -334,3 +334,62 @@ def test_write_report_refuses_an_unknown_results_version(tmp_path: Path) -> None
                                                (7380, "2 h 03 min")])
 def test_durations_read_naturally(seconds: float, text: str) -> None:
     assert report.fmt_duration(seconds) == text
+
+
+def test_reject_summary_says_how_many_reasons_it_did_not_list() -> None:
+    results = realistic_results()
+    results["reject_reasons"] += [{"reason": f"odd value {n}", "count": 1, "examples": []} for n in range(4)]
+    results["top_errors"] += [{"code": f"CODE_{n}", "count": 1, "message": "", "examples": []} for n in range(3)]
+    text = _recorded(report.summary_table(results), width=400)
+    assert "not a number (2), missing key (7), not a date (expected %d/%m/%Y) (3), and 4 other reasons" in text
+    assert "DUPLICATE_VALUE (1), CODE_0 (1), CODE_1 (1), and 1 other error code" in text
+
+
+def test_a_delete_step_shows_deleted_rows_not_updated_ones() -> None:
+    results = realistic_results("succeeded")
+    gone = _step("Account:DEL", "Account", wave=4, rows=5, created=0, updated=5, operation="delete")
+    gone |= {"updated": 0, "deleted": 5}
+    results["steps"] = [gone]
+    results["totals"] |= {"succeeded": 5, "created": 0, "updated": 0, "deleted": 5}
+    text = _recorded(report.summary_table(results))
+    row = next(line for line in text.splitlines() if " Account:DEL " in line)
+    assert "5 (5 deleted)" in row and "updated" not in row
+    assert "(0 created, 0 updated, 5 deleted)" in report.summary_lines(results)[1]
+    html = report.render_html(results)
+    assert "<th class=\"num\">Deleted</th>" in html and "5 deleted" in html
+
+
+def test_a_run_that_sent_nothing_is_labelled_so() -> None:
+    results = realistic_results("nothing_sent")
+    results["exit_code"] = 1
+    assert "Nothing sent" in _recorded(report.summary_table(results))
+    assert report.summary_lines(results)[1].startswith("Nothing was sent: every row was rejected")
+    assert 'class="badge badge-nothing_sent"' in report.render_html(results)
+
+
+def test_version_1_results_still_render_with_sent_read_as_planned() -> None:
+    results = realistic_results()
+    results["run_results_version"] = 1
+    for counts in (results["totals"], *results["sources"]):
+        counts["sent"] = counts.pop("to_send")  # version 1 counted every planned row as sent
+    data = report.normalize(results)
+    assert (data["totals"]["to_send"], data["totals"]["sent"]) == (77, 75)
+    assert "✓ adds up" in report.render_html(results) and "unaccounted" not in report.render_html(results)
+
+
+def test_a_stopped_run_shows_the_rows_with_no_outcome_yet() -> None:
+    results = realistic_results("interrupted")
+    contact = results["steps"][2]
+    contact |= {"succeeded": 20, "created": 20, "updated": 0, "failed": 0, "skipped": 0, "sent": 25,
+                "in_flight": 5, "not_sent": 15}
+    results["sources"][1] |= {"succeeded": 20, "failed": 0, "skipped": 0, "sent": 25, "in_flight": 5, "not_sent": 15}
+    results["totals"] |= {"in_flight": 5, "not_sent": 15}
+    results["resume_command"] = "migrator run --resume 20261129-093012-4f1a"
+    text = _recorded(report.summary_table(results), width=240)
+    assert "Not done" in text
+    assert "15 not sent yet, 5 sent with no result yet" in report.summary_lines(results)[1]
+    html = report.render_html(results)
+    assert "15 rows not sent yet, 5 rows sent with no result yet." in html
+    assert html.count("✓ adds up") == 3
+    pending = next(s for s in report.outcome_chart(results).bars if s.step_id == "Contact:L0").segments
+    assert ("pending", 20) in [(s.outcome, s.count) for s in pending]
