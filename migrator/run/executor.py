@@ -31,6 +31,7 @@ from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for
 from migrator.client.polling import POLL_TIMEOUT_CODE
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import Manifest, PartEntry, StepEntry
+from migrator.compile.refused_parents import REFUSED_PARENTS_FILE
 from migrator.errors import AuthError, BulkApiError, Interrupted, TransientApiError
 from migrator.run.checkpoint import Checkpoint, JobRecord, PartProgress, save_checkpoint
 from migrator.run.failed_keys import FailedKeys
@@ -123,22 +124,27 @@ class Executor:
         }
 
     def _replay_failures(self) -> None:
-        """On resume: failures of parts already done still decide which children are skipped."""
+        """Parents the plan refused, and on resume the failures of parts already done, decide which
+        children are skipped."""
+        refused = self.paths.plan_dir / REFUSED_PARENTS_FILE
+        if refused.exists():
+            self.failures.refuse(read_table(refused))
         for step in self.manifest.steps:
             progress = self.checkpoint.steps.get(step.id)
             if progress is None:
                 continue
             for part in progress.parts.values():
                 if part.done:
-                    self.failures.remember(step, self._final_failures(part))
+                    self.failures.remember(step, *self._final_failures(part))
 
-    def _final_failures(self, part: PartProgress) -> pd.DataFrame:
-        frames = [read_table(self.paths.root / j.outcome["failed"]) for j in part.jobs if "failed" in j.outcome]
-        frames += [read_table(self.paths.root / j.outcome["exhausted"]) for j in part.jobs if "exhausted" in j.outcome]
-        if part.skipped_file:
-            frames.append(read_table(self.paths.root / part.skipped_file))
+    def _final_failures(self, part: PartProgress) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(failed, skipped) rows of a finished part, kept apart: their files have different columns."""
+        frames = [read_table(self.paths.root / j.outcome[kind]) for j in part.jobs
+                  for kind in ("failed", "exhausted") if kind in j.outcome]
         frames = [f for f in frames if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        failed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        skipped = read_table(self.paths.root / part.skipped_file) if part.skipped_file else pd.DataFrame()
+        return failed, skipped
 
     def _sent_rows(self, step: StepEntry, part: PartEntry) -> pd.DataFrame:
         rows = read_table(self.paths.plan_dir / part.path)
@@ -168,7 +174,7 @@ class Executor:
         with self._lock:
             progress.done = True
         self._save()
-        self.failures.remember(step, self._final_failures(progress))
+        self.failures.remember(step, *self._final_failures(progress))
 
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
         rows = self._sent_rows(step, part)
@@ -178,19 +184,19 @@ class Executor:
         if not orphans.empty:
             skipped = rows.loc[orphans.index]
             skipped_file = folder / f"{stem}.skipped.csv"
-            write_table(
-                skipped_file,
-                pd.DataFrame(
-                    {
-                        "source_file": skipped[SOURCE_FILE].to_numpy(),
-                        "source_row": skipped[SOURCE_ROW].to_numpy(),
-                        "key": skipped[step.key_column].to_numpy() if step.key_column in skipped else "",
-                        "reason": orphans["reason"].to_numpy(),
-                        "parent_object": orphans["parent_object"].to_numpy(),
-                        "parent_key": orphans["parent_key"].to_numpy(),
-                    }
-                ),
+            outcome = pd.DataFrame(
+                {
+                    "source_file": skipped[SOURCE_FILE].to_numpy(),
+                    "source_row": skipped[SOURCE_ROW].to_numpy(),
+                    "key": skipped[step.key_column].to_numpy() if step.key_column in skipped else "",
+                    "reason": orphans["reason"].to_numpy(),
+                    "parent_object": orphans["parent_object"].to_numpy(),
+                    "parent_key": orphans["parent_key"].to_numpy(),
+                }
             )
+            # the rows as they would have been sent, too: their own children may find them by any column
+            sent_as = {c: skipped[c].to_numpy() for c in step.columns if c not in outcome}
+            write_table(skipped_file, outcome.assign(**sent_as))
             progress.skipped_file, progress.skipped = self.paths.relative(skipped_file), len(orphans)
             rows = rows.drop(index=orphans.index)
         if not rows.empty:

@@ -141,7 +141,10 @@ objects:
     assert "missing: reject" in by_key.loc["X1", "reason"]
     assert by_key.loc["X4", "value"] == "X3"
     assert "is refused (missing: reject), so this row is too" in by_key.loc["X4", "reason"]  # the plan's policy
-    assert "not in the source data (--strict)" in by_key.loc["C1", "reason"]
+    # the child says which parent is missing and why: it was rejected, where, and for what
+    assert by_key.loc["C1", "reason"].startswith("parent Account X3 was rejected (data/accounts.csv line 5, "
+                                                 "ParentId: parent Account with Legacy_Id__c = this value is refused")
+    assert by_key.loc["C1", "reason"].endswith(") (--strict)")
     sent = {row[0] for level in range(3) for row in rows_of(tmp_path / "out", f"Account:L{level}")}
     assert sent == {"R", "OK1", "OK2"}
     assert manifest.summary("Account").rejected == 4 and manifest.summary("Contact").rejected == 1
