@@ -96,11 +96,13 @@ def test_an_interrupted_run_counts_as_sent_only_rows_that_reached_the_server(org
     stopped = org.run(plan, on_event=stop_after_first_job, concurrency=1)
     totals = stopped.results["totals"]
     assert stopped.results["status"] == "interrupted" and stopped.exit_code == 130
-    assert totals["to_send"] == 300 and totals["sent"] < 300
+    # one job finished; the one worker may have started one more, whose results it did not read
+    assert 20 <= totals["sent"] <= 40 and totals["to_send"] == 300
+    loaded = org.count("Account") + org.count("Contact")
+    assert totals["succeeded"] <= loaded <= totals["succeeded"] + totals["in_flight"]
     assert totals["sent"] == totals["succeeded"] + totals["failed"] + totals["in_flight"]
     assert totals["to_send"] == totals["sent"] + totals["skipped"] + totals["not_sent"]
-    assert totals["not_sent"] >= 200  # no Contact part was ever started
-    assert org.count("Account") + org.count("Contact") == totals["succeeded"] + totals["in_flight"]
+    assert totals["not_sent"] == 300 - totals["sent"]  # the other Account parts, and every Contact part
     steps = {s["id"]: s for s in stopped.results["steps"]}
     assert steps["Contact"]["not_sent"] == 200 and steps["Contact"]["sent"] == 0
 
@@ -129,10 +131,10 @@ def test_retry_never_resends_a_key_that_loaded_when_a_duplicate_of_it_was_reject
     stamp = org.query("SELECT SystemModstamp, Name FROM Account WHERE Legacy_Id__c = 'A1'")
     second = org.retry(first.paths.run_id)
     totals = second.results["totals"]
-    assert (totals["to_send"], totals["sent"], totals["rejected"]) == (0, 0, 1)  # the duplicate, again
-    assert second.results["status"] == "nothing_sent" and second.exit_code == 1
+    assert (totals["sent"], totals["rejected"]) == (0, 1)  # the duplicate is rejected again; A1 is not sent
     assert org.query("SELECT SystemModstamp, Name FROM Account WHERE Legacy_Id__c = 'A1'") == stamp
-    assert stamp[0]["Name"] == "Account 1"
+    assert stamp[0]["Name"] == "Account 1" and totals["to_send"] == 0
+    assert second.results["status"] == "nothing_sent" and second.exit_code == 1
 
 
 def test_select_counts_only_the_selected_steps(org):
@@ -142,7 +144,8 @@ def test_select_counts_only_the_selected_steps(org):
     result = org.run(plan, select=("Account",))
     totals = result.results["totals"]
     assert [s["id"] for s in result.results["steps"]] == ["Account"]
-    assert (totals["source_rows"], totals["rejected"], totals["to_send"], totals["succeeded"]) == (10, 0, 10, 10)
+    assert (totals["source_rows"], totals["rejected"], totals["succeeded"]) == (10, 0, 10)
+    assert totals["to_send"] == 10
     assert result.results["reject_reasons"] == []  # the Contact reject is not this run's
     selected = {s["step"]: s["selected"] for s in result.results["sources"]}
     assert selected == {"Account": True, "Contact": False}
@@ -173,7 +176,8 @@ def test_a_delete_step_counts_deleted_rows_never_updated_ones(org):
     assert result.exit_code == 0, result.results
     [step] = result.results["steps"]
     totals = result.results["totals"]
-    assert (step["deleted"], step["created"], step["updated"]) == (4, 0, 0)
+    assert (step["succeeded"], step["created"], step["updated"]) == (4, 0, 0)  # deleted, not "updated"
+    assert step["deleted"] == 4
     assert (totals["deleted"], totals["updated"], totals["succeeded"]) == (4, 0, 4)
     assert "4 succeeded (0 created, 0 updated, 4 deleted)" in report.summary_lines(result.results)[1]
     assert org.count("Account") == 2
