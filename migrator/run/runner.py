@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,8 +189,12 @@ def execute(
     env: Mapping[str, str] | None = None,
     clock: Clock = Clock(),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    connection: tuple[Target, ApiSession] | None = None,
 ) -> RunResult:
-    """Start (or resume) a run and load it into the target; always leaves run_results.json behind."""
+    """Start (or resume) a run and load it into the target; always leaves run_results.json behind.
+
+    With `connection` (a resolved target and its open session) the run uses it instead of opening
+    the target itself: `migrate` runs several plans over the one session that also holds the lock."""
     emit: Event = on_event or (lambda kind, data: None)
     started = now()
     started_tick = clock.monotonic()
@@ -206,17 +211,18 @@ def execute(
     select = request.select or tuple(options.get("select") or ())
     selected = select_steps(manifest, select)
     target_name = request.target or (info.get("target") or {}).get("name")
-    target = resolve_target(
+    target = connection[0] if connection else resolve_target(
         target_name,
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
         env=dict(env if env is not None else os.environ),
         project_dir=request.project_dir,
     )
+    session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     tallies = {}
     status, error, exit_code = "succeeded", None, 0
     executor: Executor | None = None
     try:
-        with open_target(target, data_dir=request.home) as api:
+        with session as api:
             info["target"] = _target_info(target, api)
             atomic_write_json(paths.run_info, info)
             executor = Executor(manifest, paths, _clients(api), checkpoint, request.options, clock, emit)
