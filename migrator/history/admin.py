@@ -68,6 +68,8 @@ def info(settings: Settings, *, variables: Mapping[str, str] | None = None) -> I
 
 @dataclass(frozen=True)
 class BaselineResult:
+    """The baseline entry `baseline` recorded, and the migrations of the folder it puts below it."""
+
     org_id: str
     history: str
     entry: HistoryEntry
@@ -105,6 +107,8 @@ def baseline(settings: Settings, version: str, *, description: str | None = None
 
 @dataclass(frozen=True)
 class RepairAction:
+    """One change `repair` made to one history entry, in words."""
+
     migration: str
     action: str  # "accepted checksum", "cleared failed entry", "marked deleted", "realigned description"
     detail: str
@@ -115,6 +119,8 @@ class RepairAction:
 
 @dataclass(frozen=True)
 class RepairResult:
+    """What `repair` changed in an org's history (nothing removed), and the stale lock it broke, if any."""
+
     org_id: str
     history: str
     actions: tuple[RepairAction, ...]
@@ -146,6 +152,7 @@ def repairs(rows: tuple[InfoRow, ...], when: str) -> tuple[list[HistoryEntry], l
             continue
         if row.state == "changed" and local is not None:
             changes.append(entry.with_changes(checksum=local.checksum.value, previous_checksum=entry.checksum,
+                                              digests=local.checksum.digests,
                                               message=f"checksum accepted by repair at {when}"))
             actions.append(RepairAction(row.label, "accepted checksum",
                                         f"{entry.checksum[:12]} -> {local.checksum.short}"))

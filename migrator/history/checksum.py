@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +28,36 @@ SHORT = 12
 
 @dataclass(frozen=True)
 class Checksum:
-    """A migration's checksum (sha256 hex) and the per-file digests it was made of."""
+    """A migration's checksum (sha256 hex) and the digests it was made of: the loaded plan's and each
+    source file's. The history keeps the digests too, so drift can say *what* changed."""
 
     value: str
     sources: tuple[tuple[str, str], ...] = ()
+    plan: str = ""
 
     @property
     def short(self) -> str:
         return self.value[:SHORT]
+
+    @property
+    def digests(self) -> dict[str, Any]:
+        return {"plan": self.plan, "files": dict(self.sources)}
+
+
+def changed_parts(applied: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What differs between two `digests`: ``the plan`` and the names of files changed, added or gone."""
+    if not applied:
+        return []
+    parts = ["the plan"] if applied.get("plan") != current.get("plan") else []
+    before, after = dict(applied.get("files") or {}), dict(current.get("files") or {})
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            parts.append(f"{name} (gone)")
+        elif name not in before:
+            parts.append(f"{name} (new)")
+        elif before[name] != after[name]:
+            parts.append(name)
+    return parts
 
 
 def _without_places(value: Any) -> Any:
@@ -64,8 +87,13 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _sha256_json(document: Any) -> str:
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def migration_checksum(plan: Plan) -> Checksum:
     sources = tuple((name, file_digest(path)) for name, path in source_files(plan))
-    document = {"plan": plan_content(plan), "sources": [list(pair) for pair in sources]}
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return Checksum(hashlib.sha256(text.encode("utf-8")).hexdigest(), sources)
+    plan_digest = _sha256_json(plan_content(plan))
+    return Checksum(_sha256_json({"plan": plan_digest, "sources": [list(pair) for pair in sources]}), sources,
+                    plan_digest)

@@ -62,6 +62,7 @@ class HistoryEntry:
     seconds: float = 0.0
     migrator_version: str = ""
     message: str = ""
+    digests: dict[str, Any] = field(default_factory=dict)  # Checksum.digests when applied
 
     @property
     def key(self) -> tuple[str, object]:

@@ -110,7 +110,7 @@ def migrate(settings: Settings, options: MigrateOptions, *, check: MigrationChec
     emit: Event = on_event or (lambda kind, data: None)
     local = load_folder(settings.folder, options.variables)
     migrate_id = new_run_id(now())
-    paths = MigratePaths.create(settings.home, migrate_id)
+    paths = MigratePaths.of(settings.home, migrate_id)
     with connect(settings) as conn:
         before = resolve(local, conn.store.read())
         refuse_drift(before, out_of_order=options.out_of_order)
@@ -190,7 +190,7 @@ def _entry(migration: LocalMigration, rank: int, result: RunResult | None, error
         rank=rank, kind=migration.file.kind, description=migration.file.description,
         outcome="success" if ok else "failed",
         version=str(migration.file.version) if migration.file.version else None, script=migration.file.script,
-        checksum=migration.checksum.value, applied_at=applied_at, applied_by=by,
+        checksum=migration.checksum.value, digests=migration.checksum.digests, applied_at=applied_at, applied_by=by,
         run_id=result.paths.run_id if result else "", counts=Counts.from_totals(totals),
         seconds=round(float(results.get("elapsed_seconds") or seconds), 3), migrator_version=MIGRATOR_VERSION,
         message=message)

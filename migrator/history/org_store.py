@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,7 @@ FIELDS: dict[str, tuple[str, int | None]] = {
     "Rows_Created__c": ("counts.created", None), "Rows_Updated__c": ("counts.updated", None),
     "Rows_Failed__c": ("counts.failed", None), "Rows_Skipped__c": ("counts.skipped", None),
     "Seconds__c": ("seconds", None), "Migrator_Version__c": ("migrator_version", 40),
-    "Message__c": ("message", 32768),
+    "Message__c": ("message", 32768), "Digests__c": ("digests", 32768),
 }
 COLUMNS = list(FIELDS)
 
@@ -61,6 +62,8 @@ def entry_record(entry: HistoryEntry) -> dict[str, str]:
     row = {}
     for name, (attribute, length) in FIELDS.items():
         value = (values["counts"][attribute[7:]] if attribute.startswith("counts.") else values[attribute])
+        if isinstance(value, dict):
+            value = json.dumps(value, sort_keys=True, separators=(",", ":")) if value else ""
         text = "" if value is None else str(value)
         row[name] = text[:length] if length else text
     return row
@@ -94,7 +97,15 @@ def entry_from_record(record: dict[str, Any]) -> HistoryEntry:
         previous_checksum=text("Previous_Checksum__c"), applied_at=salesforce_time(record.get("Applied_At__c")),
         applied_by=text("Applied_By__c"), run_id=text("Run_Id__c"), counts=counts,
         seconds=_number(record.get("Seconds__c")), migrator_version=text("Migrator_Version__c"),
-        message=text("Message__c"))
+        message=text("Message__c"), digests=_json(text("Digests__c")))
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _rows(data: bytes) -> list[dict[str, str]]:

@@ -32,10 +32,9 @@ class MigratePaths:
     root: Path
 
     @classmethod
-    def create(cls, home: Path, migrate_id: str) -> MigratePaths:
-        paths = cls(home / MIGRATIONS_DIR / migrate_id)
-        paths.root.mkdir(parents=True, exist_ok=False)
-        return paths
+    def of(cls, home: Path, migrate_id: str) -> MigratePaths:
+        """Where migrate `migrate_id` keeps its record (created when it is first written)."""
+        return cls(home / MIGRATIONS_DIR / migrate_id)
 
     @property
     def results(self) -> Path:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from migrator.history.checksum import Checksum
+from migrator.history.checksum import Checksum, changed_parts
 from migrator.history.entries import History, HistoryEntry
 from migrator.history.naming import MigrationFile, Version
 
@@ -115,11 +115,12 @@ class Resolution:
 
 
 def _problem_text(row: InfoRow) -> str:
-    if row.state == "changed":
-        applied = row.entry.checksum if row.entry else "?"
-        current = row.local.checksum.value if row.local else "?"
-        return (f"{row.label} ({row.script}) was applied with checksum {applied} but its plan or data now "
-                f"has checksum {current}; if the change is intended, accept it with `migrator repair`")
+    if row.state == "changed" and row.entry is not None and row.local is not None:
+        parts = changed_parts(row.entry.digests, row.local.checksum.digests)
+        what = f" (changed: {', '.join(parts)})" if parts else ""
+        return (f"{row.label} ({row.script}) was applied with checksum {row.entry.checksum} but its plan or data "
+                f"now has checksum {row.local.checksum.value}{what}; if the change is intended, accept it with "
+                "`migrator repair`")
     if row.state == "missing":
         return (f"{row.label} ({row.script}) was applied but is no longer in the migrations folder; restore "
                 "it, or mark it deleted with `migrator repair`")

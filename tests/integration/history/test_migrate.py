@@ -58,7 +58,7 @@ def test_changed_data_of_an_applied_migration_is_drift_until_repair_accepts_it(p
     [problem] = caught.value.problems
     assert problem["state"] == "changed" and problem["migration"] == "V001 accounts"
     assert applied["V001 accounts"] in message and problem["current_checksum"] in message
-    assert "migrator repair" in message
+    assert "migrator repair" in message and "(changed: accounts.csv)" in message
     assert project.query("SELECT Name FROM Account WHERE Legacy_Id__c = 'NW-110'")[0]["Name"] == "Northwind Retail"
     assert ("V001 accounts", "changed") in project.states()
 

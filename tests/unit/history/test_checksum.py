@@ -1,7 +1,7 @@
 import shutil
 from pathlib import Path
 
-from migrator.history.checksum import migration_checksum, source_files
+from migrator.history.checksum import changed_parts, migration_checksum, source_files
 from migrator.plan.loader import load_plan
 
 PLAN = """\
@@ -57,3 +57,13 @@ def test_a_new_file_matching_the_glob_is_drift(tmp_path):
     loaded = load_plan(plan)
     assert [name for name, _ in source_files(loaded)] == ["a.csv", "b.csv"]
     assert migration_checksum(loaded).value != base.value
+
+
+def test_the_digests_say_what_changed(tmp_path):
+    plan = _project(tmp_path)
+    before = migration_checksum(load_plan(plan)).digests
+    (tmp_path / "data" / "a.csv").write_text("id,name\n1,Acme Ltd\n", encoding="utf-8")
+    (tmp_path / "data" / "b.csv").write_text("id,name\n2,Globex\n", encoding="utf-8")
+    assert changed_parts(before, migration_checksum(load_plan(plan)).digests) == ["a.csv", "b.csv (new)"]
+    assert changed_parts(before, migration_checksum(load_plan(plan, {"env": "prod"})).digests)[0] == "the plan"
+    assert changed_parts({}, before) == []  # an entry recorded without digests: nothing to compare
