@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from migrator.run.report import fmt_duration, fmt_int, fmt_time
-from migrator.run.rundir import atomic_write_bytes, atomic_write_json
+from migrator.run.rundir import atomic_write_bytes, atomic_write_json, runs_root
 
 MIGRATIONS_DIR = "migrations"
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -62,7 +62,17 @@ def render(data: dict[str, Any], root: Path) -> str:
     applied = [{**item, "report_href": _link(root, f"{item['run_dir']}/report.html" if item["run_dir"] else None)}
                for item in data["applied"]]
     checks = [{**item, "dir_href": _link(root, item["out_dir"])} for item in data["checks"]]
-    return env.get_template("migrate_report.html.j2").render(r=data, applied=applied, checks=checks)
+    return env.get_template("migrate_report.html.j2").render(r=data, applied=applied, checks=checks,
+                                                            run_links=_run_links(data, root))
+
+
+def _run_links(data: dict[str, Any], root: Path) -> dict[str, str]:
+    """Links to the run reports of history entries that ran from this machine's ``.migrator`` folder
+    (entries applied elsewhere have their run directory there, not here)."""
+    runs = runs_root(root.parent.parent)
+    entries = [row["entry"] for row in (*data["before"], *data["after"]) if row["entry"]]
+    reports = {entry["run_id"]: runs / entry["run_id"] / "report.html" for entry in entries if entry["run_id"]}
+    return {run_id: str(_link(root, str(path))) for run_id, path in reports.items() if path.is_file()}
 
 
 def write_migrate_report(paths: MigratePaths, data: dict[str, Any]) -> Path:

@@ -43,6 +43,7 @@ def test_the_report_links_each_run_report_and_shows_history_before_and_after(pro
     assert f'href="../../runs/{run_id}/report.html"' in html
     assert (result.paths.root / f"../../runs/{run_id}/report.html").resolve().is_file()
     before, after = html.split("History before")[1].split("History after")
+    assert f'href="../../runs/{run_id}/report.html">{run_id}</a>' in after
     assert before.count(">Pending<") == 4 and ">Success<" not in before
     assert after.count(">Success<") == 2 and after.count(">Pending<") == 2  # V001 and R__ (--to limits versions)
     assert result.paths.results.is_file()
