@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from migrator.history.naming import Version
+from migrator.history.naming import identity, label
 
 EntryKind = Literal["versioned", "repeatable", "baseline"]
 Outcome = Literal["success", "failed", "cleared", "deleted"]
@@ -67,11 +67,7 @@ class HistoryEntry:
     @property
     def key(self) -> tuple[str, object]:
         """What the entry is an application of: a version, a repeatable's description, the baseline."""
-        if self.kind == "versioned":
-            return ("versioned", Version.parse(self.version or "0"))
-        if self.kind == "repeatable":
-            return ("repeatable", self.description.lower())
-        return ("baseline", None)
+        return identity(self.kind, self.version, self.description)
 
     @property
     def active(self) -> bool:
@@ -79,11 +75,7 @@ class HistoryEntry:
 
     @property
     def label(self) -> str:
-        if self.kind == "versioned":
-            return f"V{self.version} {self.description}"
-        if self.kind == "repeatable":
-            return f"R {self.description}"
-        return f"baseline at V{self.version}"
+        return label(self.kind, self.version, self.description)
 
     def with_changes(self, **changes: Any) -> HistoryEntry:
         return replace(self, **changes)

@@ -59,6 +59,24 @@ class Version:
         return self.text
 
 
+def identity(kind: str, version: str | Version | None, description: str) -> tuple[str, object]:
+    """What a migration *is*, whatever its file is called: a version, or a repeatable's description."""
+    if kind == "versioned":
+        return (kind, version if isinstance(version, Version) else Version.parse(version or "0"))
+    if kind == "repeatable":
+        return (kind, description.lower())
+    return (kind, None)
+
+
+def label(kind: str, version: str | Version | None, description: str) -> str:
+    """``V001 accounts`` / ``R reference data`` / ``baseline at V2``: how tables and messages name it."""
+    if kind == "versioned":
+        return f"V{version} {description}"
+    if kind == "repeatable":
+        return f"R {description}"
+    return f"baseline at V{version}"
+
+
 @dataclass(frozen=True)
 class MigrationFile:
     """One migration plan in the folder, as its name describes it."""
@@ -74,8 +92,11 @@ class MigrationFile:
 
     @property
     def label(self) -> str:
-        """``V001 accounts`` / ``R reference data``: how tables and messages name it."""
-        return f"V{self.version} {self.description}" if self.version else f"R {self.description}"
+        return label(self.kind, self.version, self.description)
+
+    @property
+    def key(self) -> tuple[str, object]:
+        return identity(self.kind, self.version, self.description)
 
 
 def parse_name(path: Path) -> MigrationFile | None:

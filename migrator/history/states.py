@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from migrator.history.checksum import Checksum, changed_parts
 from migrator.history.entries import History, HistoryEntry
-from migrator.history.naming import MigrationFile, Version
+from migrator.history.naming import MigrationFile, Version, label
 
 State = Literal["success", "pending", "failed", "changed", "outdated", "ignored", "below_baseline", "baseline",
                 "missing", "future", "superseded", "cleared", "deleted"]
@@ -42,9 +42,7 @@ class LocalMigration:
 
     @property
     def key(self) -> tuple[str, object]:
-        if self.file.version is not None:
-            return ("versioned", self.file.version)
-        return ("repeatable", self.file.description.lower())
+        return self.file.key
 
     @property
     def path(self) -> Path:
@@ -65,11 +63,7 @@ class InfoRow:
 
     @property
     def label(self) -> str:
-        if self.kind == "versioned":
-            return f"V{self.version} {self.description}"
-        if self.kind == "repeatable":
-            return f"R {self.description}"
-        return f"baseline at V{self.version}"
+        return label(self.kind, self.version, self.description)
 
     def as_dict(self) -> dict[str, Any]:
         entry = self.entry
