@@ -36,7 +36,6 @@ class Settings:
     folder: Path
     history: str = "org"
     target: str | None = None
-    target_overrides: Mapping[str, object] = field(default_factory=dict)
     home: Path = Path(".migrator")
     project_dir: Path = Path(".")
     env: Mapping[str, str] | None = None
@@ -44,8 +43,7 @@ class Settings:
 
 
 def settings_for(*, folder: Path | None, history: str | None, target: str | None, home: Path, project_dir: Path,
-                 env: Mapping[str, str] | None, clock: Clock | None,
-                 target_overrides: Mapping[str, object] | None = None) -> Settings:
+                 env: Mapping[str, str] | None, clock: Clock | None) -> Settings:
     """Command-line values over ``[migrations]`` of migrator.toml over the defaults (``migrations/``, org)."""
     config = load_migrations_config(project_dir)
     chosen = folder or config.dir
@@ -59,8 +57,8 @@ def settings_for(*, folder: Path | None, history: str | None, target: str | None
     kind = history or config.history or "org"
     if kind not in HISTORY_STORES:
         raise UsageError(f"--history must be one of {', '.join(HISTORY_STORES)}, not {kind!r}")
-    return Settings(folder=Path(chosen), history=kind, target=target, target_overrides=dict(target_overrides or {}),
-                    home=home, project_dir=project_dir, env=env, clock=clock or Clock())
+    return Settings(folder=Path(chosen), history=kind, target=target, home=home, project_dir=project_dir, env=env,
+                    clock=clock or Clock())
 
 
 @dataclass(frozen=True)
@@ -92,8 +90,7 @@ def history_store(settings: Settings, api: ApiSession, identity: OrgIdentity) ->
 @contextmanager
 def connect(settings: Settings) -> Iterator[Connection]:
     env = dict(settings.env if settings.env is not None else os.environ)
-    target = resolve_target(settings.target, cli_overrides={k: v for k, v in settings.target_overrides.items() if v},
-                            env=env, project_dir=settings.project_dir)
+    target = resolve_target(settings.target, cli_overrides={}, env=env, project_dir=settings.project_dir)
     with open_target(target, data_dir=settings.home) as api:
         identity = fetch_identity(api)
         yield Connection(target, api, identity, history_store(settings, api, identity))

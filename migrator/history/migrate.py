@@ -126,10 +126,11 @@ def migrate(settings: Settings, options: MigrateOptions, *, check: MigrationChec
         elif todo:
             lock = LockInfo(holder=migrate_id, since=utc_iso(now()), by=conn.identity.username)
             with holding_lock(conn.store, lock, wait=options.lock_wait, clock=settings.clock, on_event=emit):
-                fresh = resolve(local, conn.store.read())  # another run may have applied some meanwhile
+                history = conn.store.read()  # another run may have applied some meanwhile
+                fresh = resolve(local, history)
                 refuse_drift(fresh, out_of_order=options.out_of_order)
                 todo = fresh.pending(to=options.to, out_of_order=options.out_of_order)
-                applied = _apply(conn, settings, options, todo, emit, now)
+                applied = _apply(conn, settings, options, todo, history.next_rank, emit, now)
         after = resolve(local, conn.store.read()) if applied else before
         result = MigrateResult(
             migrate_id=migrate_id, org_id=conn.identity.org_id, target=conn.target.name,
@@ -148,10 +149,9 @@ def _checked(checker: MigrationCheck, migration: LocalMigration, paths: MigrateP
     return report
 
 
-def _apply(conn: Connection, settings: Settings, options: MigrateOptions, todo: list[LocalMigration],
+def _apply(conn: Connection, settings: Settings, options: MigrateOptions, todo: list[LocalMigration], rank: int,
            emit: Event, now: Callable[[], datetime]) -> list[Applied]:
     applied: list[Applied] = []
-    rank = conn.store.read().next_rank
     for index, migration in enumerate(todo, 1):
         emit("migration_started", {"migration": migration.file.label, "index": index, "total": len(todo)})
         started = settings.clock.monotonic()
@@ -185,7 +185,7 @@ def _entry(migration: LocalMigration, rank: int, result: RunResult | None, error
     results = result.results if result else {}
     totals = results.get("totals") or {}
     ok = result is not None and result.exit_code == 0
-    message = "" if ok else (error or results.get("error") or _failure_text(totals, results.get("status", "")))
+    message = "" if ok else (error or results.get("error") or _failure_text(results))
     return HistoryEntry(
         rank=rank, kind=migration.file.kind, description=migration.file.description,
         outcome="success" if ok else "failed",
@@ -196,8 +196,17 @@ def _entry(migration: LocalMigration, rank: int, result: RunResult | None, error
         message=message)
 
 
-def _failure_text(totals: Mapping[str, Any], status: str) -> str:
+def _failure_text(results: Mapping[str, Any]) -> str:
+    """One line on why a run failed: its counts and the server's most frequent error, with an example."""
+    totals = results.get("totals") or {}
     parts = [f"{totals.get(k, 0):,} {k}" for k in ("failed", "skipped", "rejected") if totals.get(k)]
     if totals.get("links_failed"):
         parts.append(f"{totals['links_failed']:,} pass-2 links failed")
-    return f"run {status.replace('_', ' ')}: " + (", ".join(parts) if parts else "see its report")
+    text = f"run {str(results.get('status', '')).replace('_', ' ')}: " + (", ".join(parts) or "see its report")
+    top = (results.get("top_errors") or [None])[0]
+    if top:
+        example = (top.get("examples") or [{}])[0]
+        source = example.get("source_file")
+        where = f" (e.g. {source}:{example.get('source_row')})" if source else ""
+        text += f"; {top.get('code')} x{top.get('count')}: {top.get('message')}{where}"
+    return text

@@ -81,6 +81,8 @@ def migrate_lines(result: dict[str, Any]) -> list[str]:
                          f"(run {entry['run_id'] or '-'})")
             if entry["message"]:
                 lines.append(f"    {entry['message']}")
+            if entry["outcome"] != "success" and applied["run_dir"]:
+                lines.append(f"    rows and reasons: {applied['run_dir']}/report.html")
         failed = [a for a in result["applied"] if a["entry"]["outcome"] != "success"]
         done = len(result["applied"]) - len(failed)
         lines.append(f"Applied {done} migration(s) to {where}" +

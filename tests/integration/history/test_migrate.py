@@ -80,6 +80,7 @@ def test_a_failing_migration_stops_the_sequence_and_the_next_migrate_resumes_it(
     assert failed.exit_code == 1
     entry = failed.applied[1].entry
     assert entry.counts.failed == 1 and entry.counts.created == 4 and "1 failed" in entry.message
+    assert "NW-999 not found" in entry.message and "data/contacts.csv:3" in entry.message
     assert project.states() == [("V001 accounts", "success"), ("V002 contacts", "failed"),
                                 ("V003 opportunities", "pending"), ("R reference data", "pending")]
     assert project.query("SELECT Id FROM Opportunity") == []
