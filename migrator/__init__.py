@@ -8,6 +8,7 @@ jobs that would rather call Python than a shell::
     migrator.validate("plans/crm.yaml", check_sources=True)
     result = migrator.run("plans/crm.yaml", target="sandbox")
     print(result.results["totals"], result.exit_code)
+    migrator.migrate(target="sandbox")  # the pending versioned migrations (docs/migrations.md)
 
 They never print; progress arrives through `on_event(kind, data)`, failures as the exceptions
 below (all `MigratorError`), and each returns a typed result.

@@ -71,3 +71,11 @@ def test_drift_exits_2_with_both_checksums_and_a_dry_run_exits_0(clone):
     assert body["problems"][0]["applied_checksum"] != body["problems"][0]["current_checksum"]
     assert invoke("repair").exit_code == 0
     assert "up to date" in invoke("migrate").output
+
+
+def test_bad_options_exit_2_before_anything_is_sent(clone):
+    to = invoke("migrate", "--to", "one", "--format", "json")
+    assert to.exit_code == 2 and "'one' is not a version" in json.loads(to.output)["message"]
+    folder = invoke("info", "--dir", "nowhere")
+    assert folder.exit_code == 2 and "the migrations folder does not exist" in folder.output
+    assert not (clone / ".migrator" / "local-org.db").exists()
