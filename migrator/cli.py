@@ -441,7 +441,7 @@ def migrate(to: str | None, dry_run: bool, out_of_order: bool, strict: bool, max
 def info(var_pairs: tuple[str, ...], target: str | None, folder: Path | None, history: str | None, home: Path,
          output_format: str) -> None:
     """Show the target org's migration history: applied, pending, failed, changed and ignored migrations."""
-    from migrator.history.views import history_table
+    from migrator.history.views import history_table, info_lines
 
     def action() -> int:
         result = api.info(target=target, folder=folder, history=history, variables=api.parse_variables(var_pairs),
@@ -450,12 +450,7 @@ def info(var_pairs: tuple[str, ...], target: str | None, folder: Path | None, hi
             _emit_json(result.as_dict())
             return 0
         _console().print(history_table(result.rows, f"Migrations of org {result.org_id} (history in {result.history})"))
-        states = ", ".join(f"{count} {state.replace('_', ' ')}" for state, count in sorted(result.counts().items()))
-        lines = [f"Target {result.target}: {states or 'nothing yet'}"]
-        if result.lock:
-            lines.append(f"Locked by run {result.lock.holder} ({result.lock.command} by {result.lock.by or '?'}, "
-                         f"since {result.lock.since or '?'})")
-        _print_lines(lines + [f"Warning: {w}" for w in result.warnings])
+        _print_lines(info_lines(result.as_dict()))
         return 0
 
     _guarded(output_format, action)
@@ -469,6 +464,7 @@ def info(var_pairs: tuple[str, ...], target: str | None, folder: Path | None, hi
 def baseline(version: str, description: str | None, lock_wait: float, target: str | None, folder: Path | None,
              history: str | None, home: Path, output_format: str) -> None:
     """Start the history of an org loaded before migrator: mark every migration up to VERSION as applied."""
+    from migrator.history.views import baseline_lines
 
     def action() -> int:
         result = api.baseline(version, target=target, folder=folder, history=history, description=description,
@@ -476,8 +472,7 @@ def baseline(version: str, description: str | None, lock_wait: float, target: st
         if output_format == "json":
             _emit_json(result.as_dict())
         else:
-            below = ", ".join(result.below) or "none in the folder"
-            _print_lines([f"Baseline at V{result.entry.version} recorded in {result.history}; below it: {below}"])
+            _print_lines(baseline_lines(result.as_dict()))
         return 0
 
     _guarded(output_format, action)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +53,7 @@ class InfoResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"org_id": self.org_id, "target": self.target, "history": self.history,
-                "lock": None if self.lock is None else self.lock.__dict__, "states": self.counts(),
+                "lock": None if self.lock is None else asdict(self.lock), "states": self.counts(),
                 "migrations": [row.as_dict() for row in self.rows], "warnings": list(self.warnings)}
 
 
@@ -128,7 +128,7 @@ class RepairResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"org_id": self.org_id, "history": self.history, "actions": [a.as_dict() for a in self.actions],
-                "released_lock": None if self.released_lock is None else self.released_lock.__dict__}
+                "released_lock": None if self.released_lock is None else asdict(self.released_lock)}
 
 
 def repair(settings: Settings, *, release_lock: bool = False, variables: Mapping[str, str] | None = None,

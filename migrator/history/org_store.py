@@ -217,14 +217,12 @@ class OrgHistoryStore:
         the job itself are tried again (every operation here is safe to repeat)."""
         columns = list(rows[0])
         data = header_line(columns) + encode_rows(pd.DataFrame(rows, columns=columns))
-        for attempt in range(1, ATTEMPTS + 1):
+        for attempt in range(1, ATTEMPTS):
             try:
                 return self._job(operation, data, external_id)
             except TransientApiError:
-                if attempt == ATTEMPTS:
-                    raise
                 self.clock.sleep(0.5 * 2 ** attempt)
-        raise AssertionError("unreachable")
+        return self._job(operation, data, external_id)
 
     def _job(self, operation: str, data: bytes, external_id: str | None
              ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:

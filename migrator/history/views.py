@@ -94,12 +94,28 @@ def migrate_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _lock_text(lock: dict[str, Any]) -> str:
+    return f"run {lock['holder']} ({lock['command']} by {lock['by'] or '?'}, since {lock['since'] or '?'})"
+
+
+def info_lines(result: dict[str, Any]) -> list[str]:
+    states = ", ".join(f"{count} {state.replace('_', ' ')}" for state, count in sorted(result["states"].items()))
+    lines = [f"Target {result['target']}: {states or 'nothing yet'}"]
+    if result["lock"]:
+        lines.append(f"Locked by {_lock_text(result['lock'])}")
+    return lines + [f"Warning: {warning}" for warning in result["warnings"]]
+
+
+def baseline_lines(result: dict[str, Any]) -> list[str]:
+    below = ", ".join(result["below_baseline"]) or "none in the folder"
+    return [f"Baseline at V{result['baseline']['version']} recorded in {result['history']}; below it: {below}"]
+
+
 def repair_lines(result: dict[str, Any]) -> list[str]:
     lines = []
     lock = result["released_lock"]
     if lock:
-        lines.append(f"Released the lock held by run {lock['holder']} ({lock['command']} by {lock['by'] or '?'}, "
-                     f"since {lock['since'] or '?'})")
+        lines.append(f"Released the lock held by {_lock_text(lock)}")
     for action in result["actions"]:
         lines.append(f"{action['migration']}: {action['action']} ({action['detail']})")
     if not result["actions"]:

@@ -79,3 +79,14 @@ def test_bad_options_exit_2_before_anything_is_sent(clone):
     folder = invoke("info", "--dir", "nowhere")
     assert folder.exit_code == 2 and "the migrations folder does not exist" in folder.output
     assert not (clone / ".migrator" / "local-org.db").exists()
+
+
+def test_baseline_then_migrate_applies_only_what_is_above_it(clone):
+    done = invoke("baseline", "--version", "3")
+    assert done.exit_code == 0, done.output
+    assert "Baseline at V3 recorded in org" in done.output
+    assert "below it: V001 accounts, V002 contacts, V003 opportunities" in done.output
+    applied = json.loads(invoke("migrate", "--format", "json").output)
+    assert [a["migration"] for a in applied["applied"]] == ["R reference data"]
+    shown = invoke("info")
+    assert "Target local: 1 baseline, 3 below baseline, 1 success" in shown.output
