@@ -11,6 +11,7 @@ text: never read as rich markup or emoji codes, so `[red]` or `:x:` in a message
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -233,8 +234,6 @@ def _progress(output_format: str) -> Any:
     from migrator.run.progress import RunProgress
 
     if output_format == "json":
-        import contextlib
-
         return contextlib.nullcontext(None)
     return RunProgress(_console(stderr=True))
 
@@ -386,6 +385,130 @@ def jobs(
         return 0
 
     _guarded(output_format, action_)
+
+
+def _history_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every history command shares (migrate, info, baseline, repair)."""
+    for option in reversed([
+        TARGET,
+        click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+                     help="The migrations folder (default: [migrations] dir of migrator.toml, else migrations/)."),
+        click.option("--history", type=click.Choice(["org", "file"]),
+                     help="Keep the history in the org's Migrator_Migration__c records (default) or in "
+                          "<dir>/history/<org id>.json."),
+        HOME,
+        FORMAT,
+    ]):
+        command = option(command)
+    return command
+
+
+LOCK_WAIT = click.option("--lock-wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
+                         help="Wait this long for another run's history lock instead of stopping at once.")
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        _console().print(Text(line))
+
+
+@cli.command()
+@click.option("--to", "to", metavar="VERSION", help="Apply versions up to this one only.")
+@click.option("--dry-run", is_flag=True, help="Check each pending migration (the planner) and apply nothing.")
+@click.option("--out-of-order", is_flag=True, help="Also apply migrations older than the newest applied one.")
+@click.option("--strict", is_flag=True, help="A migration with rejected rows fails.")
+@click.option("--max-retries", type=int, default=3, show_default=True, help="Retries of rows that failed transiently.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
+@LOCK_WAIT
+@VARS
+@_history_options
+def migrate(to: str | None, dry_run: bool, out_of_order: bool, strict: bool, max_retries: int, concurrency: int,
+            lock_wait: float, var_pairs: tuple[str, ...], target: str | None, folder: Path | None,
+            history: str | None, home: Path, output_format: str) -> None:
+    """Apply the pending migrations to the target org in order, each as a run, recording its history."""
+    from migrator.history.progress import MigrateProgress
+    from migrator.history.views import history_table, migrate_lines
+
+    def action() -> int:
+        with MigrateProgress(_console(stderr=True)) if output_format == "text" else contextlib.nullcontext() as shown:
+            result = api.migrate(target=target, folder=folder, history=history, to=to, dry_run=dry_run,
+                                 out_of_order=out_of_order, variables=api.parse_variables(var_pairs), strict=strict,
+                                 max_retries=max_retries, concurrency=concurrency, lock_wait=lock_wait, home=home,
+                                 on_event=shown)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+        else:
+            if result.applied:
+                _console().print(history_table(result.after, f"History of org {result.org_id}"))
+            _print_lines(migrate_lines(result.as_dict()))
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@VARS
+@_history_options
+def info(var_pairs: tuple[str, ...], target: str | None, folder: Path | None, history: str | None, home: Path,
+         output_format: str) -> None:
+    """Show the target org's migration history: applied, pending, failed, changed and ignored migrations."""
+    from migrator.history.views import history_table, info_lines
+
+    def action() -> int:
+        result = api.info(target=target, folder=folder, history=history, variables=api.parse_variables(var_pairs),
+                          home=home)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+            return 0
+        _console().print(history_table(result.rows, f"Migrations of org {result.org_id} (history in {result.history})"))
+        _print_lines(info_lines(result.as_dict()))
+        return 0
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.option("--version", "version", required=True, metavar="VERSION", help="Migrations up to this count as applied.")
+@click.option("--description", help="Description of the baseline entry.")
+@LOCK_WAIT
+@_history_options
+def baseline(version: str, description: str | None, lock_wait: float, target: str | None, folder: Path | None,
+             history: str | None, home: Path, output_format: str) -> None:
+    """Start the history of an org loaded before migrator: mark every migration up to VERSION as applied."""
+    from migrator.history.views import baseline_lines
+
+    def action() -> int:
+        result = api.baseline(version, target=target, folder=folder, history=history, description=description,
+                              lock_wait=lock_wait, home=home)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+        else:
+            _print_lines(baseline_lines(result.as_dict()))
+        return 0
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.option("--release-lock", is_flag=True, help="First break the history lock a killed run left behind.")
+@LOCK_WAIT
+@VARS
+@_history_options
+def repair(release_lock: bool, lock_wait: float, var_pairs: tuple[str, ...], target: str | None,
+           folder: Path | None, history: str | None, home: Path, output_format: str) -> None:
+    """Accept changed checksums, clear failed entries and mark vanished migrations deleted."""
+    from migrator.history.views import repair_lines
+
+    def action() -> int:
+        result = api.repair(target=target, folder=folder, history=history, release_lock=release_lock,
+                            variables=api.parse_variables(var_pairs), lock_wait=lock_wait, home=home)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+        else:
+            _print_lines(repair_lines(result.as_dict()))
+        return 0
+
+    _guarded(output_format, action)
 
 
 def _register_serve() -> None:

@@ -35,7 +35,8 @@ from migrator.client.error_mapping import redact
 from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSession
 from migrator.errors import ConfigError
 
-__all__ = ["Target", "TargetConfig", "load_targets", "open_target", "redact", "resolve_target"]
+__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "open_target",
+           "redact", "resolve_target"]
 
 CONFIG_FILE = "migrator.toml"
 LOCAL = "local"
@@ -43,7 +44,9 @@ ENV_TARGET = "env"
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 LOCAL_DB_NAME = "local-org.db"
 
-TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets"})
+TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets", "migrations"})
+MIGRATIONS_KEYS = frozenset({"dir", "history"})
+HISTORY_STORES = ("org", "file")
 COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description"})
 KEYS_BY_AUTH: dict[str, frozenset[str]] = {
     "local": frozenset({"db", "schema"}),
@@ -224,6 +227,46 @@ def _check_target(name: str, settings: Any, file: Path, text: str, prefix: str) 
     if name == LOCAL and auth != LOCAL:
         raise fail("auth", "the target named 'local' is the local org; give your org another name")
     return TargetConfig(name, auth, dict(settings), file, header)
+
+
+@dataclass(frozen=True)
+class MigrationsConfig:
+    """The ``[migrations]`` table: the folder of versioned plans (relative to the config file) and
+    where the history is kept (``org``: the org's Migrator_Migration__c records; ``file``: a JSON
+    file per org id under ``<dir>/history/``). `dir` is None when the file does not name one."""
+
+    dir: Path | None = None
+    history: str | None = None
+    file: Path | None = None
+
+
+def load_migrations_config(project_dir: Path) -> MigrationsConfig:
+    """The project's ``[migrations]`` settings, shape-checked; empty without a config file or table."""
+    read = _read_config_file(project_dir)
+    if read is None:
+        return MigrationsConfig()
+    file, text, table, prefix = read
+    settings = table.get("migrations")
+    if settings is None:
+        return MigrationsConfig()
+    header = _line_of(text, rf"\s*\[\s*{re.escape(prefix)}migrations\s*\]")
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{file}:{header or '?'}: migrations must be a table: [migrations] dir = \"migrations\"")
+
+    def fail(key: str, message: str) -> ConfigError:
+        line = _line_of(text, rf"\s*{re.escape(key)}\s*=", header or 0) if header else None
+        return ConfigError(f"{file}:{line or '?'}: migrations.{key}: {message}")
+
+    for key, value in settings.items():
+        if key not in MIGRATIONS_KEYS:
+            raise fail(key, f"unknown setting{_did_you_mean(key, MIGRATIONS_KEYS)}")
+        if not isinstance(value, str) or not value.strip():
+            raise fail(key, "must be a non-empty string")
+    history = settings.get("history")
+    if history is not None and history not in HISTORY_STORES:
+        raise fail("history", f"must be one of {', '.join(HISTORY_STORES)}, not {history!r}")
+    folder = settings.get("dir")
+    return MigrationsConfig(dir=_relative(file.parent, folder) if folder else None, history=history, file=file)
 
 
 # --- resolving ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,11 +190,15 @@ def execute(
     env: Mapping[str, str] | None = None,
     clock: Clock = Clock(),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    connection: tuple[Target, ApiSession] | None = None,
 ) -> RunResult:
     """Start (or resume) a run and load it into the target.
 
     Raises (leaving nothing behind) when the run cannot start; once it has started, returns its
-    results whatever happens, with run_results.json and report.html written."""
+    results whatever happens, with run_results.json and report.html written.
+
+    With `connection` (a resolved target and its open session) the run uses it instead of opening
+    the target itself: `migrate` runs several plans over the one session that also holds the lock."""
     emit: Event = on_event or (lambda kind, data: None)
     started = now()
     started_tick = clock.monotonic()
@@ -206,14 +210,15 @@ def execute(
         info = read_json(paths.run_info)
     else:
         new = _prepare_new(request)
-    target = resolve_target(
+    target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
         env=dict(env if env is not None else os.environ),
         project_dir=request.project_dir,
     )
+    session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
-        api = stack.enter_context(open_target(target, data_dir=request.home))
+        api = stack.enter_context(session)
         if new is not None:
             paths, info, manifest = _start(request, new, started, emit)
         else:
