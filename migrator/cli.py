@@ -205,8 +205,9 @@ def plan(
                                         f": see {result.out_dir / 'rejects.csv'}"))
             if manifest.missing_parents:
                 out.print(Text.assemble(
-                    (f"{manifest.missing_parents} row(s) name a parent that is not in the source data", "yellow"),
-                    f" (they may exist in the org): see {result.out_dir / 'missing_parents.csv'}"))
+                    (f"{manifest.missing_parents} row(s) name a parent this plan does not send", "yellow"),
+                    " (not in the source data, filtered out, or rejected; `run` skips rows whose parent was "
+                    f"rejected): see the why column of {result.out_dir / 'missing_parents.csv'}"))
         return 1 if strict and manifest.rejects else 0
 
     _guarded(output_format, action)
