@@ -1,6 +1,7 @@
 """The local org's metadata: which objects exist, their fields, types, lookups and key prefixes.
 
-Loaded from the bundled ``standard_objects.yaml`` plus any ``--schema FILE`` the user passes (same
+Loaded from the bundled ``standard_objects.yaml`` and ``migrator_objects.yaml`` (the objects migrator
+itself keeps in an org: its migration history) plus any ``--schema FILE`` the user passes (same
 format; a user file may add objects or add/override fields of existing ones). Everything in the
 local org (describe, DML validation, SOQL) reads metadata from here, never from hard-coded lists.
 
@@ -318,10 +319,16 @@ def _check_references(schema: OrgSchema, where: str) -> None:
                                       f"object {target}")
 
 
+# Salesforce's standard objects, then the objects migrator keeps in an org (its migration history).
+BUNDLED_SCHEMA_FILES = ("standard_objects.yaml", "migrator_objects.yaml")
+
+
 def load_schema(extra_files: Iterable[Path | str] = ()) -> OrgSchema:
-    """The bundled standard objects, extended by each of `extra_files` in turn."""
-    bundled = resources.files("migrator.localorg").joinpath("standard_objects.yaml").read_text("utf-8")
-    schema = merge_schema(OrgSchema(objects={}), yaml.safe_load(bundled) or {}, "standard_objects.yaml")
+    """The bundled objects, extended by each of `extra_files` in turn."""
+    schema = OrgSchema(objects={})
+    for name in BUNDLED_SCHEMA_FILES:
+        bundled = resources.files("migrator.localorg").joinpath(name).read_text("utf-8")
+        schema = merge_schema(schema, yaml.safe_load(bundled) or {}, name)
     for path in extra_files:
         text = Path(path).read_text("utf-8")
         schema = merge_schema(schema, yaml.safe_load(text) or {}, str(path))

@@ -27,6 +27,7 @@ from .app import create_app
 from .certs import ensure_certificates
 from .faults import FaultSpec
 from .org import LocalOrg
+from .orgschema import OrgSchema
 from .settings import OrgSettings
 
 START_TIMEOUT_SECONDS = 30.0
@@ -61,7 +62,7 @@ class LocalOrgServer:
     def __init__(self, db_path: Path | str, schema_files: Iterable[Path | str] = (), host: str = "127.0.0.1",
                  port: int = 0, https: bool = True, token: str | None = None,
                  faults: FaultSpec | Mapping[str, object] | str | None = None, *,
-                 settings: OrgSettings | None = None, log_level: str = "warning"):
+                 settings: OrgSettings | None = None, log_level: str = "warning", schema: OrgSchema | None = None):
         if not https and not is_loopback(host):
             raise InsecureBindError(f"refusing to serve plain HTTP on {host}: tokens and passwords would cross the "
                                     f"network unencrypted; serve HTTPS there, or plain HTTP on 127.0.0.1 only")
@@ -74,6 +75,7 @@ class LocalOrgServer:
         self.faults = faults
         self.settings = settings
         self.log_level = log_level
+        self.schema = schema  # instead of the bundled objects + schema_files (an org shaped by a test)
         self.org: LocalOrg | None = None
         self.ca_file: Path | None = None
         self._server: uvicorn.Server | None = None
@@ -89,7 +91,7 @@ class LocalOrgServer:
 
     def start(self) -> None:
         self.org = LocalOrg(self.db_path, self.schema_files, settings=self.settings, faults=self.faults,
-                            token=self.token)
+                            token=self.token, schema=self.schema)
         try:
             self._serve(self.org)
         except BaseException:

@@ -88,7 +88,7 @@ def test_permanent_failure_goes_to_failed_csv_and_children_are_skipped(org):
     assert "a dozen" in failed["message"].iloc[0]
     skipped = read_table(result.paths.root / steps["Contact"]["files"]["skipped"])
     assert sorted(skipped["key"]) == ["C3-0", "C3-1"]
-    assert set(skipped["reason"]) == {"parent Account failed to load"} and set(skipped["parent_key"]) == {"A3"}
+    assert set(skipped["reason"]) == {"parent Account A3 failed to load"} and set(skipped["parent_key"]) == {"A3"}
     assert org.count("Contact") == 18
     assert result.results["top_errors"][0]["code"] == "INVALID_TYPE_ON_FIELD_IN_RECORD"
 
