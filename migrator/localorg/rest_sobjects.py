@@ -95,17 +95,25 @@ def several(call: RestCall, obj: ObjectDef, ids: list[str]) -> RestResponse:
     return RestResponse(300, [call.record_url(obj.name, i) for i in ids])
 
 
-def by_external_id(call: RestCall, object_name: str, field_name: str, value: str) -> RestResponse:
-    obj = object_of(call, object_name)
-    key = key_field(obj, field_name)
-    if key.name == "Id":
-        return retrieve(call, object_name, value)
+def one_match(call: RestCall, obj: ObjectDef, key: FieldDef, value: str) -> str | RestResponse:
+    """The Id of the one live record whose `key` holds `value`, the 300 answer when several do, or 404."""
     ids = matching_ids(call, obj, key, value)
     if len(ids) > 1:
         return several(call, obj, ids)
     if not ids:
         raise not_found()
-    records = fetch_records(call, obj, f"Id = '{ids[0]}'", selected_fields(call, obj, call.params.get("fields")))
+    return ids[0]
+
+
+def by_external_id(call: RestCall, object_name: str, field_name: str, value: str) -> RestResponse:
+    obj = object_of(call, object_name)
+    key = key_field(obj, field_name)
+    if key.name == "Id":
+        return retrieve(call, object_name, value)
+    match = one_match(call, obj, key, value)
+    if isinstance(match, RestResponse):
+        return match
+    records = fetch_records(call, obj, f"Id = '{match}'", selected_fields(call, obj, call.params.get("fields")))
     return RestResponse(200, records[0])
 
 
@@ -206,10 +214,6 @@ def delete_by_external_id(call: RestCall, object_name: str, field_name: str, val
     key = key_field(obj, field_name)
     if key.name == "Id":
         return delete(call, object_name, value)
-    ids = matching_ids(call, obj, key, value)
-    if len(ids) > 1:
-        return several(call, obj, ids)
-    if not ids:
-        raise not_found()
-    return delete(call, object_name, ids[0])
+    match = one_match(call, obj, key, value)
+    return match if isinstance(match, RestResponse) else delete(call, object_name, match)
 

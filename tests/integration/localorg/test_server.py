@@ -8,7 +8,6 @@ import sqlite3
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -21,7 +20,7 @@ from migrator.localorg.server import InsecureBindError, LocalOrgServer, is_loopb
 from tests.integration.conftest import org_session
 
 from .bulk1_support import Bulk1, session_for
-from .support import base, create_job, run_job, wait
+from .support import base, create_job, env_lines, run_job, wait
 
 
 def test_https_with_a_ca_clients_can_trust(fresh_org):
@@ -157,14 +156,7 @@ def test_serve_command_prints_env_lines_and_stops_on_sigterm(tmp_path):
                "--db", str(tmp_path / "org.db"), "--port", "0", "--print-env", "--faults", "slow_ms=1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        lines = {}
-        deadline = time.monotonic() + 30
-        while "SSL_CERT_FILE" not in lines and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            key, _, value = line.strip().partition("=")
-            lines[key] = value.strip("'")
+        lines = env_lines(process.stdout)
         assert set(lines) == {"SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_USERNAME", "SF_PASSWORD", "SF_CLIENT_ID",
                               "SF_CLIENT_SECRET", "SF_JWT_KEY_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
         response = requests.get(f"{lines['SF_INSTANCE_URL']}/services/data/v62.0/limits",

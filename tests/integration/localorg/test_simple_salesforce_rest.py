@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from simple_salesforce.exceptions import (
 )
 
 from tests.integration.conftest import unique
+
+from .support import env_lines
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -109,15 +110,8 @@ def served(tmp_path) -> Iterator[dict[str, str]]:
                "--print-env"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                cwd=tmp_path)
-    lines: dict[str, str] = {}
     try:
-        deadline = time.monotonic() + 60
-        while "SSL_CERT_FILE" not in lines and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            key, _, value = line.strip().partition("=")
-            lines[key] = value.strip("'")
+        lines = env_lines(process.stdout)
         assert "SF_INSTANCE_URL" in lines, process.stderr.read() if process.poll() is not None else "no env lines"
         yield lines
     finally:
