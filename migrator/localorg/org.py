@@ -108,6 +108,7 @@ class LocalOrg:
                                   on_ingest_thread=self.ingest_worker.call, on_query_thread=self.query_worker.call)
         self.key_folder = self.db_path.parent / f"{self.db_path.stem}-tls"  # TLS and connected-app keys
         self._signing_key: SigningKey | None = None
+        self._key_lock = threading.Lock()
         self._usage_lock = threading.Lock()
         self._usage_day, self._usage = self._saved_usage()
         self._started = False
@@ -123,7 +124,7 @@ class LocalOrg:
     @property
     def signing_key(self) -> SigningKey:
         """The org's own connected-app key pair (made on first use: a 2048-bit RSA key takes a moment)."""
-        with self._usage_lock:
+        with self._key_lock:
             if self._signing_key is None:
                 self._signing_key = ensure_signing_key(self.key_folder)
             return self._signing_key
