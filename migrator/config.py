@@ -453,6 +453,6 @@ def _local_org(target: Target, data_dir: Path) -> Iterator[tuple[Any, Credential
                         https=True) as org:
         # The real OAuth password flow against the org's own token endpoint, so an expired
         # session is renewed exactly as it would be against Salesforce.
-        credentials = UsernamePasswordCredentials(org.instance_url, "migrator", "", org.username,
-                                                  org.password)
+        credentials = UsernamePasswordCredentials(org.instance_url, org.client_id, org.client_secret,
+                                                  org.username, org.password)
         yield org, credentials
