@@ -8,18 +8,27 @@ jobs that would rather call Python than a shell::
     migrator.validate("plans/crm.yaml", check_sources=True)
     result = migrator.run("plans/crm.yaml", target="sandbox")
     print(result.results["totals"], result.exit_code)
+    migrator.migrate(target="sandbox")  # the pending versioned migrations (docs/migrations.md)
 
 They never print; progress arrives through `on_event(kind, data)`, failures as the exceptions
 below (all `MigratorError`), and each returns a typed result.
 """
 
 from migrator.api import (
+    BaselineResult,
+    InfoResult,
+    MigrateResult,
     PlanResult,
+    RepairResult,
     RunStatus,
     ValidateResult,
+    baseline,
+    info,
     list_runs,
+    migrate,
     plan,
     remote_jobs,
+    repair,
     retry,
     run,
     status,
@@ -30,7 +39,11 @@ from migrator.errors import (
     AuthError,
     BulkApiError,
     ConfigError,
+    DriftError,
+    HistoryError,
+    HistoryLockedError,
     MigrationFailed,
+    MigrationsError,
     MigratorError,
     PlanError,
     Problem,
@@ -46,15 +59,23 @@ __version__ = MIGRATOR_VERSION
 
 __all__ = [
     "AuthError",
+    "BaselineResult",
     "BulkApiError",
     "ConfigError",
+    "DriftError",
+    "HistoryError",
+    "HistoryLockedError",
+    "InfoResult",
     "Manifest",
+    "MigrateResult",
     "MigrationFailed",
+    "MigrationsError",
     "MigratorError",
     "Plan",
     "PlanError",
     "PlanResult",
     "Problem",
+    "RepairResult",
     "RunResult",
     "RunStateError",
     "RunStatus",
@@ -63,9 +84,13 @@ __all__ = [
     "UsageError",
     "ValidateResult",
     "__version__",
+    "baseline",
+    "info",
     "list_runs",
+    "migrate",
     "plan",
     "remote_jobs",
+    "repair",
     "retry",
     "run",
     "status",
