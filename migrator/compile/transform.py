@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from migrator.compile import convert
+from migrator.compile.linemap import may_hold
 from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, ObjectSpec
 from migrator.plan.templating import Template, compile_template
 from migrator.plan.where import WhereFilter, compile_where
@@ -258,20 +261,33 @@ def _owners(layout: StepLayout) -> dict[str, str]:
     return owners
 
 
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    arrow = pa.array(values)  # zero copy for Arrow-backed text
+    return arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
+
+
 def _refuse_unsendable(out: dict[str, pd.Series], errors: dict[str, pd.Series], raw: dict[str, pd.Series],
                        owners: Mapping[str, str], index: pd.Index) -> None:
     """Values Salesforce cannot take, whatever the field: a NUL byte (it cannot be stored, and
-    stripping it silently would change the data) and text over Salesforce's length limits."""
+    stripping it silently would change the data) and text over Salesforce's length limits.
+
+    Byte lengths and a scan of the data buffers answer for almost every chunk at memory speed;
+    characters are counted only where a value has more bytes than a field may have characters."""
     total = np.zeros(len(index), dtype=np.int64)
     field_too_long = np.zeros(len(index), dtype=bool)
     for header, values in out.items():
-        owner = owners.get(header, header)
-        lengths = values.str.len().fillna(0).to_numpy(dtype=np.int64)
+        arrow = _arrow(values)
+        lengths = pc.fill_null(pc.binary_length(arrow), 0).to_numpy()
         total += lengths
-        nul = values.str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)
-        too_long = lengths > MAX_FIELD_CHARS
+        nul = np.zeros(len(index), dtype=bool)
+        if any(may_hold(chunk, NUL.encode()) for chunk in arrow.chunks):
+            nul = pc.fill_null(pc.match_substring(arrow, NUL), False).to_numpy(zero_copy_only=False)
+        too_long = np.zeros(len(index), dtype=bool)
+        if len(lengths) and lengths.max() > MAX_FIELD_CHARS:
+            too_long = pc.fill_null(pc.utf8_length(arrow), 0).to_numpy() > MAX_FIELD_CHARS
         field_too_long |= too_long
         if nul.any() or too_long.any():
+            owner = owners.get(header, header)
             clean = (errors[owner] == "").to_numpy()
             reason = np.where(nul, "contains a NUL byte (\\x00), which Salesforce cannot store; remove it "
                               "from the source", f"longer than {MAX_FIELD_CHARS:,} characters, the most a "
@@ -279,6 +295,9 @@ def _refuse_unsendable(out: dict[str, pd.Series], errors: dict[str, pd.Series], 
             errors[owner] = errors[owner].mask(pd.Series((nul | too_long) & clean, index=index),
                                                pd.Series(reason, index=index, dtype="str"))
     over = (total > MAX_RECORD_CHARS) & ~field_too_long  # a field over its limit already says why
+    if over.any():
+        characters = sum(pc.fill_null(pc.utf8_length(_arrow(v)), 0).to_numpy() for v in out.values())
+        over &= characters > MAX_RECORD_CHARS
     if over.any():
         errors[RECORD] = pd.Series("", index=index, dtype="str").mask(
             pd.Series(over, index=index), f"longer than {MAX_RECORD_CHARS:,} characters in all, the most Bulk "

@@ -222,3 +222,13 @@ def test_a_crlf_inside_a_value_survives_any_block_boundary(tmp_path: Path, encod
         chunks = list(read_source(path, "src.csv", encoding=encoding, block_bytes=block))
         assert pd.concat([c.frame for c in chunks])["h"].tolist() == [value, "z"], block
         assert [int(line) for c in chunks for line in c.lines] == [2, 6], block
+
+
+def test_the_fast_check_for_line_breaks_looks_only_at_the_values_of_a_slice():
+    from migrator.compile.linemap import breaks_in, may_hold
+
+    array = pa.array(["a\nb", "plain", "x\r\ny", "z"])
+    assert breaks_in(array).tolist() == [1, 0, 1, 0]
+    assert not may_hold(array.slice(1, 1), b"\n") and may_hold(array.slice(2, 1), b"\n")
+    assert breaks_in(array.slice(3, 1)).tolist() == [0]
+    assert not may_hold(pa.array([], pa.string()), b"\n")
