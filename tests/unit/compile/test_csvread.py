@@ -98,7 +98,7 @@ value = st.lists(st.sampled_from([*'ab ,"\n', "\r\n", "é"]), max_size=8).map(""
 record = st.tuples(value, value)
 
 
-@settings(max_examples=200, derandomize=True, deadline=None,
+@settings(max_examples=80, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=st.lists(st.tuples(record, st.integers(0, 2)), min_size=1, max_size=25),
        newline=st.sampled_from(["\n", "\r\n"]))
