@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrator.check import describe_command
+from migrator.check.describe_command import DescribeResult
 from migrator.client.bulk2 import Bulk2Client
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
@@ -24,7 +26,7 @@ from migrator.plan.model import Plan
 from migrator.run import rundir
 from migrator.run.checkpoint import Checkpoint
 from migrator.run.executor import Clock, RunOptions
-from migrator.run.rundir import RunPaths, read_json
+from migrator.run.rundir import RunPaths, atomic_write_bytes, read_json
 from migrator.run.runner import RunRequest, RunResult, execute, load_run
 
 Event = Callable[[str, Mapping[str, object]], None]
@@ -101,6 +103,36 @@ def plan(
     target = out_dir or default_plan_dir(loaded)
     manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
+
+
+# --- the target's view -----------------------------------------------------------------------
+
+
+def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, **overrides: object):
+    return resolve_target(name, cli_overrides=overrides, env=dict(env if env is not None else os.environ),
+                          project_dir=project_dir)
+
+
+def describe(
+    plan_path: Path | str | None = None,
+    *,
+    target: str | None = None,
+    objects: tuple[str, ...] = (),
+    out: Path | None = None,
+    variables: Mapping[str, str] | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+) -> DescribeResult:
+    """Snapshot the target's schema of the plan's objects (and/or `objects`) as org-schema YAML,
+    written to `out` when given (the text is in the result either way)."""
+    names = list(objects)
+    if plan_path is not None:
+        names = describe_command.plan_objects(load_plan(plan_path, variables)) + names
+    result = describe_command.describe(_target(target, env, project_dir), names, data_dir=home)
+    if out is not None:
+        atomic_write_bytes(Path(out), result.text.encode("utf-8"))
+    return result
 
 
 # --- runs ------------------------------------------------------------------------------------

@@ -375,6 +375,37 @@ def jobs(
     _guarded(output_format, action_)
 
 
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--objects", "object_list", metavar="A,B", help="Objects to describe (besides the plan's).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the snapshot here (default: print it).")
+@VARS
+@HOME
+@FORMAT
+def describe(plan_file: Path | None, target: str | None, object_list: str | None, out_file: Path | None,
+             var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """Snapshot the target's schema of PLAN_FILE's objects (or --objects) as org-schema YAML, which
+    `migrator serve --schema` loads and `migrator check --schema` checks plans against."""
+
+    def action() -> int:
+        objects = tuple(n.strip() for n in (object_list or "").split(",") if n.strip())
+        result = api.describe(plan_file, target=target, objects=objects, out=out_file,
+                              variables=api.parse_variables(var_pairs), home=home)
+        if output_format == "json":
+            _emit_json({"ok": True, "target": result.target, "objects": list(result.objects), "fields": result.fields,
+                        "out": str(out_file) if out_file else None, **({} if out_file else {"snapshot": result.text})})
+        elif out_file is None:
+            click.echo(result.text, nl=False)
+        else:
+            _console().print(f"Wrote the schema of {len(result.objects)} object(s), {result.fields} fields, from "
+                             f"{result.target} to {out_file}", markup=False)
+        return 0
+
+    _guarded(output_format, action)
+
+
 def _register_serve() -> None:
     """`migrator serve` comes from the local org package, which imports nothing from migrator."""
     try:

@@ -26,7 +26,7 @@ def csv_sql(expr: str, fd: FieldDef) -> str:
     """SQL that yields the CSV text of `expr` ('' for null); doubles are left to `format_double`."""
     if fd.type == "boolean":
         return f"CASE {expr} WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE '' END"
-    if fd.type == "int":
+    if fd.type in ("int", "long"):
         return f"ifnull(CAST(CAST({expr} AS INTEGER) AS TEXT), '')"
     if fd.type in NUMBER_TYPES:
         return expr
@@ -54,7 +54,7 @@ def format_double(value: Any) -> str:
 def json_converter(fd: FieldDef) -> Converter | None:
     if fd.type == "boolean":
         return _json_bool
-    if fd.type == "int":
+    if fd.type in ("int", "long"):
         return _json_int
     if fd.type in NUMBER_TYPES:
         return _json_float
