@@ -14,13 +14,15 @@ from pathlib import Path
 
 from migrator.check import describe_command
 from migrator.check.describe_command import DescribeResult
+from migrator.check.names import target_name_check
 from migrator.client.bulk2 import Bulk2Client
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.sources import read_headers
-from migrator.config import open_target, resolve_target
-from migrator.errors import UsageError
+from migrator.config import Target, load_targets, open_target, resolve_target
+from migrator.errors import ConfigError, UsageError
+from migrator.plan.checks import PlanCheck
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 from migrator.run import rundir
@@ -51,18 +53,48 @@ def default_plan_dir(plan: Plan, home: Path = DEFAULT_HOME) -> Path:
 
 @dataclass(frozen=True)
 class ValidateResult:
-    """A plan that passed every check (and, when `checked_sources`, its sources' headers too)."""
+    """A plan that passed every check (and, when `checked_sources`, its sources' headers too);
+    `target` names the target whose known objects and fields the names were checked against."""
 
     plan: Plan
     checked_sources: bool
+    target: str | None = None
+
+
+def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, **overrides: object) -> Target:
+    return resolve_target(name, cli_overrides=overrides, env=dict(env if env is not None else os.environ),
+                          project_dir=project_dir)
+
+
+def _names_check(name: str | None, env: Mapping[str, str] | None, project_dir: Path) -> tuple[str | None, PlanCheck]:
+    """(target name, the check of the plan's names against what it is known to have): the target
+    named, else the one a run would use. Offline: a Salesforce target whose credentials are not at
+    hand is still known to be a Salesforce org; with no usable target the standard objects are the
+    reference."""
+    try:
+        resolved: Target | None = _target(name, env, project_dir)
+    except ConfigError:
+        configured = load_targets(project_dir).get(name or "")
+        if name is not None and (configured is None or configured.auth == "local"):
+            raise
+        resolved = None
+    return (resolved.name if resolved else name), target_name_check(resolved)
 
 
 def validate(
-    plan_path: Path | str, *, variables: Mapping[str, str] | None = None, check_sources: bool = False
+    plan_path: Path | str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    check_sources: bool = False,
+    target: str | None = None,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
 ) -> ValidateResult:
-    """Check a plan (and with `check_sources`, its source headers). Raises PlanError with every problem."""
-    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None)
-    return ValidateResult(plan=plan, checked_sources=check_sources)
+    """Check a plan (and with `check_sources`, its source headers), and its object and field names
+    against what the target is known to have. Raises PlanError with every problem."""
+    checked_against, names = _names_check(target, env, project_dir)
+    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None, extra_checks=(names,))
+    return ValidateResult(plan=plan, checked_sources=check_sources, target=checked_against)
 
 
 @dataclass(frozen=True)
@@ -96,21 +128,20 @@ def plan(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    target: str | None = None,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
 ) -> PlanResult:
     """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
-    loaded = load_plan(plan_path, variables, headers=read_headers)
-    target = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
-    return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
+    _, names = _names_check(target, env, project_dir)
+    loaded = load_plan(plan_path, variables, headers=read_headers, extra_checks=(names,))
+    out = out_dir or default_plan_dir(loaded)
+    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict), on_event)
+    return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
 
 
 # --- the target's view -----------------------------------------------------------------------
-
-
-def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, **overrides: object):
-    return resolve_target(name, cli_overrides=overrides, env=dict(env if env is not None else os.environ),
-                          project_dir=project_dir)
 
 
 def describe(

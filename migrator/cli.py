@@ -74,16 +74,25 @@ def cli() -> None:
     """Declarative, YAML-driven data migrations for Salesforce."""
 
 
+TARGET = click.option(
+    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
+)
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sources", "check_sources", is_flag=True, help="Also check every column against the source files.")
+@click.option("--target", "-t", help="Check object and field names against what this target is known to have "
+              "(default: the target a run would use).")
 @VARS
 @FORMAT
-def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], output_format: str) -> None:
+def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs: tuple[str, ...],
+             output_format: str) -> None:
     """Check PLAN_FILE against the plan schema and itself; report every problem with file:line."""
 
     def action() -> int:
-        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources)
+        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources,
+                              target=target)
         plan = result.plan
         if output_format == "json":
             _emit_json(
@@ -92,12 +101,14 @@ def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], o
                     "plan": plan.name,
                     "file": str(plan_file),
                     "checked_sources": check_sources,
+                    "target": result.target,
                     "steps": [{"name": s.name, "object": s.object, "operation": s.operation} for s in plan.objects],
                 }
             )
         else:
             what = "plan and sources" if check_sources else "plan"
-            _console().print(f"[green]✓[/] {plan_file}: {what} valid ({len(plan.objects)} steps)")
+            names = f"; names checked against {result.target}" if result.target else ""
+            _console().print(f"[green]✓[/] {plan_file}: {what} valid ({len(plan.objects)} steps{names})")
         return 0
 
     _guarded(output_format, action)
@@ -151,6 +162,8 @@ def _plan_table(result: api.PlanResult) -> Table:
 )
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
+@click.option("--target", "-t", help="Check object and field names against what this target is known to have "
+              "(default: the target a run would use).")
 @VARS
 @FORMAT
 def plan(
@@ -158,6 +171,7 @@ def plan(
     out_dir: Path | None,
     strict: bool,
     graph: str | None,
+    target: str | None,
     var_pairs: tuple[str, ...],
     output_format: str,
 ) -> None:
@@ -176,6 +190,7 @@ def plan(
                 out_dir=out_dir,
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
+                target=target,
                 on_event=on_event if output_format == "text" else None,
             )
         manifest = result.manifest
@@ -198,11 +213,6 @@ def plan(
         return 1 if strict and manifest.rejects else 0
 
     _guarded(output_format, action)
-
-
-TARGET = click.option(
-    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
-)
 
 
 def _run_output(result: api.RunResult, output_format: str) -> int:

@@ -9,13 +9,13 @@ run is miserable. Schema problems confined to some steps still let the other ste
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
 from migrator.plan import checks
-from migrator.plan.checks import HeaderReader, PlanContext
+from migrator.plan.checks import HeaderReader, PlanCheck, PlanContext
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
     DEFAULT_PART_ROWS,
@@ -177,11 +177,13 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
-              headers: HeaderReader | None = None) -> Plan:
+              headers: HeaderReader | None = None, extra_checks: Sequence[PlanCheck] = ()) -> Plan:
     """Load and check a plan file. `variables` override the plan's declared variables (--var).
 
     Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
-    column the plan reads is checked against their headers. Raises PlanError holding every problem found.
+    column the plan reads is checked against their headers. `extra_checks` (from later stages, such
+    as object and field names against the target's schema) run on the same steps, so their problems
+    come in the same report. Raises PlanError holding every problem found.
     """
     file = str(path)
     plan_path = Path(path)
@@ -210,6 +212,10 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     problems += checks.semantic_problems(context, overrides)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
         problems += checks.source_problems(context, headers)
+    for check in extra_checks:
+        start = len(context.problems)
+        check(context)
+        problems += context.problems[start:]
     if problems:
         raise PlanError(_sorted(problems))
     order = data.get("load_order")

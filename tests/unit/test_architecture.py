@@ -20,7 +20,7 @@ import migrator
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "api.py", "cli.py", "config.py", "errors.py"}
-STAGE_PACKAGES = {"plan", "compile", "run", "client", "localorg"}
+STAGE_PACKAGES = {"plan", "compile", "check", "run", "client", "localorg"}
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
