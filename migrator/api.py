@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrator.check import describe_command
+from migrator.check import check_command, describe_command
+from migrator.check.check_command import CheckOptions, CheckResult
 from migrator.check.describe_command import DescribeResult
 from migrator.check.names import target_name_check
 from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
@@ -164,6 +166,36 @@ def describe(
     if out is not None:
         atomic_write_bytes(Path(out), result.text.encode("utf-8"))
     return result
+
+
+def check(
+    plan_path: Path | str,
+    *,
+    target: str | None = None,
+    schema_files: tuple[Path, ...] = (),
+    sources: bool = True,
+    out_dir: Path | None = None,
+    variables: Mapping[str, str] | None = None,
+    strict: bool = False,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> CheckResult:
+    """The target-aware dry run: the plan against the target's describe (or `schema_files`), the
+    rows against its field rules, and, against a live org, its limits and the predicted outcome."""
+    if target is not None and schema_files:
+        raise UsageError("check against a --target or against --schema files, not both")
+    path = Path(plan_path)
+    options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
+                           sources=sources, strict=strict)
+    if schema_files:
+        return check_command.check_against_files(schema_files, path, options, on_event)
+    timer = clock or Clock()
+    return check_command.check_against_target(_target(target, env, project_dir), path, options, data_dir=home,
+                                              timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep),
+                                              on_event=on_event)
 
 
 # --- runs ------------------------------------------------------------------------------------

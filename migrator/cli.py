@@ -386,6 +386,51 @@ def jobs(
 
 
 @cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Check against org schema files or snapshots instead of a live target (repeatable).")
+@click.option("--sources/--no-sources", "sources", default=True, show_default=True,
+              help="Read the sources: row checks against the target's fields, limits and the prediction.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
+@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@VARS
+@HOME
+@FORMAT
+def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
+          strict: bool, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
+    source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
+    Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
+    from migrator.check import report
+
+    def action() -> int:
+        with _console(stderr=True).status("checking...") as status:
+
+            def on_event(kind: str, data: Any) -> None:
+                if kind == "step_started":
+                    status.update(f"checking {data['step']}...")
+                elif kind == "predicting":
+                    status.update("querying the target for the plan's keys...")
+
+            result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, home=home,
+                               on_event=on_event if output_format == "text" else None)
+        if output_format == "json":
+            _emit_json(result.to_json())
+        else:
+            out = _console()
+            if result.forecast:
+                out.print(report.forecast_table(result))
+            for line in report.summary_lines(result):
+                out.print(line, markup=False)
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @TARGET
 @click.option("--objects", "object_list", metavar="A,B", help="Objects to describe (besides the plan's).")

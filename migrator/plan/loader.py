@@ -85,6 +85,7 @@ class _Builder:
             concurrency=self.inherited(raw, "concurrency", "parallel"),
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
+            skip_unchanged=bool(self.inherited(raw, "skip_unchanged", False)),
             location=self.location(path, key=False),
         )
 
@@ -108,6 +109,10 @@ class _Builder:
 
     def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
         spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
+        record_type = spec.get("record_type")
+        if record_type is not None:  # {record_type: COLUMN} or {record_type: {value: NAME}}
+            spec = {**{k: v for k, v in spec.items() if k != "record_type"},
+                    **(record_type if isinstance(record_type, dict) else {"from": record_type})}
         field_type = spec.get("type", "string")
         formats = spec.get("format")
         if formats is None and field_type in ("date", "datetime"):
@@ -132,6 +137,7 @@ class _Builder:
             max_length=spec.get("max_length"),
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
+            record_type=record_type is not None,
             location=self.location(path),
         )
 
