@@ -220,13 +220,19 @@ def run(
     send_orphans: bool = False,
     concurrency: int = 4,
     resume: str | None = None,
+    check: bool = True,
+    changed_only: bool = False,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
-    """Compile the plan into a new run directory and load it into the target (or resume a run)."""
+    """Compile the plan into a new run directory and load it into the target (or resume a run).
+
+    When the target serves describe, the plan is first checked against it (`check=False` skips
+    this) and nothing is sent if it would fail; `changed_only` sends only the rows that differ from
+    the target's current values (as `skip_unchanged: true` does for a step)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -238,6 +244,8 @@ def run(
         resume=resume,
         home=home,
         project_dir=project_dir,
+        check=check,
+        changed_only=changed_only,
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 

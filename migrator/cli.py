@@ -277,18 +277,25 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
 @click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
 @click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra org schema file for a local target (custom objects and fields; repeatable).")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="Do not check the plan against the target's describe before sending.")
+@click.option("--changed-only", is_flag=True,
+              help="Send only rows that differ from the target's current values; the rest are 'unchanged'.")
 @VARS
 @_execution_options
 def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
-        schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None, max_retries: int,
-        send_orphans: bool, concurrency: int, home: Path, output_format: str) -> None:
-    """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
+        schema_files: tuple[Path, ...], no_check: bool, changed_only: bool, var_pairs: tuple[str, ...],
+        target: str | None, max_retries: int, send_orphans: bool, concurrency: int, home: Path,
+        output_format: str) -> None:
+    """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
+    it against the target's describe."""
     if plan_file is None and resume is None:
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
         variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
-        send_orphans=send_orphans, concurrency=concurrency, resume=resume, home=home, on_event=progress))
+        send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
+        changed_only=changed_only, home=home, on_event=progress))
 
 
 @cli.command()

@@ -39,16 +39,18 @@ OUTCOMES: dict[str, tuple[str, str]] = {
     "failed": ("Failed", "#dc2626"),
     "skipped": ("Skipped (parent failed)", "#f59e0b"),
     "rejected": ("Rejected before sending", "#7c3aed"),
+    "unchanged": ("Unchanged (not sent)", "#94a3b8"),
 }
 _STEP_DEFAULTS: dict[str, Any] = {
     "step": "", "object": "", "operation": "", "api": "", "pass": 1, "level": 0, "wave": 0, "rows": 0,
-    "succeeded": 0, "created": 0, "updated": 0, "failed": 0, "skipped": 0, "retried": 0, "jobs": 0,
+    "succeeded": 0, "created": 0, "updated": 0, "failed": 0, "skipped": 0, "unchanged": 0, "retried": 0, "jobs": 0,
     "seconds": 0.0, "error_codes": {}, "files": {},
 }
 _SOURCE_DEFAULTS: dict[str, Any] = {"step": "", "object": "", "files": [], "source_rows": 0, "filtered": 0,
-                                    "rejected": 0, "sent": 0, "succeeded": 0, "failed": 0, "skipped": 0}
-_TOTAL_KEYS = ("source_rows", "filtered", "rejected", "sent", "succeeded", "created", "updated", "failed",
-               "skipped", "retried", "jobs")
+                                    "rejected": 0, "unchanged": 0, "sent": 0, "succeeded": 0, "failed": 0,
+                                    "skipped": 0}
+_TOTAL_KEYS = ("source_rows", "filtered", "rejected", "unchanged", "sent", "succeeded", "created", "updated",
+               "failed", "skipped", "retried", "jobs")
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -139,20 +141,25 @@ def summary_table(results: Mapping[str, Any]) -> Table:
     table.add_column("Succeeded (created/updated)", justify="right")
     table.add_column("Failed", justify="right")
     table.add_column("Skipped", justify="right")
+    changed_only = any(step["unchanged"] for step in data["steps"]) or data["totals"]["unchanged"]
+    if changed_only:
+        table.add_column("Unchanged", justify="right")
     table.add_column("Retried", justify="right")
     table.add_column("Time", justify="right")
     for step in data["steps"]:
+        unchanged = [_count_cell(step["unchanged"], "")] if changed_only else []
         table.add_row(
             str(step["wave"]), step["id"], step["object"], step["operation"],
             _pass_level(step), fmt_int(step["rows"]), _succeeded_cell(step),
-            _count_cell(step["failed"], "bold red"), _count_cell(step["skipped"], "yellow"),
+            _count_cell(step["failed"], "bold red"), _count_cell(step["skipped"], "yellow"), *unchanged,
             _count_cell(step["retried"], "cyan"), fmt_duration(step["seconds"]),
         )
     totals = data["totals"]
     table.add_section()
+    unchanged_total = [_count_cell(totals["unchanged"], "")] if changed_only else []
     table.add_row(
         "", Text("Total", style="bold"), "", "", "", fmt_int(totals["sent"]), _succeeded_cell(totals),
-        _count_cell(totals["failed"], "bold red"), _count_cell(totals["skipped"], "yellow"),
+        _count_cell(totals["failed"], "bold red"), _count_cell(totals["skipped"], "yellow"), *unchanged_total,
         _count_cell(totals["retried"], "cyan"), fmt_duration(data["elapsed_seconds"]), style="bold",
     )
     return table
@@ -199,7 +206,10 @@ def summary_lines(results: Mapping[str, Any], run_dir: Path | None = None) -> li
              f"{fmt_duration(data['elapsed_seconds'])}{exit_text}"]
     lines.append(
         f"{fmt_int(totals['source_rows'])} source rows, {fmt_int(totals['filtered'])} filtered out, "
-        f"{fmt_int(totals['rejected'])} rejected before sending, {fmt_int(totals['sent'])} sent: "
+        f"{fmt_int(totals['rejected'])} rejected before sending, "
+        + (f"{fmt_int(totals['unchanged'])} unchanged (not sent), " if data["options"].get("changed_only")
+           or totals["unchanged"] else "")
+        + f"{fmt_int(totals['sent'])} sent: "
         f"{fmt_int(totals['succeeded'])} succeeded ({fmt_int(totals['created'])} created, "
         f"{fmt_int(totals['updated'])} updated), {fmt_int(totals['failed'])} failed, "
         f"{fmt_int(totals['skipped'])} skipped"
@@ -211,6 +221,8 @@ def summary_lines(results: Mapping[str, Any], run_dir: Path | None = None) -> li
         lines.append("Failed rows: " + ", ".join(where(path) for path in failed_files))
     if totals["rejected"] and data["files"].get("rejects"):
         lines.append(f"Rejected rows: {where(data['files']['rejects'])}")
+    if totals["unchanged"] and data["files"].get("unchanged"):
+        lines.append(f"Unchanged rows (not sent): {where(data['files']['unchanged'])}")
     lines.append(f"Report: {where(data['files'].get('report', 'report.html'))}")
     if data["resume_command"]:
         lines.append(f"Resume with: {data['resume_command']}")
@@ -296,7 +308,7 @@ def outcome_chart(results: Mapping[str, Any]) -> Chart:
     claimed: set[str] = set()
     rows: list[tuple[str, str, dict[str, int]]] = []
     for step in data["steps"]:
-        counts = {name: int(step[name]) for name in ("succeeded", "failed", "skipped")}
+        counts = {name: int(step[name]) for name in ("succeeded", "failed", "skipped", "unchanged")}
         if step["pass"] == 1 and step["step"] in rejects and step["step"] not in claimed:
             claimed.add(step["step"])
             counts["rejected"] = int(rejects[step["step"]])
@@ -342,7 +354,8 @@ def render_html(results: Mapping[str, Any]) -> str:
     data = normalize(results)
     balance = [
         {**source,
-         "unaccounted": (source["source_rows"] - source["filtered"] - source["rejected"] - source["sent"])
+         "unaccounted": (source["source_rows"] - source["filtered"] - source["rejected"] - source["unchanged"]
+                         - source["sent"])
          + (source["sent"] - source["succeeded"] - source["failed"] - source["skipped"])}
         for source in data["sources"]
     ]

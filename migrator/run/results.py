@@ -1,7 +1,8 @@
 """`run_results.json`: what a run did, step by step, in numbers that add up.
 
-For every plan step, `source_rows - filtered = rejected + sent` and `sent = succeeded + failed +
-skipped`; totals add the pass-1 steps only, because pass-2 steps update the same records again
+For every plan step, `source_rows - filtered = rejected + unchanged + sent` and `sent = succeeded +
+failed + skipped` (unchanged rows are those a changed-only load did not send: the target already
+held them); totals add the pass-1 steps only, because pass-2 steps update the same records again
 (their own counts are listed per step). Top error codes and reject reasons come with example rows
 (source file and row, key, message) so the report can point at the line to fix.
 """
@@ -15,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from migrator.compile.csvio import read_table
-from migrator.compile.manifest import MIGRATOR_VERSION, MISSING_PARENTS_FILE, REJECTS_FILE, Manifest
+from migrator.compile.manifest import MIGRATOR_VERSION, MISSING_PARENTS_FILE, REJECTS_FILE, UNCHANGED_FILE, Manifest
 from migrator.run.rundir import RUN_RESULTS_VERSION, RunPaths
 from migrator.run.step_results import StepTally
 
@@ -39,11 +40,13 @@ def _step_record(paths: RunPaths, step_id: str, tally: StepTally, entry: Any) ->
         "updated": tally.succeeded - tally.created,
         "failed": tally.failed,
         "skipped": tally.skipped,
+        "unchanged": entry.unchanged,
         "retried": tally.retried,
         "jobs": tally.jobs,
         "seconds": round(tally.seconds, 3),
         "error_codes": dict(sorted(tally.error_codes.items())),
-        "files": {kind: paths.relative(folder / f"{kind}.csv") for kind in ("success", "failed", "skipped")},
+        "files": {kind: paths.relative(folder / f"{kind}.csv") for kind in ("success", "failed", "skipped")}
+        | ({"unchanged": paths.relative(folder / "unchanged.csv")} if entry.unchanged else {}),
     }
 
 
@@ -111,6 +114,7 @@ def build_results(
                 "source_rows": summary.source_rows,
                 "filtered": summary.filtered,
                 "rejected": summary.rejected,
+                "unchanged": summary.unchanged,
                 "sent": summary.rows,
                 "succeeded": sum(s["succeeded"] for s in mine),
                 "failed": sum(s["failed"] for s in mine),
@@ -124,6 +128,7 @@ def build_results(
         "source_rows": sum(s["source_rows"] for s in sources),
         "filtered": sum(s["filtered"] for s in sources),
         "rejected": sum(s["rejected"] for s in sources),
+        "unchanged": sum(s["unchanged"] for s in sources),
         "sent": sum(s["rows"] for s in pass1),
         "succeeded": sum(s["succeeded"] for s in pass1),
         "created": sum(s["created"] for s in pass1),
@@ -161,6 +166,7 @@ def build_results(
         "files": {
             "rejects": f"plan/{REJECTS_FILE}",
             "missing_parents": f"plan/{MISSING_PARENTS_FILE}",
+            **({"unchanged": f"plan/{UNCHANGED_FILE}"} if manifest.unchanged else {}),
             "report": "report.html",
             "run_results": "run_results.json",
         },

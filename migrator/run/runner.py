@@ -9,6 +9,7 @@ that were rejected, failed or skipped in the original run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,16 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrator.check.preflight import load_for_run, skip_unchanged
 from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.csvio import read_table
 from migrator.compile.manifest import REJECTS_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
-from migrator.compile.sources import read_headers
 from migrator.config import Target, open_target, resolve_target
 from migrator.errors import MigratorError, UsageError
-from migrator.plan.loader import load_plan
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
 from migrator.run.executor import Clock, Executor, Interrupted, RunOptions
 from migrator.run.results import build_results, outcome_exit_code
@@ -55,6 +56,8 @@ class RunRequest:
     retry_of: str | None = None
     home: Path = Path(".migrator")
     project_dir: Path = Path(".")
+    check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
+    changed_only: bool = False  # send only rows that differ from the target (--changed-only)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,10 @@ def _retry_selection(original: RunPaths) -> dict[str, RowSelection]:
     }
 
 
-def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPaths, dict[str, Any], Manifest]:
+def _new_run(request: RunRequest, now: datetime, on_event: Event, api: ApiSession, target: Target,
+             clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
+    """Check the plan against the target, compile it into a new run directory, and (changed-only)
+    drop the rows the target already holds. Nothing is left behind when the checks refuse the plan."""
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     selection = None
@@ -154,12 +160,20 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPa
         original_info = read_json(original.run_info)
         variables = {**original_info.get("variables", {}), **variables}
         selection = _retry_selection(original)
-    plan = load_plan(request.plan_path, variables, headers=read_headers)
+    preflight = load_for_run(api, request.plan_path, variables, check=request.check, target=target.name)
+    plan = preflight.plan
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
     manifest = compile_plan(
-        plan, PlanOptions(out_dir=paths.plan_dir, strict=request.strict, selection=selection), on_event
+        plan,
+        PlanOptions(out_dir=paths.plan_dir, strict=request.strict, selection=selection, rules=preflight.rules),
+        on_event,
     )
+    unchanged_steps = [s.name for s in plan.objects if request.changed_only or s.skip_unchanged]
+    if unchanged_steps:
+        on_event("comparing", {"steps": unchanged_steps})
+        manifest = skip_unchanged(manifest, paths.plan_dir, api, preflight, unchanged_steps,
+                                  QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name)
     info = {
         "run_id": paths.run_id,
         "plan_file": str(request.plan_path),
@@ -174,6 +188,8 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPa
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "check": request.check and preflight.checked,
+            "changed_only": bool(unchanged_steps),
         },
         "target": {"name": request.target},
     }
@@ -193,30 +209,47 @@ def execute(
     emit: Event = on_event or (lambda kind, data: None)
     started = now()
     started_tick = clock.monotonic()
-    if request.resume:
-        paths = run_paths(request.home, request.resume)
-        info = read_json(paths.run_info)
-        manifest = read_manifest(paths.plan_dir)
-        checkpoint = load_checkpoint(paths)
-    else:
-        paths, info, manifest = _new_run(request, started, emit)
-        checkpoint = Checkpoint(run_id=paths.run_id)
-    options = info.get("options", {})
-    strict = bool(options.get("strict", request.strict))
-    select = request.select or tuple(options.get("select") or ())
-    selected = select_steps(manifest, select)
-    target_name = request.target or (info.get("target") or {}).get("name")
-    target = resolve_target(
-        target_name,
+    with contextlib.ExitStack() as connection:
+        opened: ApiSession | None = None
+        if request.resume:
+            paths = run_paths(request.home, request.resume)
+            info = read_json(paths.run_info)
+            manifest = read_manifest(paths.plan_dir)
+            checkpoint = load_checkpoint(paths)
+            target = _resolve(request, (info.get("target") or {}).get("name"), env)
+        else:
+            target = _resolve(request, request.target, env)
+            # the target is asked first: its describe checks the plan and shapes what is compiled
+            opened = connection.enter_context(open_target(target, data_dir=request.home))
+            paths, info, manifest = _new_run(request, started, emit, opened, target, clock)
+            checkpoint = Checkpoint(run_id=paths.run_id)
+        return _load(request, paths, info, manifest, checkpoint, target, opened, emit, clock, now, started,
+                     started_tick)
+
+
+def _resolve(request: RunRequest, name: str | None, env: Mapping[str, str] | None) -> Target:
+    return resolve_target(
+        request.target or name,
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
         env=dict(env if env is not None else os.environ),
         project_dir=request.project_dir,
     )
+
+
+def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: Manifest, checkpoint: Checkpoint,
+          target: Target, opened: ApiSession | None, emit: Event, clock: Clock, now: Callable[[], datetime],
+          started: datetime, started_tick: float) -> RunResult:
+    """Send the compiled run (or the rest of it) and write its results, whatever happens."""
+    options = info.get("options", {})
+    strict = bool(options.get("strict", request.strict))
+    select = request.select or tuple(options.get("select") or ())
+    selected = select_steps(manifest, select)
     tallies = {}
     status, error, exit_code = "succeeded", None, 0
     executor: Executor | None = None
     try:
-        with open_target(target, data_dir=request.home) as api:
+        with contextlib.nullcontext(opened) if opened is not None else open_target(
+                target, data_dir=request.home) as api:
             info["target"] = _target_info(target, api)
             atomic_write_json(paths.run_info, info)
             executor = Executor(manifest, paths, _clients(api), checkpoint, request.options, clock, emit)
