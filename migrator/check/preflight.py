@@ -4,7 +4,8 @@
 against the target's schema, refusing the run (`CheckFailed`, the same messages as `migrator
 check`) before anything is compiled or sent. It returns the row rules and record types the
 compiler applies, from the describe it made (record types are resolved even with `--no-check`:
-the plan needs their Ids). `skip_unchanged` then drops the rows the target already holds.
+the plan needs their Ids). `skip_unchanged` then drops the rows the target already holds, and `limit_problems` says
+whether what is left to send fits in the org's daily limits.
 Not the per-key prediction: a run does not spend queries on it.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from migrator.check.check_command import load_checked
 from migrator.check.current import CurrentRecords
 from migrator.check.describe import LiveDescribe
+from migrator.check.limits import limit_uses
 from migrator.check.rules import record_types, step_rules
 from migrator.check.schema import TargetSchema
 from migrator.check.unchanged import drop_unchanged
@@ -26,7 +28,7 @@ from migrator.client.rest import RestClient
 from migrator.compile.field_rules import StepRules
 from migrator.compile.manifest import Manifest
 from migrator.compile.sources import read_headers
-from migrator.errors import CheckFailed, NotFoundError
+from migrator.errors import CheckFailed, NotFoundError, Problem
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 
@@ -67,6 +69,17 @@ def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *
     rules = {s.name: StepRules(record_types=record_types(obj)) for s in needs_types
              if (obj := schema.get(s.object)) is not None}
     return RunPreflight(plan, rules, schema, False)
+
+
+def limit_problems(manifest: Manifest, session: ApiSession) -> list[Problem]:
+    """The daily limits the compiled run would exceed (none when the target serves no /limits)."""
+    try:
+        limits = RestClient(session).limits()
+    except NotFoundError:
+        return []
+    hint = "wait for the 24-hour window to free up, or load fewer rows"
+    return [Problem(use.message(), file=manifest.plan_file, hint=hint)
+            for use in limit_uses(manifest, limits) if not use.fits]
 
 
 def skip_unchanged(manifest: Manifest, plan_dir, session: ApiSession, preflight: RunPreflight,

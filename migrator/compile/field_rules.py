@@ -123,7 +123,8 @@ def _picklist(values: pd.Series, rule: FieldRule, errors: pd.Series) -> pd.Serie
         message = "'" + first + f"' is not a value of the restricted picklist {rule.field} (values: {shown})"
         return _where(bad, message, errors)
     bad = ~values.isin(allowed)
-    return _where(bad, f"not a value of the restricted picklist {rule.field} (values: {shown})", errors)
+    return _where(bad, "'" + values + f"' is not a value of the restricted picklist {rule.field} (values: {shown})",
+                  errors)
 
 
 def check_values(values: pd.Series, rule: FieldRule) -> pd.Series:

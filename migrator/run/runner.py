@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from migrator.check.preflight import load_for_run, skip_unchanged
+from migrator.check.preflight import limit_problems, load_for_run, skip_unchanged
 from migrator.client.bulk2 import Bulk2Client
 from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
@@ -26,7 +27,7 @@ from migrator.compile.csvio import read_table
 from migrator.compile.manifest import REJECTS_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.config import Target, open_target, resolve_target
-from migrator.errors import MigratorError, UsageError
+from migrator.errors import CheckFailed, MigratorError, UsageError
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
 from migrator.run.executor import Clock, Executor, Interrupted, RunOptions
 from migrator.run.results import build_results, outcome_exit_code
@@ -174,6 +175,10 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event, api: ApiSessio
         on_event("comparing", {"steps": unchanged_steps})
         manifest = skip_unchanged(manifest, paths.plan_dir, api, preflight, unchanged_steps,
                                   QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name)
+    over = limit_problems(manifest, api) if preflight.checked else []
+    if over:
+        shutil.rmtree(paths.root, ignore_errors=True)  # refused before anything was sent: no run to resume
+        raise CheckFailed(over, target=target.name)
     info = {
         "run_id": paths.run_id,
         "plan_file": str(request.plan_path),
