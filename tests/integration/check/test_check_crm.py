@@ -91,7 +91,8 @@ def test_run_of_the_broken_plan_sends_nothing(local_project):
                 clock=FAST)
     messages = [str(p) for p in refused.value.problems]
     assert any("Phnoe" in m for m in messages) and any("CloseDate is required" in m for m in messages)
-    assert not (local_project / ".migrator" / "runs").exists() or not any((local_project / ".migrator" / "runs").iterdir())
+    runs = local_project / ".migrator" / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), "a refused run leaves no run behind"
     assert api.run(plan, target="local", home=local_project / ".migrator", project_dir=local_project, env={},
                    clock=FAST, check=False, select=("Account",)).results["totals"]["sent"] > 0, \
         "--no-check lets the plan through to the org"
