@@ -60,6 +60,8 @@ SYSTEM_FIELDS = (
     FieldInfo("SystemModstamp", "datetime", "System Modstamp", nillable=False, createable=False, updateable=False,
               defaulted_on_create=True),
 )
+RECORD_TYPE_ID = FieldInfo("RecordTypeId", "reference", "Record Type ID", length=18, reference_to=("RecordType",),
+                           relationship_name="RecordType")
 PERSON_NAME = FieldInfo("Name", "string", "Full Name", length=121, createable=False, updateable=False)
 BUNDLED = "standard_objects.yaml"
 
@@ -107,6 +109,8 @@ def _field(name: str, spec: Any, where: str) -> FieldInfo:
     if kind == "reference" and not targets:
         raise SchemaFileError(f"{where}: field {name}: a reference needs `to`")
     external = bool(spec.get("external_id", False))
+    picklist = _picklist(spec.get("values", ()))
+    default = spec.get("default", next((p.value for p in picklist if p.default), None))
     return FieldInfo(
         name=name, type=kind, label=str(spec.get("label", default_label(name))),
         length=int(spec.get("length", DEFAULT_LENGTHS.get(kind, 0))),
@@ -114,15 +118,15 @@ def _field(name: str, spec: Any, where: str) -> FieldInfo:
         scale=int(spec.get("scale", 2 if kind in ("currency", "percent") else 0)),
         nillable=not bool(spec.get("required", False)) and bool(spec.get("nillable", True)),
         createable=bool(spec.get("createable", True)), updateable=bool(spec.get("updateable", True)),
-        defaulted_on_create=bool(spec.get("defaulted_on_create", "default" in spec or kind == "boolean")),
+        defaulted_on_create=bool(spec.get("defaulted_on_create", default is not None or kind == "boolean")),
         external_id=external, id_lookup=bool(spec.get("id_lookup", external)),
         unique=bool(spec.get("unique", False)), case_sensitive=bool(spec.get("case_sensitive", False)),
         reference_to=targets,
         relationship_name=spec.get("relationship_name") or (default_relationship_name(name)
                                                             if kind == "reference" else None),
         child_relationship_name=spec.get("child_relationship_name"),
-        picklist=_picklist(spec.get("values", ())), restricted=bool(spec.get("restricted", False)),
-        default=spec.get("default"), calculated=bool(spec.get("calculated", False)),
+        picklist=picklist, restricted=bool(spec.get("restricted", False)),
+        default=default, calculated=bool(spec.get("calculated", False)),
         auto_number=bool(spec.get("auto_number", False)),
     )
 
@@ -159,6 +163,8 @@ def _object(name: str, spec: Any, where: str, base: ObjectInfo | None, complete:
     inherit = base if extend else None
     record_types = (_record_types(spec["record_types"], f"{where}: object {name}") if "record_types" in spec
                     else (inherit.record_types if inherit else ()))
+    if record_types and "RecordTypeId" not in fields:  # as in Salesforce, an object with record types has it
+        fields["RecordTypeId"] = RECORD_TYPE_ID
     return ObjectInfo(
         name=name, fields=_with_person_name(fields), label=label,
         label_plural=str(spec.get("label_plural", inherit.label_plural if inherit else label + "s")),

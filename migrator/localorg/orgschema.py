@@ -25,17 +25,18 @@ org creates them as RecordType records when it starts.
 
 A document with ``complete: true`` (what ``migrator describe`` writes: a snapshot of a real org)
 describes each of its objects in full, so an object there replaces the bundled one instead of
-extending it. Such a document may name objects or types this org does not have: a lookup keeps only
-the targets the org knows (a lookup to none of them is left out), compound ``address`` and
-``location`` fields are left out (their component fields are there), and the read-only compound
-``Name`` of Contact, Lead and User stays computed rather than stored.
+extending it. Such a document may name objects this org does not have: an object a lookup points
+at but the document does not describe becomes a placeholder (system fields only), so the lookup
+stays as in the real org; compound ``address`` and ``location`` fields are left out (their
+component fields are there), and the read-only compound ``Name`` of Contact, Lead and User stays
+computed rather than stored.
 
 This module imports nothing from the rest of migrator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -73,6 +74,9 @@ SYSTEM_FIELDS: tuple[dict[str, Any], ...] = (
     {"name": "SystemModstamp", "type": "datetime", "createable": False, "updateable": False,
      "nillable": False, "defaulted_on_create": True, "label": "System Modstamp"},
 )
+
+RECORD_TYPE_ID = {"type": "reference", "to": "RecordType", "relationship_name": "RecordType",
+                  "label": "Record Type ID"}
 
 
 class SchemaError(Exception):
@@ -223,6 +227,8 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
     if kind == "reference" and not reference_to:
         raise SchemaError(f"{where}: field {name}: a reference needs `to`")
     required = bool(spec.get("required", False))
+    picklist = _picklist(spec.get("values", ()))
+    default = spec.get("default", next((p.value for p in picklist if p.default), None))
     defaults = {"string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
                 "multipicklist": 4099, "id": 18, "reference": 18, "combobox": 255, "encryptedstring": 175}
     return FieldDef(
@@ -242,10 +248,10 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
         reference_to=tuple(reference_to),
         relationship_name=spec.get("relationship_name")
         or (_relationship_name(name) if kind == "reference" else None),
-        picklist_values=_picklist(spec.get("values", ())),
+        picklist_values=picklist,
         restricted_picklist=bool(spec.get("restricted", False)),
-        default_value=spec.get("default"),
-        defaulted_on_create=bool(spec.get("defaulted_on_create", "default" in spec or kind == "boolean")),
+        default_value=default,
+        defaulted_on_create=bool(spec.get("defaulted_on_create", default is not None or kind == "boolean")),
         calculated=bool(spec.get("calculated", False)),
         auto_number=bool(spec.get("auto_number", False)),
         custom=name.endswith("__c"),
@@ -276,21 +282,21 @@ def _snapshot_field(name: str, spec: Any, has_person_name: bool) -> bool:
                 and spec.get("createable") is False)
 
 
-def _known_targets(spec: Any, known: Callable[[str], bool]) -> Any:
-    """A complete document's lookup with only the targets this org has (None: it has none of them)."""
-    if not isinstance(spec, Mapping) or TYPE_ALIASES.get(str(spec.get("type")), spec.get("type")) != "reference":
-        return spec
-    targets = spec.get("reference_to", spec.get("to", ()))
-    targets = [targets] if isinstance(targets, str) else list(targets)
-    kept = [t for t in targets if known(str(t))]
-    if not kept:
-        return None
-    return {**{k: v for k, v in spec.items() if k not in ("to", "reference_to")}, "to": kept}
+def _references(document: Mapping[str, Any]) -> list[str]:
+    """Every object a document's lookups point at, in order of appearance."""
+    found: list[str] = []
+    for spec in (document.get("objects") or {}).values():
+        fields = (spec.get("fields") or {}) if isinstance(spec, Mapping) else {}
+        for field_spec in fields.values():
+            if isinstance(field_spec, Mapping):
+                targets = field_spec.get("reference_to", field_spec.get("to", ()))
+                found += [targets] if isinstance(targets, str) else [str(t) for t in targets]
+    return list(dict.fromkeys(found))
 
 
 def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
                       base: ObjectDef | None = None, generated_prefix: str = "", *,
-                      complete: bool = False, known: Callable[[str], bool] = lambda name: True) -> ObjectDef:
+                      complete: bool = False) -> ObjectDef:
     if not isinstance(spec, Mapping):
         raise SchemaError(f"{where}: object {name}: expected a mapping, got {spec!r}")
     fields: dict[str, FieldDef] = dict(base.fields) if base and not complete else {}
@@ -303,14 +309,14 @@ def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
     declared = spec.get("fields") or {}
     person = "LastName" in declared
     for field_name, field_spec in declared.items():
-        if complete:
-            if not _snapshot_field(str(field_name), field_spec, person):
-                continue
-            field_spec = _known_targets(field_spec, known)
-            if field_spec is None:
-                continue
+        if complete and not _snapshot_field(str(field_name), field_spec, person):
+            continue
         fd = _field_from_yaml(str(field_name), field_spec or {}, f"{where}: object {name}")
         fields[fd.name] = fd
+    record_types = _record_types(spec["record_types"], f"{where}: object {name}") if "record_types" in spec \
+        else (base.record_types if base else ())
+    if record_types and "RecordTypeId" not in fields:  # as in Salesforce, an object with record types has the lookup
+        fields["RecordTypeId"] = _field_from_yaml("RecordTypeId", RECORD_TYPE_ID, where)
     key_prefix = str(spec.get("key_prefix", base.key_prefix if base else generated_prefix))
     if len(key_prefix) != 3:
         raise SchemaError(f"{where}: object {name}: key_prefix must be 3 characters, got {key_prefix!r}")
@@ -326,8 +332,7 @@ def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
         updateable=bool(spec.get("updateable", base.updateable if base else True)),
         deletable=bool(spec.get("deletable", base.deletable if base else True)),
         queryable=bool(spec.get("queryable", base.queryable if base else True)),
-        record_types=_record_types(spec["record_types"], f"{where}: object {name}") if "record_types" in spec
-        else (base.record_types if base else ()),
+        record_types=record_types,
         _lower={k.lower(): k for k in fields},
     )
 
@@ -339,18 +344,20 @@ def merge_schema(schema: OrgSchema, document: Mapping[str, Any], where: str) -> 
     objects = dict(schema.objects)
     lower = {key.lower(): key for key in objects}
     complete = bool(document.get("complete", False))
-    declared = {str(name).lower() for name in (document.get("objects") or {})}
-
-    def known(target: str) -> bool:
-        return target.lower() in lower or target.lower() in declared
-
     for name, spec in (document.get("objects") or {}).items():
         base = objects.get(lower.get(str(name).lower(), ""))
         used = {obj.key_prefix for obj in objects.values() if obj is not base}
         obj = _object_from_yaml(base.name if base else str(name), spec or {}, where, base,
-                                generated_prefix=_next_custom_prefix(used), complete=complete, known=known)
+                                generated_prefix=_next_custom_prefix(used), complete=complete)
         objects[obj.name] = obj
         lower[obj.name.lower()] = obj.name
+    if complete:  # a snapshot's lookups may point at objects it does not describe: keep them as placeholders
+        for target in _references(document):
+            if target.lower() not in lower:
+                used = {obj.key_prefix for obj in objects.values()}
+                stub = _object_from_yaml(target, {}, where, generated_prefix=_next_custom_prefix(used))
+                objects[stub.name] = stub
+                lower[stub.name.lower()] = stub.name
     merged = OrgSchema(objects=objects)
     _check_references(merged, where)
     return merged
