@@ -61,7 +61,7 @@ def id18(ids: pd.Series) -> pd.Series:
     values = ids[short]
     suffix = pd.Series("", index=values.index, dtype="str")
     for block in range(3):
-        bits = sum(values.str.slice(block * 5 + i, block * 5 + i + 1).str.isupper().astype(int) << i
+        bits = sum(values.str.slice(block * 5 + i, block * 5 + i + 1).str.isupper().astype(int) * (1 << i)
                    for i in range(5))
         suffix = suffix + bits.map(lambda n: alphabet[n])
     return ids.mask(short, values + suffix)
