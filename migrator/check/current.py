@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from migrator.client.bulk2 import Bulk2Client
@@ -116,21 +117,27 @@ class CurrentRecords:
         if keys.empty:
             return Fetched(empty, "none", 0)
         budget = SOQL_MAX_CHARS - len(select) - len(wanted.key) - 20
-        lists = list(in_lists(keys.tolist(), budget))
-        use_lists = len(lists) * JOB_COST_ROWS + len(keys) < JOB_COST_ROWS + self.size(wanted.object)
+        # each key costs its length, two quotes and a comma (plus an escape per quote or backslash)
+        chars = int(keys.str.len().sum()) + 3 * len(keys) + int(keys.str.count(r"['\\]").sum())
+        estimate = -(-chars // budget)
+        use_lists = estimate * JOB_COST_ROWS + len(keys) < JOB_COST_ROWS + self.size(wanted.object)
         if use_lists:
+            lists = list(in_lists(keys.tolist(), budget))
             statements = [f"{select} WHERE {wanted.key} IN ({','.join(group)})" for group in lists]
             with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
                 pages = [p for result in pool.map(self._pages, statements) for p in result]
         else:
             pages = self._pages(select)
-        wanted_keys = set(folded)
+        wanted_keys = pa.array(folded.to_numpy(dtype=object), pa.string())
         kept = []
         for page in pages:
             if page.empty:
                 continue
             match = fold(page[wanted.key].astype("str"), wanted.key, wanted.case_sensitive)
             page = page.assign(__match=match)
-            kept.append(page[page["__match"].isin(wanted_keys)] if not use_lists else page)
+            if not use_lists:  # an extract: keep the records of the keys asked for
+                asked = pc.is_in(pa.array(match.to_numpy(dtype=object), pa.string()), value_set=wanted_keys)
+                page = page[asked.to_numpy(zero_copy_only=False)]
+            kept.append(page)
         records = pd.concat(kept, ignore_index=True) if kept else empty
         return Fetched(records, "in-lists" if use_lists else "extract", len(statements) if use_lists else 1)

@@ -24,7 +24,7 @@ class QueryTiming:
     sleep: Callable[[float], None]
     timeout: float = 3600.0
     poll_initial: float = 0.05
-    poll_max: float = 2.0
+    poll_max: float = 1.0
 
 
 def soql_literal(value: str) -> str:

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from migrator.compile.convert import MAX_YEAR, MIN_YEAR
+from migrator.compile.convert import MAX_YEAR, MIN_YEAR, Converted, on_distinct
 
 CLEAR = "#N/A"
 # Patterns are RE2-friendly (pandas runs them in Arrow): no \s or \d.
@@ -31,6 +33,7 @@ _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _DATETIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
 _ID = r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"
 BOOLEAN_WORDS = ("true", "false", "1", "0")
+_IN_RANGE_DATE = r"(?:1[7-9][0-9]{2}|[23][0-9]{3}|4000)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,20 @@ def _where(mask: pd.Series, message: str | pd.Series, errors: pd.Series) -> pd.S
     return errors.mask(hit, message) if hit.any() else errors
 
 
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.to_numpy(dtype=object, na_value=""), pa.string())
+
+
 def _digits(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Digits before and after the point of plain decimal text (sign and leading zeros ignored)."""
-    unsigned = values.str.replace(r"^[+-]", "", regex=True)
-    whole = unsigned.str.extract(r"^([0-9]*)", expand=False).fillna("").str.lstrip("0")
-    fraction = unsigned.str.extract(r"\.([0-9]*)$", expand=False).fillna("").str.rstrip("0")
-    return whole.str.len(), fraction.str.len()
+    unsigned = pc.replace_substring_regex(_arrow(values), r"^[+-]", "")
+    whole = pc.utf8_ltrim(pc.replace_substring_regex(unsigned, r"\..*$", ""), "0")
+    fraction = pc.utf8_rtrim(pc.replace_substring_regex(unsigned, r"^[^.]*\.?", ""), "0")
+
+    def count(array: pa.Array) -> pd.Series:
+        return pd.Series(pc.utf8_length(array).to_numpy(zero_copy_only=False), index=values.index)
+
+    return count(whole), count(fraction)
 
 
 def _number(values: pd.Series, rule: FieldRule, errors: pd.Series) -> pd.Series:
@@ -103,9 +114,13 @@ def _number(values: pd.Series, rule: FieldRule, errors: pd.Series) -> pd.Series:
 def _in_range(values: pd.Series, pattern: str, what: str, errors: pd.Series) -> pd.Series:
     shaped = values.str.fullmatch(pattern)
     errors = _where(~shaped, f"not a {what} (expected ISO 8601)", errors)
-    years = pd.to_numeric(values.str.slice(0, 4).where(shaped, "2000"), errors="coerce").fillna(2000)
-    months = pd.to_numeric(values.str.slice(5, 7).where(shaped, "01"), errors="coerce").fillna(1)
-    days = pd.to_numeric(values.str.slice(8, 10).where(shaped, "01"), errors="coerce").fillna(1)
+    text = pc.if_else(pa.array(shaped.to_numpy(dtype=bool)), _arrow(values), "2000-01-01")
+
+    def number(start: int, stop: int) -> pd.Series:
+        digits = pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int32())
+        return pd.Series(digits.to_numpy(zero_copy_only=False), index=values.index)
+
+    years, months, days = number(0, 4), number(5, 7), number(8, 10)
     impossible = shaped & ((months < 1) | (months > 12) | (days < 1) | (days > 31))
     errors = _where(impossible, f"not a {what} (expected ISO 8601)", errors)
     outside = shaped & ((years < MIN_YEAR) | (years > MAX_YEAR))
@@ -129,13 +144,39 @@ def _picklist(values: pd.Series, rule: FieldRule, errors: pd.Series) -> pd.Serie
 
 def check_values(values: pd.Series, rule: FieldRule) -> pd.Series:
     """The reason each value breaks `rule` ('' where it does not). A blank is not sent (it leaves the
-    field as it is), so only `required` refuses it; #N/A clears the field, which `not_null` refuses."""
+    field as it is), so only `required` refuses it; #N/A clears the field, which `not_null` refuses.
+    Values that plainly pass (one regular expression) are not looked at again; in columns whose
+    values repeat (picklists, dates, flags) each distinct value is checked once."""
+    if rule.kind in REPEATING_KINDS:
+        return on_distinct(values, lambda distinct: Converted(distinct, _check(distinct, rule))).errors
+    return _check(values, rule)
+
+
+REPEATING_KINDS = frozenset({"picklist", "multipicklist", "date", "datetime", "boolean"})
+
+
+def _plainly_fine(values: pd.Series, rule: FieldRule) -> pd.Series | None:
+    """Values that obviously meet a number or date rule, by one pattern (None: no such shortcut)."""
+    if rule.kind in ("number", "integer"):
+        scale = 0 if rule.kind == "integer" else (rule.scale or 0)
+        whole = f"{{0,{rule.precision - scale}}}" if rule.precision else "*"
+        decimals = f"(?:\\.[0-9]{{0,{scale}}}0*)?" if scale else "(?:\\.0*)?"
+        return values.str.fullmatch(f"[+-]?0*[0-9]{whole}{decimals}") & (values != "") & (values != ".")
+    if rule.kind == "date":
+        return values.str.fullmatch(_IN_RANGE_DATE)
+    return None
+
+
+def _check(values: pd.Series, rule: FieldRule) -> pd.Series:
     errors = pd.Series("", index=values.index, dtype="str")
     if rule.required:
         errors = _where(values == "", f"{rule.field} is required on create, and this row creates a record", errors)
     if rule.not_null or rule.required:
         errors = _where(values == CLEAR, f"{rule.field} is required: the org refuses to clear it (#N/A)", errors)
     present = (values != "") & (values != CLEAR)
+    fine = _plainly_fine(values, rule)
+    if fine is not None:
+        present &= ~fine
     if not present.any():
         return errors
     given = values[present]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from migrator.check.compare import Column, classify, normalise
+from migrator.check.compare import Column, classify, normalise, text
 from migrator.check.current import id18
 
 
@@ -13,8 +13,14 @@ def S(values):
 
 
 def test_numbers_compare_by_value():
-    got = normalise(S(["1200000.00", "1.2E6", "1200000", "-0.0", "0", "007.50", "+7.5", "abc"]), "number").tolist()
-    assert got[:3] == ["1200000"] * 3 and got[3] == got[4] == "0" and got[5] == got[6] == "7.5" and got[7] == "abc"
+    sent = ["1200000.00", "1.2E6", "-0.0", "007.50", "abc", "12345678901234567.5", "12345678901234567.5", "7"]
+    now = ["1200000", "1200000.0", "0", "7.5", "abc", "12345678901234567.50", "12345678901234567.4", "7.01"]
+    rows = pd.DataFrame({"K": S([f"k{i}" for i in range(len(sent))]), "N": S(sent)})
+    current = pd.DataFrame({"K": S([f"k{i}" for i in range(len(sent))]), "N": S(now)})
+    outcome = classify(rows, "K", current.assign(__match=current["K"]), [Column("N", "N", "number")],
+                       operation="upsert").tolist()
+    # beyond 15 significant digits the decimals are compared exactly, not as doubles
+    assert outcome == ["unchanged"] * 6 + ["update", "update"]
 
 
 def test_datetimes_compare_as_instants_and_dates_by_day():
@@ -62,7 +68,7 @@ def test_polymorphic_columns_compare_the_parents_ids():
     rows = pd.DataFrame({"Legacy_Id__c": S(["t1", "t2", "t3"]),
                          "Account:What.Legacy_Id__c": S(["ACC-1", "ACC-2", "ACC-NEW"])})
     current = _current(Legacy_Id__c=["t1", "t2", "t3"], WhatId=["001000000000001AAA"] * 3)
-    ids = {"acc-1": "001000000000001AAA", "acc-2": "001000000000002AAA"}
+    ids = (text(S(["acc-1", "acc-2"])), text(S(["001000000000001AAA", "001000000000002AAA"])))
     outcome = classify(rows, "Legacy_Id__c", current, [Column("Account:What.Legacy_Id__c", "WhatId", "id", ids)],
                        operation="upsert")
     assert outcome.tolist() == ["unchanged", "update", "update"]  # ACC-NEW does not exist yet: a change for sure
