@@ -6,7 +6,8 @@ jobs that would rather call Python than a shell::
     import migrator
 
     migrator.validate("plans/crm.yaml", check_sources=True)
-    result = migrator.run("plans/crm.yaml", target="sandbox")
+    checked = migrator.check("plans/crm.yaml", target="sandbox")   # what the org would refuse, and do
+    result = migrator.run("plans/crm.yaml", target="sandbox", changed_only=True)
     print(result.results["totals"], result.exit_code)
 
 They never print; progress arrives through `on_event(kind, data)`, failures as the exceptions
@@ -17,6 +18,8 @@ from migrator.api import (
     PlanResult,
     RunStatus,
     ValidateResult,
+    check,
+    describe,
     list_runs,
     plan,
     remote_jobs,
@@ -25,10 +28,14 @@ from migrator.api import (
     status,
     validate,
 )
+from migrator.check.check_command import CheckResult
+from migrator.check.describe_command import DescribeResult
+from migrator.check.predict import StepForecast
 from migrator.compile.manifest import MIGRATOR_VERSION, Manifest
 from migrator.errors import (
     AuthError,
     BulkApiError,
+    CheckFailed,
     ConfigError,
     MigrationFailed,
     MigratorError,
@@ -47,7 +54,10 @@ __version__ = MIGRATOR_VERSION
 __all__ = [
     "AuthError",
     "BulkApiError",
+    "CheckFailed",
+    "CheckResult",
     "ConfigError",
+    "DescribeResult",
     "Manifest",
     "MigrationFailed",
     "MigratorError",
@@ -59,10 +69,13 @@ __all__ = [
     "RunStateError",
     "RunStatus",
     "SourceDataError",
+    "StepForecast",
     "TransientApiError",
     "UsageError",
     "ValidateResult",
     "__version__",
+    "check",
+    "describe",
     "list_runs",
     "plan",
     "remote_jobs",

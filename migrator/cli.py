@@ -205,6 +205,10 @@ def plan(
             out.print(f"Wrote {totals['parts']} part(s) to [bold]{result.out_dir}[/]")
             if manifest.rejects:
                 out.print(f"[yellow]{manifest.rejects} row(s) rejected[/]: see {result.out_dir / 'rejects.csv'}")
+            named = [s.name for s in result.plan.objects if any(f.record_type for f in s.fields)]
+            if named:
+                out.print(f"note: record types are named, not resolved, in {', '.join(named)}: `migrator run` "
+                          "turns the DeveloperNames into the target's Ids", markup=False)
             if manifest.missing_parents:
                 out.print(
                     f"[yellow]{manifest.missing_parents} row(s) name a parent that is not in the source data[/] "

@@ -21,6 +21,9 @@ from migrator.compile.manifest import Manifest
 
 @dataclass(frozen=True)
 class StepForecast:
+    """One plan step's predicted outcome: its source rows, filtered and rejected before sending,
+    and the rows the org would create, update, leave unchanged, delete, or not find."""
+
     step: str
     object: str
     operation: str

@@ -95,7 +95,7 @@ def test_every_public_name_exists_and_is_documented():
 def test_the_verbs_are_the_api_functions():
     from migrator import api
 
-    for verb in ("validate", "plan", "run", "retry", "status", "list_runs", "remote_jobs"):
+    for verb in ("validate", "plan", "describe", "check", "run", "retry", "status", "list_runs", "remote_jobs"):
         assert getattr(migrator, verb) is getattr(api, verb)
         assert callable(getattr(migrator, verb))
 

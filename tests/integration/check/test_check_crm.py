@@ -122,3 +122,29 @@ def test_after_a_first_load_check_predicts_no_creates_and_changed_only_sends_not
     assert (totals["sent"], totals["jobs"], totals["unchanged"]) == (0, 0, 66)
     assert totals["source_rows"] == totals["filtered"] + totals["rejected"] + totals["unchanged"] + totals["sent"]
     assert {name: org.count(name) for name in OBJECTS} == counts and jobs_before == counts["Account"]
+
+
+def test_describe_and_check_commands_print_for_people(local_project):
+    described = CliRunner().invoke(cli, ["describe", "plans/crm.yaml", "--target", "local"])
+    assert described.exit_code == 0, described.output
+    import yaml
+
+    snapshot = yaml.safe_load(described.output)
+    assert sorted(snapshot["objects"]) == sorted(OBJECTS)
+    assert snapshot["objects"]["Project__c"]["fields"]["Status__c"]["restricted"] is True
+    written = CliRunner().invoke(cli, ["describe", "--objects", "Account,Contact", "--out", "snap.yaml",
+                                       "--format", "json"])
+    assert written.exit_code == 0 and json.loads(written.output)["objects"] == ["Account", "Contact"]
+    missing = CliRunner().invoke(cli, ["describe", "--objects", "Acount"])
+    assert missing.exit_code == 2 and "has no object Acount (did you mean 'Account'?)" in missing.output
+
+    checked = CliRunner().invoke(cli, ["check", "plans/crm.yaml"])
+    assert checked.exit_code == 1, checked.output
+    assert "Predicted outcome on local" in checked.output
+    assert "12 row(s) would be rejected before sending:" in checked.output
+    assert "data/crm/accounts.csv:15: Account.AnnualRevenue = '$2.4M': not a number" in checked.output
+    assert "check against local: 12 row(s) would be refused" in checked.output
+    offline = CliRunner().invoke(cli, ["check", "plans/crm.yaml", "--schema", "snap.yaml", "--schema",
+                                       "plans/org/schema.yaml", "--no-sources", "--format", "json"])
+    report = json.loads(offline.output)
+    assert offline.exit_code == 0 and report["live"] is False and report["prediction"] is None, offline.output
