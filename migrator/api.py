@@ -24,18 +24,23 @@ from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.sources import read_headers
 from migrator.config import Target, load_targets, open_target, resolve_target
 from migrator.errors import ConfigError, UsageError
+from migrator.history import admin as history_admin
+from migrator.history.admin import BaselineResult, InfoResult, RepairResult
+from migrator.history.connect import Settings, settings_for
+from migrator.history.dryrun import MigrationCheck
+from migrator.history.migrate import MigrateOptions, MigrateResult
+from migrator.history.migrate import migrate as run_migrations
+from migrator.history.naming import Version
 from migrator.plan.checks import PlanCheck
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 from migrator.run import rundir
 from migrator.run.checkpoint import Checkpoint
 from migrator.run.executor import Clock, RunOptions
-from migrator.run.rundir import RunPaths, atomic_write_bytes, read_json
-from migrator.run.runner import RunRequest, RunResult, execute, load_run
+from migrator.run.rundir import DEFAULT_HOME, RunPaths, atomic_write_bytes, read_json, resume_command
+from migrator.run.runner import COMPILING, RunRequest, RunResult, execute, load_run
 
 Event = Callable[[str, Mapping[str, object]], None]
-
-DEFAULT_HOME = Path(".migrator")
 
 
 def parse_variables(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -284,12 +289,22 @@ def retry(
 
 @dataclass(frozen=True)
 class RunStatus:
-    """A run as its directory tells it: results once it finished, else its checkpoint so far."""
+    """A run as its directory tells it: results once it finished, else its checkpoint so far.
+
+    `state` of a run without results: ``compiling`` (still compiling, or stopped while compiling:
+    nothing was sent, and `--resume` compiles it again) or ``unfinished`` (running, or killed)."""
 
     paths: RunPaths
     results: dict | None
     checkpoint: Checkpoint
     info: dict
+    resume_command: str = ""
+
+    @property
+    def state(self) -> str:
+        if self.results is not None:
+            return str(self.results.get("status"))
+        return _unfinished_state(self.info)
 
     def progress(self) -> list[dict[str, object]]:
         """Per step: parts done and jobs by state, from the checkpoint (useful while a run is going)."""
@@ -312,7 +327,12 @@ class RunStatus:
 def status(run_id: str | None = None, *, home: Path = DEFAULT_HOME) -> RunStatus:
     """What run `run_id` (default: the most recent) did, or how far it has got if it is unfinished."""
     paths, results, checkpoint = load_run(home, run_id)
-    return RunStatus(paths=paths, results=results, checkpoint=checkpoint, info=read_json(paths.run_info))
+    return RunStatus(paths=paths, results=results, checkpoint=checkpoint, info=read_json(paths.run_info),
+                     resume_command=resume_command(paths.run_id, home))
+
+
+def _unfinished_state(info: Mapping[str, object]) -> str:
+    return "compiling" if info.get("state") == COMPILING else "unfinished"
 
 
 def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, object]]:
@@ -326,7 +346,7 @@ def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, obje
                 "run_id": paths.run_id,
                 "plan": info.get("plan_name"),
                 "created_at": info.get("created_at"),
-                "status": results.get("status", "unfinished"),
+                "status": results.get("status") or _unfinished_state(info),
                 "retry_of": info.get("retry_of"),
             }
         )
@@ -382,3 +402,72 @@ def remote_jobs(
             else:
                 raise UsageError(f"unknown jobs action {action!r}")
         return done
+
+
+# --- versioned migrations ----------------------------------------------------------------------
+
+
+def _history_settings(folder: Path | str | None, history: str | None, target: str | None, home: Path,
+                      project_dir: Path, env: Mapping[str, str] | None, clock: Clock | None) -> Settings:
+    return settings_for(folder=Path(folder) if folder else None, history=history, target=target, home=home,
+                        project_dir=project_dir, env=env, clock=clock)
+
+
+def migrate(
+    *,
+    target: str | None = None,
+    folder: Path | str | None = None,
+    history: str | None = None,
+    to: str | None = None,
+    dry_run: bool = False,
+    out_of_order: bool = False,
+    variables: Mapping[str, str] | None = None,
+    strict: bool = False,
+    max_retries: int = 3,
+    concurrency: int = 4,
+    lock_wait: float = 0.0,
+    check: MigrationCheck | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    on_event: Event | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> MigrateResult:
+    """Apply the pending migrations of the folder to the target's org, in order, each as a run, and
+    record each in the org's history; with `dry_run`, check them (`check`, else the planner) instead."""
+    try:
+        up_to = Version.parse(to) if to else None
+    except ValueError as exc:
+        raise UsageError(f"--to: {exc}") from None
+    settings = _history_settings(folder, history, target, home, project_dir, env, clock)
+    options = MigrateOptions(to=up_to, dry_run=dry_run, out_of_order=out_of_order, variables=dict(variables or {}),
+                             strict=strict, run_options=run_options(max_retries, False, concurrency),
+                             lock_wait=lock_wait)
+    return run_migrations(settings, options, check=check, on_event=on_event)
+
+
+def info(*, target: str | None = None, folder: Path | str | None = None, history: str | None = None,
+         variables: Mapping[str, str] | None = None, home: Path = DEFAULT_HOME, project_dir: Path = Path("."),
+         env: Mapping[str, str] | None = None) -> InfoResult:
+    """The target org's migration history: every entry with its state, then what is pending."""
+    settings = _history_settings(folder, history, target, home, project_dir, env, None)
+    return history_admin.info(settings, variables=variables)
+
+
+def baseline(version: str, *, target: str | None = None, folder: Path | str | None = None,
+             history: str | None = None, description: str | None = None, lock_wait: float = 0.0,
+             home: Path = DEFAULT_HOME, project_dir: Path = Path("."), env: Mapping[str, str] | None = None,
+             clock: Clock | None = None) -> BaselineResult:
+    """Start the history of an org loaded before migrator: migrations up to `version` count as applied."""
+    settings = _history_settings(folder, history, target, home, project_dir, env, clock)
+    return history_admin.baseline(settings, version, description=description, lock_wait=lock_wait)
+
+
+def repair(*, target: str | None = None, folder: Path | str | None = None, history: str | None = None,
+           release_lock: bool = False, variables: Mapping[str, str] | None = None, lock_wait: float = 0.0,
+           home: Path = DEFAULT_HOME, project_dir: Path = Path("."), env: Mapping[str, str] | None = None,
+           clock: Clock | None = None) -> RepairResult:
+    """Accept changed checksums, clear failed entries, mark vanished migrations deleted (and with
+    `release_lock`, break a stale history lock first)."""
+    settings = _history_settings(folder, history, target, home, project_dir, env, clock)
+    return history_admin.repair(settings, release_lock=release_lock, variables=variables, lock_wait=lock_wait)

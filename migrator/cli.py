@@ -1,12 +1,17 @@
 """The `migrator` command: a thin click layer over `migrator.api`.
 
 It parses options, draws progress and tables with rich, turns exceptions into messages, and
-maps outcomes to exit codes: 0 ok, 1 ran but some rows were refused or failed, 2 could not run.
-`--format json` prints one JSON document on stdout instead of tables, for CI.
+maps outcomes to exit codes: 0 ok, 1 ran but some rows were refused or failed (or nothing was
+sent), 2 could not run, 130 interrupted (Ctrl-C), whatever the command. `--format json` prints one
+JSON document on stdout instead of tables, for CI.
+
+Text that comes from plans, data or servers (names, values, error messages) is printed as plain
+text: never read as rich markup or emoji codes, so `[red]` or `:x:` in a message prints as written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -16,9 +21,10 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from migrator import __version__, api
-from migrator.errors import MigratorError, PlanError
+from migrator.errors import Interrupted, MigratorError, PlanError
 
 FORMAT = click.option(
     "--format",
@@ -34,10 +40,21 @@ VARS = click.option(
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """A console that never reads markup or emoji codes in what it prints: styling comes only from
+    `Text` objects built here and in the stage packages' renderables."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
     if not console.is_terminal:  # CI logs: room for the tables instead of an 80-column squeeze
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=max(console.width, 140))
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False,
+                          width=max(console.width, 140))
     return console
+
+
+def _table(title: str) -> Table:
+    return Table(title=Text(title), title_justify="left")
+
+
+def _row(table: Table, values: Any) -> None:
+    table.add_row(*(Text(str(value)) for value in values))
 
 
 def _emit_json(data: Any) -> None:
@@ -51,19 +68,23 @@ def _fail(exc: MigratorError, output_format: str) -> None:
         err = _console(stderr=True)
         if isinstance(exc, PlanError):
             count = len(exc.problems)
-            err.print(f"[bold red]{count} problem{'s' if count != 1 else ''} in the plan:[/]")
+            err.print(Text(f"{count} problem{'s' if count != 1 else ''} in the plan:", style="bold red"))
             for problem in exc.problems:
-                err.print(f"  {problem}", markup=False)
+                err.print(Text(f"  {problem}"))
         else:
-            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            label = "interrupted:" if isinstance(exc, Interrupted) else "error:"
+            err.print(Text.assemble((label, "bold red"), " ", str(exc)))
     sys.exit(exc.exit_code)
 
 
 def _guarded(output_format: str, action: Callable[[], int]) -> None:
+    """Run a command: its exit code, or the error's (Ctrl-C anywhere exits 130, like a stopped run)."""
     try:
         code = action()
     except MigratorError as exc:
         _fail(exc, output_format)
+    except KeyboardInterrupt:
+        _fail(Interrupted("stopped by Ctrl-C"), output_format)
     else:
         sys.exit(code)
 
@@ -77,13 +98,14 @@ def cli() -> None:
 TARGET = click.option(
     "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
 )
+NAMES_TARGET = click.option("--target", "-t", help="Check object and field names against what this target is known "
+                            "to have (default: the target a run would use).")
 
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sources", "check_sources", is_flag=True, help="Also check every column against the source files.")
-@click.option("--target", "-t", help="Check object and field names against what this target is known to have "
-              "(default: the target a run would use).")
+@NAMES_TARGET
 @VARS
 @FORMAT
 def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs: tuple[str, ...],
@@ -108,7 +130,8 @@ def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs
         else:
             what = "plan and sources" if check_sources else "plan"
             names = f"; names checked against {result.target}" if result.target else ""
-            _console().print(f"[green]✓[/] {plan_file}: {what} valid ({len(plan.objects)} steps{names})")
+            _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps"
+                                           f"{names})"))
         return 0
 
     _guarded(output_format, action)
@@ -116,7 +139,7 @@ def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs
 
 def _plan_table(result: api.PlanResult) -> Table:
     manifest = result.manifest
-    table = Table(title=f"Plan {manifest.plan_name}: {len(manifest.steps)} steps", title_justify="left")
+    table = _table(f"Plan {manifest.plan_name}: {len(manifest.steps)} steps")
     for name, justify in (
         ("wave", "right"),
         ("step", "left"),
@@ -134,21 +157,12 @@ def _plan_table(result: api.PlanResult) -> Table:
         rejects = "" if step.step in shown else str(summary.rejected)
         shown.add(step.step)
         where = f"pass {step.pass_no}" + (f" / level {step.level}" if step.level is not None else "")
-        table.add_row(
-            str(step.wave), step.id, step.object, step.operation, where, f"{step.rows:,}", rejects, str(len(step.parts))
-        )
+        _row(table, (step.wave, step.id, step.object, step.operation, where, f"{step.rows:,}", rejects,
+                     len(step.parts)))
     totals = manifest.totals()
     table.add_section()
-    table.add_row(
-        "",
-        "total",
-        "",
-        "",
-        "",
-        f"{sum(s.rows for s in manifest.steps):,}",
-        str(totals["rejected"]),
-        str(totals["parts"]),
-    )
+    _row(table, ("", "total", "", "", "", f"{sum(s.rows for s in manifest.steps):,}", totals["rejected"],
+                 totals["parts"]))
     return table
 
 
@@ -162,8 +176,7 @@ def _plan_table(result: api.PlanResult) -> Table:
 )
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
-@click.option("--target", "-t", help="Check object and field names against what this target is known to have "
-              "(default: the target a run would use).")
+@NAMES_TARGET
 @VARS
 @FORMAT
 def plan(
@@ -202,18 +215,19 @@ def plan(
             out = _console()
             out.print(_plan_table(result))
             totals = manifest.totals()
-            out.print(f"Wrote {totals['parts']} part(s) to [bold]{result.out_dir}[/]")
+            out.print(Text.assemble(f"Wrote {totals['parts']} part(s) to ", (str(result.out_dir), "bold")))
             if manifest.rejects:
-                out.print(f"[yellow]{manifest.rejects} row(s) rejected[/]: see {result.out_dir / 'rejects.csv'}")
+                out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),
+                                        f": see {result.out_dir / 'rejects.csv'}"))
             named = [s.name for s in result.plan.objects if any(f.record_type for f in s.fields)]
             if named:
-                out.print(f"note: record types are named, not resolved, in {', '.join(named)}: `migrator run` "
-                          "turns the DeveloperNames into the target's Ids", markup=False)
+                out.print(Text(f"note: record types are named, not resolved, in {', '.join(named)}: `migrator run` "
+                               "turns the DeveloperNames into the target's Ids"))
             if manifest.missing_parents:
-                out.print(
-                    f"[yellow]{manifest.missing_parents} row(s) name a parent that is not in the source data[/] "
-                    f"(they may exist in the org): see {result.out_dir / 'missing_parents.csv'}"
-                )
+                out.print(Text.assemble(
+                    (f"{manifest.missing_parents} row(s) name a parent this plan does not send", "yellow"),
+                    " (not in the source data, filtered out, or rejected; `run` skips rows whose parent was "
+                    f"rejected): see the why column of {result.out_dir / 'missing_parents.csv'}"))
         return 1 if strict and manifest.rejects else 0
 
     _guarded(output_format, action)
@@ -228,16 +242,14 @@ def _run_output(result: api.RunResult, output_format: str) -> int:
         out = _console()
         out.print(report.summary_table(result.results))
         for line in report.summary_lines(result.results, result.paths.root):
-            out.print(line, markup=False)
-    return 2 if result.results["status"] == "interrupted" else result.exit_code
+            out.print(Text(line))
+    return result.exit_code
 
 
 def _progress(output_format: str) -> Any:
     from migrator.run.progress import RunProgress
 
     if output_format == "json":
-        import contextlib
-
         return contextlib.nullcontext(None)
     return RunProgress(_console(stderr=True))
 
@@ -331,13 +343,11 @@ def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -
             if output_format == "json":
                 _emit_json(runs)
             else:
-                table = Table(title="Runs", title_justify="left")
+                table = _table("Runs")
                 for column in ("run_id", "plan", "created_at", "status", "retry_of"):
                     table.add_column(column)
                 for item in runs:
-                    table.add_row(
-                        *(str(item.get(c) or "") for c in ("run_id", "plan", "created_at", "status", "retry_of"))
-                    )
+                    _row(table, (item.get(c) or "" for c in ("run_id", "plan", "created_at", "status", "retry_of")))
                 _console().print(table)
             return 0
         current = api.status(run_id, home=home)
@@ -347,19 +357,23 @@ def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -
             else:
                 _console().print(report.summary_table(current.results))
                 for line in report.summary_lines(current.results, current.paths.root):
-                    _console().print(line, markup=False)
+                    _console().print(Text(line))
             return int(current.results["exit_code"])
         progress = current.progress()
         if output_format == "json":
-            _emit_json({"run_id": current.paths.run_id, "status": "unfinished", "steps": progress})
+            _emit_json({"run_id": current.paths.run_id, "status": current.state, "steps": progress,
+                        "resume_command": current.resume_command})
         else:
-            table = Table(title=f"Run {current.paths.run_id} (unfinished)", title_justify="left")
+            table = _table(f"Run {current.paths.run_id} ({current.state})")
             for column in ("step", "parts_done", "parts", "jobs_done", "jobs"):
                 table.add_column(column)
             for item in progress:
-                table.add_row(*(str(item[c]) for c in ("step", "parts_done", "parts", "jobs_done", "jobs")))
+                _row(table, (item[c] for c in ("step", "parts_done", "parts", "jobs_done", "jobs")))
             _console().print(table)
-            _console().print(f"resume with: migrator run --resume {current.paths.run_id}", markup=False)
+            if current.state == "compiling":
+                _console().print(Text("still compiling, or stopped while compiling: nothing was sent yet, and "
+                                      "--resume compiles the plan again"))
+            _console().print(Text(f"resume with: {current.resume_command}"))
         return 0
 
     _guarded(output_format, action)
@@ -384,12 +398,12 @@ def jobs(
         if output_format == "json":
             _emit_json(rows)
         else:
-            table = Table(title=f"Jobs ({action})", title_justify="left")
+            table = _table(f"Jobs ({action})")
             columns = list(rows[0]) if rows else ["id", "state"]
             for column in columns:
                 table.add_column(column)
             for item in rows:
-                table.add_row(*(str(item.get(c) or "") for c in columns))
+                _row(table, (item.get(c) or "" for c in columns))
             _console().print(table)
         return 0
 
@@ -431,11 +445,9 @@ def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], s
         if output_format == "json":
             _emit_json(result.to_json())
         else:
-            out = _console()
             if result.forecast:
-                out.print(report.forecast_table(result))
-            for line in report.summary_lines(result):
-                out.print(line, markup=False)
+                _console().print(report.forecast_table(result))
+            _print_lines(report.summary_lines(result))
         return result.exit_code
 
     _guarded(output_format, action)
@@ -465,8 +477,132 @@ def describe(plan_file: Path | None, target: str | None, object_list: str | None
         elif out_file is None:
             click.echo(result.text, nl=False)
         else:
-            _console().print(f"Wrote the schema of {len(result.objects)} object(s), {result.fields} fields, from "
-                             f"{result.target} to {out_file}", markup=False)
+            _print_lines([f"Wrote the schema of {len(result.objects)} object(s), {result.fields} fields, from "
+                          f"{result.target} to {out_file}"])
+        return 0
+
+    _guarded(output_format, action)
+
+
+def _history_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every history command shares (migrate, info, baseline, repair)."""
+    for option in reversed([
+        TARGET,
+        click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+                     help="The migrations folder (default: [migrations] dir of migrator.toml, else migrations/)."),
+        click.option("--history", type=click.Choice(["org", "file"]),
+                     help="Keep the history in the org's Migrator_Migration__c records (default) or in "
+                          "<dir>/history/<org id>.json."),
+        HOME,
+        FORMAT,
+    ]):
+        command = option(command)
+    return command
+
+
+LOCK_WAIT = click.option("--lock-wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
+                         help="Wait this long for another run's history lock instead of stopping at once.")
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        _console().print(Text(line))
+
+
+@cli.command()
+@click.option("--to", "to", metavar="VERSION", help="Apply versions up to this one only.")
+@click.option("--dry-run", is_flag=True, help="Check each pending migration (the planner) and apply nothing.")
+@click.option("--out-of-order", is_flag=True, help="Also apply migrations older than the newest applied one.")
+@click.option("--strict", is_flag=True, help="A migration with rejected rows fails.")
+@click.option("--max-retries", type=int, default=3, show_default=True, help="Retries of rows that failed transiently.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
+@LOCK_WAIT
+@VARS
+@_history_options
+def migrate(to: str | None, dry_run: bool, out_of_order: bool, strict: bool, max_retries: int, concurrency: int,
+            lock_wait: float, var_pairs: tuple[str, ...], target: str | None, folder: Path | None,
+            history: str | None, home: Path, output_format: str) -> None:
+    """Apply the pending migrations to the target org in order, each as a run, recording its history."""
+    from migrator.history.progress import MigrateProgress
+    from migrator.history.views import history_table, migrate_lines
+
+    def action() -> int:
+        with MigrateProgress(_console(stderr=True)) if output_format == "text" else contextlib.nullcontext() as shown:
+            result = api.migrate(target=target, folder=folder, history=history, to=to, dry_run=dry_run,
+                                 out_of_order=out_of_order, variables=api.parse_variables(var_pairs), strict=strict,
+                                 max_retries=max_retries, concurrency=concurrency, lock_wait=lock_wait, home=home,
+                                 on_event=shown)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+        else:
+            if result.applied:
+                _console().print(history_table(result.after, f"History of org {result.org_id}"))
+            _print_lines(migrate_lines(result.as_dict()))
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@VARS
+@_history_options
+def info(var_pairs: tuple[str, ...], target: str | None, folder: Path | None, history: str | None, home: Path,
+         output_format: str) -> None:
+    """Show the target org's migration history: applied, pending, failed, changed and ignored migrations."""
+    from migrator.history.views import history_table, info_lines
+
+    def action() -> int:
+        result = api.info(target=target, folder=folder, history=history, variables=api.parse_variables(var_pairs),
+                          home=home)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+            return 0
+        _console().print(history_table(result.rows, f"Migrations of org {result.org_id} (history in {result.history})"))
+        _print_lines(info_lines(result.as_dict()))
+        return 0
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.option("--version", "version", required=True, metavar="VERSION", help="Migrations up to this count as applied.")
+@click.option("--description", help="Description of the baseline entry.")
+@LOCK_WAIT
+@_history_options
+def baseline(version: str, description: str | None, lock_wait: float, target: str | None, folder: Path | None,
+             history: str | None, home: Path, output_format: str) -> None:
+    """Start the history of an org loaded before migrator: mark every migration up to VERSION as applied."""
+    from migrator.history.views import baseline_lines
+
+    def action() -> int:
+        result = api.baseline(version, target=target, folder=folder, history=history, description=description,
+                              lock_wait=lock_wait, home=home)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+        else:
+            _print_lines(baseline_lines(result.as_dict()))
+        return 0
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.option("--release-lock", is_flag=True, help="First break the history lock a killed run left behind.")
+@LOCK_WAIT
+@VARS
+@_history_options
+def repair(release_lock: bool, lock_wait: float, var_pairs: tuple[str, ...], target: str | None,
+           folder: Path | None, history: str | None, home: Path, output_format: str) -> None:
+    """Accept changed checksums, clear failed entries and mark vanished migrations deleted."""
+    from migrator.history.views import repair_lines
+
+    def action() -> int:
+        result = api.repair(target=target, folder=folder, history=history, release_lock=release_lock,
+                            variables=api.parse_variables(var_pairs), lock_wait=lock_wait, home=home)
+        if output_format == "json":
+            _emit_json(result.as_dict())
+        else:
+            _print_lines(repair_lines(result.as_dict()))
         return 0
 
     _guarded(output_format, action)

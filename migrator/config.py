@@ -35,7 +35,8 @@ from migrator.client.error_mapping import redact
 from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSession
 from migrator.errors import ConfigError
 
-__all__ = ["Target", "TargetConfig", "load_targets", "open_target", "redact", "resolve_target"]
+__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "open_target",
+           "redact", "resolve_target"]
 
 CONFIG_FILE = "migrator.toml"
 LOCAL = "local"
@@ -43,7 +44,9 @@ ENV_TARGET = "env"
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 LOCAL_DB_NAME = "local-org.db"
 
-TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets"})
+TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets", "migrations"})
+MIGRATIONS_KEYS = frozenset({"dir", "history"})
+HISTORY_STORES = ("org", "file")
 COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description"})
 KEYS_BY_AUTH: dict[str, frozenset[str]] = {
     "local": frozenset({"db", "schema"}),
@@ -226,6 +229,46 @@ def _check_target(name: str, settings: Any, file: Path, text: str, prefix: str) 
     return TargetConfig(name, auth, dict(settings), file, header)
 
 
+@dataclass(frozen=True)
+class MigrationsConfig:
+    """The ``[migrations]`` table: the folder of versioned plans (relative to the config file) and
+    where the history is kept (``org``: the org's Migrator_Migration__c records; ``file``: a JSON
+    file per org id under ``<dir>/history/``). `dir` is None when the file does not name one."""
+
+    dir: Path | None = None
+    history: str | None = None
+    file: Path | None = None
+
+
+def load_migrations_config(project_dir: Path) -> MigrationsConfig:
+    """The project's ``[migrations]`` settings, shape-checked; empty without a config file or table."""
+    read = _read_config_file(project_dir)
+    if read is None:
+        return MigrationsConfig()
+    file, text, table, prefix = read
+    settings = table.get("migrations")
+    if settings is None:
+        return MigrationsConfig()
+    header = _line_of(text, rf"\s*\[\s*{re.escape(prefix)}migrations\s*\]")
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{file}:{header or '?'}: migrations must be a table: [migrations] dir = \"migrations\"")
+
+    def fail(key: str, message: str) -> ConfigError:
+        line = _line_of(text, rf"\s*{re.escape(key)}\s*=", header or 0) if header else None
+        return ConfigError(f"{file}:{line or '?'}: migrations.{key}: {message}")
+
+    for key, value in settings.items():
+        if key not in MIGRATIONS_KEYS:
+            raise fail(key, f"unknown setting{_did_you_mean(key, MIGRATIONS_KEYS)}")
+        if not isinstance(value, str) or not value.strip():
+            raise fail(key, "must be a non-empty string")
+    history = settings.get("history")
+    if history is not None and history not in HISTORY_STORES:
+        raise fail("history", f"must be one of {', '.join(HISTORY_STORES)}, not {history!r}")
+    folder = settings.get("dir")
+    return MigrationsConfig(dir=_relative(file.parent, folder) if folder else None, history=history, file=file)
+
+
 # --- resolving ------------------------------------------------------------------------------------
 
 
@@ -373,7 +416,8 @@ def open_target(target: Target, *, data_dir: Path, session: requests.Session | N
 
     For a local target this starts the local org in-process on 127.0.0.1 (HTTPS, a free port, its
     database under `data_dir` unless configured) and stops it on exit; its CA is trusted by the
-    session. For Salesforce it authenticates first, so bad credentials fail before any work.
+    session. Either way one authenticated call is made first, so bad credentials (a refused token
+    included) fail before any work.
     """
     http = session or requests.Session()
     try:
@@ -381,7 +425,7 @@ def open_target(target: Target, *, data_dir: Path, session: requests.Session | N
             with _local_org(target, data_dir) as (org, credentials):
                 http.verify = str(org.ca_file) if org.ca_file else True
                 api = ApiSession(http, credentials, api_version=target.api_version, timeout=timeout)
-                api.authenticate()
+                api.check_session()
                 yield api
             return
         if target.credentials is None:
@@ -389,7 +433,7 @@ def open_target(target: Target, *, data_dir: Path, session: requests.Session | N
         if target.verify is not True:
             http.verify = target.verify
         api = ApiSession(http, target.credentials, api_version=target.api_version, timeout=timeout)
-        api.authenticate()
+        api.check_session()
         yield api
     finally:
         if session is None:
@@ -409,6 +453,6 @@ def _local_org(target: Target, data_dir: Path) -> Iterator[tuple[Any, Credential
                         https=True) as org:
         # The real OAuth password flow against the org's own token endpoint, so an expired
         # session is renewed exactly as it would be against Salesforce.
-        credentials = UsernamePasswordCredentials(org.instance_url, "migrator", "", org.username,
-                                                  org.password)
+        credentials = UsernamePasswordCredentials(org.instance_url, org.client_id, org.client_secret,
+                                                  org.username, org.password)
         yield org, credentials

@@ -2,7 +2,8 @@
 
 Every error carries structured fields (file, line, object, row, field, job id, error code) so that
 callers can decide what to do with it; only the CLI turns errors into text for people. Each class
-knows the process exit code it stands for: 2 for "could not run", 1 for "ran, some rows failed".
+knows the process exit code it stands for: 2 for "could not run", 1 for "ran, some rows failed",
+130 for "stopped by Ctrl-C".
 """
 
 from __future__ import annotations
@@ -94,6 +95,62 @@ class SourceDataError(UsageError):
 
 class RunStateError(UsageError):
     """A run directory or checkpoint is missing, corrupt, or from an incompatible version."""
+
+
+class MigrationsError(UsageError):
+    """The migrations folder cannot be used as it is: a file name that is not a migration name, two
+    files with one version, a version that does not exist. Holds every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        summary = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the migrations:\n{summary}")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": "MigrationsError", "problems": [p.as_dict() for p in self.problems]}
+
+
+class HistoryError(UsageError):
+    """The migration history of an org cannot be found, read or written (no history object and no
+    history file chosen, a record the server refused, a file that is not a history)."""
+
+
+class HistoryLockedError(HistoryError):
+    """Another migrate holds the org's history lock. `holder` is its run id, `since` when it took
+    the lock and `by` who ran it, so the user can tell a running migrate from a stale lock."""
+
+    def __init__(self, message: str, *, holder: str, since: str | None = None, by: str | None = None):
+        self.holder, self.since, self.by = holder, since, by
+        super().__init__(message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": "HistoryLockedError", "message": str(self), "holder": self.holder, "since": self.since,
+                "by": self.by}
+
+
+class DriftError(HistoryError):
+    """What was applied no longer matches the migrations folder: a changed checksum, a migration that
+    disappeared, one added below a version already applied. `problems` says which, and how to accept it."""
+
+    def __init__(self, message: str, problems: Sequence[dict[str, object]]):
+        self.problems = list(problems)
+        super().__init__(message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": "DriftError", "message": str(self), "problems": self.problems}
+
+
+# --- stopped (exit 130) ----------------------------------------------------------------------
+
+
+class Interrupted(MigratorError):
+    """The run was stopped (Ctrl-C): open jobs were aborted and the checkpoint says where to resume.
+
+    Exit code 130 (128 + SIGINT), the shell's convention for a program stopped by Ctrl-C, whatever
+    the command was doing at the time."""
+
+    exit_code = 130
 
 
 # --- ran, some rows failed (exit 1) ----------------------------------------------------------

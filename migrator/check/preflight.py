@@ -53,15 +53,17 @@ def _serves_describe(live: LiveDescribe) -> bool:
 
 
 def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *, check: bool,
-                 target: str) -> RunPreflight:
+                 target: str, plan: Plan | None = None) -> RunPreflight:
+    """`plan`, when the caller has loaded it already, spares loading it again when nothing is checked
+    (checking loads it again: the problems need the plan's positions)."""
     live = LiveDescribe(RestClient(session), target)
     if check and _serves_describe(live):
-        plan, target_check = load_checked(plan_path, live, variables, sources=True)
+        checked, target_check = load_checked(plan_path, live, variables, sources=True)
         if target_check.problems:
             raise CheckFailed(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")),
                               target=target)
-        return RunPreflight(plan, step_rules(plan, target_check.schema), target_check.schema, True)
-    plan = load_plan(plan_path, variables, headers=read_headers)
+        return RunPreflight(checked, step_rules(checked, target_check.schema), target_check.schema, True)
+    plan = plan or load_plan(plan_path, variables, headers=read_headers)
     needs_types = [s for s in plan.objects if any(f.record_type for f in s.fields)]
     if not needs_types:
         return RunPreflight(plan, None, None, False)

@@ -63,7 +63,8 @@ SYSTEM_FIELDS = (
 RECORD_TYPE_ID = FieldInfo("RecordTypeId", "reference", "Record Type ID", length=18, reference_to=("RecordType",),
                            relationship_name="RecordType")
 PERSON_NAME = FieldInfo("Name", "string", "Full Name", length=121, createable=False, updateable=False)
-BUNDLED = "standard_objects.yaml"
+# What the local org bundles: the standard objects, and the objects migrator keeps in an org itself
+BUNDLED = ("standard_objects.yaml", "migrator_objects.yaml")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -199,9 +200,13 @@ def _parse(text: str, where: str) -> Any:
 
 
 def bundled_schema() -> TargetSchema:
-    """The standard objects the local org ships with (read as data from its package)."""
-    text = resources.files("migrator.localorg").joinpath(BUNDLED).read_text("utf-8")
-    return replace(merge_document(TargetSchema(objects={}), _parse(text, BUNDLED), BUNDLED), source="standard objects")
+    """The objects the local org ships with (read as data from its package): the standard objects
+    and migrator's own (its migration history)."""
+    schema = TargetSchema(objects={})
+    for name in BUNDLED:
+        text = resources.files("migrator.localorg").joinpath(name).read_text("utf-8")
+        schema = merge_document(schema, _parse(text, name), name)
+    return replace(schema, source="standard objects")
 
 
 def load_schema_files(files: Iterable[Path], *, standard: bool = True) -> TargetSchema:

@@ -1,6 +1,7 @@
 """The local org's metadata: which objects exist, their fields, types, lookups and key prefixes.
 
-Loaded from the bundled ``standard_objects.yaml`` plus any ``--schema FILE`` the user passes (same
+Loaded from the bundled ``standard_objects.yaml`` and ``migrator_objects.yaml`` (the objects migrator
+itself keeps in an org: its migration history) plus any ``--schema FILE`` the user passes (same
 format; a user file may add objects or add/override fields of existing ones). Everything in the
 local org (describe, DML validation, SOQL) reads metadata from here, never from hard-coded lists.
 
@@ -191,6 +192,20 @@ class OrgSchema:
         """(child object, lookup field) pairs whose lookup can point at `parent`."""
         return [(obj, f) for obj in self.objects.values() for f in obj.fields.values()
                 if parent in f.reference_to]
+
+    def child_relationship(self, parent: str, name: str) -> tuple[ObjectDef, FieldDef] | None:
+        """The (child object, lookup field) a parent's child relationship name (``Contacts``) stands for."""
+        wanted = name.lower()
+        return next(((child, f) for child, f in self.child_relationships(parent)
+                     if child_relationship_name(child, f).lower() == wanted), None)
+
+
+def child_relationship_name(child: ObjectDef, lookup: FieldDef) -> str:
+    """The name a parent calls its children by (describe, subqueries, composite/tree): the schema's, else
+    Salesforce's default (``Projects__r`` for a custom object, the plural label for a standard one)."""
+    if lookup.child_relationship_name:
+        return lookup.child_relationship_name
+    return child.name[:-3] + "s__r" if child.custom else child.label_plural.replace(" ", "")
 
 
 def _picklist(values: Iterable[Any]) -> tuple[PicklistValue, ...]:
@@ -386,10 +401,16 @@ def _check_references(schema: OrgSchema, where: str) -> None:
                                       f"object {target}")
 
 
+# Salesforce's standard objects, then the objects migrator keeps in an org (its migration history).
+BUNDLED_SCHEMA_FILES = ("standard_objects.yaml", "migrator_objects.yaml")
+
+
 def load_schema(extra_files: Iterable[Path | str] = ()) -> OrgSchema:
-    """The bundled standard objects, extended by each of `extra_files` in turn."""
-    bundled = resources.files("migrator.localorg").joinpath("standard_objects.yaml").read_text("utf-8")
-    schema = merge_schema(OrgSchema(objects={}), yaml.safe_load(bundled) or {}, "standard_objects.yaml")
+    """The bundled objects, extended by each of `extra_files` in turn."""
+    schema = OrgSchema(objects={})
+    for name in BUNDLED_SCHEMA_FILES:
+        bundled = resources.files("migrator.localorg").joinpath(name).read_text("utf-8")
+        schema = merge_schema(schema, yaml.safe_load(bundled) or {}, name)
     for path in extra_files:
         text = Path(path).read_text("utf-8")
         schema = merge_schema(schema, yaml.safe_load(text) or {}, str(path))
