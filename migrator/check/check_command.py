@@ -68,7 +68,7 @@ class CheckResult:
     @property
     def refused_rows(self) -> int:
         rejected = self.manifest.rejects if self.manifest else 0
-        return rejected + sum(f.not_found for f in self.forecast)
+        return rejected + sum(f.not_found + f.parent_missing for f in self.forecast)
 
     @property
     def exit_code(self) -> int:

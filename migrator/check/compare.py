@@ -25,6 +25,7 @@ from migrator.check.schema import INTEGER_TYPES, NUMBER_TYPES, FieldInfo
 
 CLEAR = "#N/A"
 CREATE, UPDATE, UNCHANGED, DELETE, NOT_FOUND = "create", "update", "unchanged", "delete", "not_found"
+PARENT_MISSING = "parent_missing"  # a row naming a parent neither the org nor the load has: it would not load
 _PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _EXACT_DIGITS = 15  # a double tells decimals apart up to 15 significant digits; longer ones compare as text
 

@@ -3,7 +3,8 @@ found (an update or delete of a record the org does not have) or rejected before
 
 A source row is counted once, by its pass-1 row (whatever hierarchy level it loads at); its
 pass-2 update (deferred lookups) only turns an unchanged row into an updated one. The counts add
-up: ``source rows - filtered = rejected + created + updated + unchanged + deleted + not found``.
+up: ``source rows - filtered = rejected + created + updated + unchanged + deleted + not found +
+parent missing`` (a row naming a parent neither the org nor the load has would fail, or be skipped).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from migrator.check.compare import CREATE, DELETE, NOT_FOUND, UNCHANGED, UPDATE
+from migrator.check.compare import CREATE, DELETE, NOT_FOUND, PARENT_MISSING, UNCHANGED, UPDATE
 from migrator.check.targetdiff import StepDiff
 from migrator.compile.manifest import Manifest
 
@@ -35,11 +36,13 @@ class StepForecast:
     unchanged: int = 0
     deleted: int = 0
     not_found: int = 0
+    parent_missing: int = 0
 
     @property
     def refused(self) -> int:
-        """Rows that would not load: rejected before sending, or not found by the org."""
-        return self.rejected + self.not_found
+        """Rows that would not load: rejected before sending, not found by the org, or naming a
+        parent that neither the org nor this load has."""
+        return self.rejected + self.not_found + self.parent_missing
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -61,9 +64,11 @@ def forecast(manifest: Manifest, diffs: Mapping[str, StepDiff]) -> list[StepFore
                                                                           strict=True)])).str.lower())
             later = pd.Series(keys).astype("str").str.lower().isin(updated_later).to_numpy()
             outcomes = np.where((outcomes == UNCHANGED) & later, UPDATE, outcomes)
-        counts = {value: int((outcomes == value).sum()) for value in (CREATE, UPDATE, UNCHANGED, DELETE, NOT_FOUND)}
+        kinds = (CREATE, UPDATE, UNCHANGED, DELETE, NOT_FOUND, PARENT_MISSING)
+        counts = {value: int((outcomes == value).sum()) for value in kinds}
         result.append(StepForecast(step=summary.step, object=summary.object, operation=operation,
                                    source_rows=summary.source_rows, filtered=summary.filtered,
                                    rejected=summary.rejected, created=counts[CREATE], updated=counts[UPDATE],
-                                   unchanged=counts[UNCHANGED], deleted=counts[DELETE], not_found=counts[NOT_FOUND]))
+                                   unchanged=counts[UNCHANGED], deleted=counts[DELETE], not_found=counts[NOT_FOUND],
+                                   parent_missing=counts[PARENT_MISSING]))
     return result

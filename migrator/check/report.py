@@ -10,7 +10,7 @@ from migrator.check.check_command import CheckResult
 
 _COLUMNS = (("step", "left"), ("object", "left"), ("operation", "left"), ("source rows", "right"),
             ("filtered", "right"), ("rejected", "right"), ("create", "right"), ("update", "right"),
-            ("unchanged", "right"), ("delete", "right"), ("not found", "right"))
+            ("unchanged", "right"), ("delete", "right"), ("not found", "right"), ("parent missing", "right"))
 
 
 def _n(value: int, style: str = "") -> Text:
@@ -22,11 +22,11 @@ def forecast_table(result: CheckResult) -> Table:
     for name, justify in _COLUMNS:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     totals = dict.fromkeys(("source_rows", "filtered", "rejected", "created", "updated", "unchanged", "deleted",
-                            "not_found"), 0)
+                            "not_found", "parent_missing"), 0)
     for f in result.forecast:
         table.add_row(f.step, f.object, f.operation, _n(f.source_rows), _n(f.filtered), _n(f.rejected, "magenta"),
                       _n(f.created, "green"), _n(f.updated, "cyan"), _n(f.unchanged), _n(f.deleted),
-                      _n(f.not_found, "red"))
+                      _n(f.not_found, "red"), _n(f.parent_missing, "red"))
         for key in totals:
             totals[key] += getattr(f, key)
     table.add_section()

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migrator.check.compare import TEXT, Column, classify, kind_of, text
+from migrator.check.compare import PARENT_MISSING, TEXT, Column, classify, kind_of, text
 from migrator.check.current import PARALLEL_QUERIES, CurrentRecords, Fetch, fold, id18
 from migrator.check.schema import ObjectInfo, TargetSchema
 from migrator.compile.csvio import read_table
@@ -162,10 +162,31 @@ def diff_steps(manifest: Manifest, plan_dir: Path, schema: TargetSchema, records
     parents = _ParentIds(schema, records)
     for group in groups:
         parents.remember(group.obj.name, group.key, group.current)
+    planned = {(g.obj.name.lower(), g.key.lower()): _sent_keys(g) for g in groups}
     diffs: dict[str, StepDiff] = {}
     for group in groups:  # in load order: parents before their children
-        diffs.update(_classify(group, parents))
+        diffs.update(_classify(group, parents, planned))
     return diffs
+
+
+def _sent_keys(group: _Group) -> pa.Array:
+    """The folded keys the group's steps send: parents this load creates or updates."""
+    keys = [text(fold(frame[s.key_column], group.key, group.case_sensitive)) for s in group.steps for p in s.parts
+            if s.key_column in (frame := group.frames[(s.id, p.path)])]
+    return pa.concat_arrays(keys) if keys else pa.array([], TEXT)
+
+
+def _orphans(rows: pd.DataFrame, column: Column, parent: tuple[str, str], planned: dict[tuple[str, str], pa.Array]
+             ) -> np.ndarray:
+    """Rows whose parent key names a record neither the org nor this load has: the org fails them."""
+    assert column.parent_ids is not None
+    values = pc.utf8_lower(text(rows[column.sent]))
+    named = pc.and_(pc.not_equal(values, ""), pc.not_equal(values, "#n/a"))
+    known = pc.is_in(values, value_set=column.parent_ids[0])
+    sent = planned.get((parent[0].lower(), parent[1].lower()))
+    if sent is not None:
+        known = pc.or_(known, pc.is_in(values, value_set=pc.utf8_lower(sent)))
+    return pc.and_(named, pc.invert(known)).to_numpy(zero_copy_only=False)
 
 
 def _read(group: _Group, records: CurrentRecords, with_ids: bool) -> pd.DataFrame:
@@ -181,11 +202,11 @@ def _read(group: _Group, records: CurrentRecords, with_ids: bool) -> pd.DataFram
                                group.case_sensitive)).records
 
 
-def _classify(group: _Group, parents: _ParentIds) -> dict[str, StepDiff]:
+def _classify(group: _Group, parents: _ParentIds, planned: dict[tuple[str, str], pa.Array]) -> dict[str, StepDiff]:
     diffs = {}
     for step in group.steps:
         diff = StepDiff(step)
-        columns = []
+        columns, relationships = [], []
         for sent in group.plans[step.id]:
             parent_ids = None
             if sent.parent is not None:
@@ -193,11 +214,15 @@ def _classify(group: _Group, parents: _ParentIds) -> dict[str, StepDiff]:
                                    [pd.Series(dtype="str")])
                 parent_ids = parents.ids(*sent.parent, values[(values != "") & (values != "#N/A")])
             columns.append(Column(sent.header, sent.target, sent.kind, parent_ids))
+            if sent.parent is not None:
+                relationships.append((columns[-1], sent.parent))
         for part in step.parts:
             rows = group.frames[(step.id, part.path)]
             outcome = classify(rows, step.key_column or group.key, group.current, columns, operation=step.operation,
-                               case_sensitive=group.case_sensitive)
-            diff.parts[part.path] = outcome.to_numpy()
+                               case_sensitive=group.case_sensitive).to_numpy()
+            for column, parent in relationships:
+                outcome = np.where(_orphans(rows, column, parent, planned), PARENT_MISSING, outcome)
+            diff.parts[part.path] = outcome
             diff.keys[part.path] = (rows[step.key_column].to_numpy() if step.key_column in rows
                                     else np.full(len(rows), "", dtype=object))
         diffs[step.id] = diff

@@ -143,3 +143,18 @@ def test_changed_only_sends_exactly_the_changed_rows(org):
 
     again = org.run(plan, changed_only=True)
     assert again.results["totals"]["sent"] == 0 and again.results["totals"]["unchanged"] == 90
+
+
+def test_rows_naming_a_parent_nobody_has_are_predicted_to_fail(org):
+    assert org.run(write(org.project, 5, 4, 2)).exit_code == 0
+    plan = write(org.project, 5, 4, 2)
+    contacts = org.project / "data" / "contacts.csv"
+    contacts.write_text(contacts.read_text(encoding="utf-8") + 'C90,Last90,false,"x",A999\nC91,Last91,true,"y",A4\n',
+                        encoding="utf-8")
+    forecast, result = _check(org, plan)
+    contact = forecast["Contact"]
+    assert (contact.created, contact.unchanged, contact.parent_missing) == (1, 4, 1)
+    assert result.exit_code == 1 and result.refused_rows == 1
+    run = org.run(plan, changed_only=True)
+    totals = run.results["totals"]
+    assert (totals["sent"], totals["succeeded"], totals["failed"]) == (2, 1, 1)  # C91 loads, C90 fails at the org
