@@ -20,6 +20,8 @@ MANIFEST_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 REJECTS_FILE = "rejects.csv"
 MISSING_PARENTS_FILE = "missing_parents.csv"
+UNCHANGED_FILE = "unchanged.csv"  # rows a changed-only load did not send: the target already has them
+UNCHANGED_COLUMNS = ("step", "step_id", "object", "source_file", "source_row", "key")
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
 MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (
@@ -84,6 +86,7 @@ class StepEntry:
     columns: tuple[str, ...]
     parts: tuple[PartEntry, ...]
     rows: int
+    unchanged: int = 0  # rows not sent by a changed-only load (the target already holds these values)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,6 +109,7 @@ class SourceSummary:
     deferred_rows: int
     levels: int
     lookups: tuple[LookupEntry, ...] = ()
+    unchanged: int = 0  # source rows a changed-only load did not send (their pass-1 rows were unchanged)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class Manifest:
     rejects: int
     missing_parents: int
     variables: dict[str, str] = field(default_factory=dict)
+    unchanged: int = 0
     warnings: tuple[SourceWarning, ...] = ()  # the first MAX_WARNINGS; `warning_count` has them all
     warning_count: int = 0
     manifest_version: int = MANIFEST_VERSION
@@ -150,6 +155,7 @@ class Manifest:
             "sources": [asdict(s) for s in self.sources],
             "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
             "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
+            "unchanged": {"path": UNCHANGED_FILE, "rows": self.unchanged},
             "warnings": {"count": self.warning_count, "shown": [asdict(w) for w in self.warnings]},
             "totals": self.totals(),
         }
@@ -160,6 +166,7 @@ class Manifest:
             "filtered": sum(s.filtered for s in self.sources),
             "rejected": self.rejects,
             "rows": sum(s.rows for s in self.sources),
+            "unchanged": self.unchanged,
             "missing_parents": self.missing_parents,
             "steps": len(self.steps),
             "parts": sum(len(s.parts) for s in self.steps),
@@ -224,6 +231,7 @@ def read_manifest(directory: Path) -> Manifest:
         rejects=data["rejects"]["rows"],
         missing_parents=data["missing_parents"]["rows"],
         variables=data.get("variables", {}),
+        unchanged=(data.get("unchanged") or {}).get("rows", 0),
         warnings=tuple(SourceWarning(**w) for w in data.get("warnings", {}).get("shown", ())),
         warning_count=data.get("warnings", {}).get("count", 0),
         manifest_version=version,

@@ -23,6 +23,7 @@ import pandas as pd
 from migrator.compile import hierarchy
 from migrator.compile.csvio import PartWriter
 from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning, read_source
+from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
 from migrator.compile.manifest import (
@@ -67,6 +68,8 @@ class PlanOptions:
     # Only these rows of each step are written and reported (a retry); all rows still count as
     # parents and as keys already used, so checks give the same answers as in the full plan.
     selection: Mapping[str, RowSelection] | None = None
+    # What the target accepts, per step name (from its describe): broken rules make rejects.
+    rules: Mapping[str, StepRules] | None = None
 
 
 def resolve_lookup_keys(plan: Plan) -> dict[str, dict[tuple[str, str], str]]:
@@ -100,7 +103,9 @@ class _Compiler:
         self.plan, self.options, self.staging, self.emit = plan, options, staging, on_event
         self.order: LoadOrder = build_load_order(plan)
         lookup_keys = resolve_lookup_keys(plan)
-        self.shapes = {s.name: StepShape(compile_step(s, lookup_keys[s.name]), self.order) for s in plan.objects}
+        rules = options.rules or {}
+        self.shapes = {s.name: StepShape(compile_step(s, lookup_keys[s.name], rules.get(s.name)), self.order)
+                       for s in plan.objects}
         self.stats = {s.name: StepStats() for s in plan.objects}
         # (object, key field) pairs some lookup finds parents by -> the keys seen so far
         self.registry = {(c.target.lower(), c.key.lower()): KeySet() for shape in self.shapes.values()

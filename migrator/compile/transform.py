@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from migrator.compile import convert
+from migrator.compile.field_rules import StepRules, check_values, resolve_record_types
 from migrator.compile.linemap import may_hold
 from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, ObjectSpec
 from migrator.plan.templating import Template, compile_template
@@ -52,6 +53,7 @@ class StepLayout:
     lookup_columns: tuple[LookupColumn, ...]
     templates: Mapping[str, Template]
     where: WhereFilter | None
+    rules: StepRules | None = None  # what the target accepts, when it is known (check/, run)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -84,8 +86,10 @@ def relationship_header(lookup: LookupSpec, target: str, key: str) -> str:
     return f"{target}:{base}"
 
 
-def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str]) -> StepLayout:
-    """Fix the output layout of a step. `lookup_keys[(field, target)]` is the parent key field."""
+def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str],
+                 rules: StepRules | None = None) -> StepLayout:
+    """Fix the output layout of a step. `lookup_keys[(field, target)]` is the parent key field;
+    `rules`, the target's, are checked on every value."""
     id_header = "Id" if spec.id_source else None
     columns = []
     for lookup in spec.lookups:
@@ -108,6 +112,7 @@ def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str]) -
         lookup_columns=tuple(columns) if spec.operation not in DELETE_OPERATIONS else (),
         templates=templates,
         where=where,
+        rules=rules,
     )
 
 
@@ -161,6 +166,10 @@ def convert_field(
         values = mapper(values, field.value_map, ignore_case=field.map_ignore_case, default=field.default)
     if field.default is not None:
         values = values.mask(values == "", field.default)
+    rules = layout.rules
+    if field.record_type and rules is not None and rules.record_types is not None:
+        values, unknown = resolve_record_types(values, rules.record_types)
+        errors = errors.mask((errors == "") & (unknown != ""), unknown)
     clear = values == CLEAR
     convertible = (values != "") & ~clear & (errors == "")
     if field.type != "string" and convertible.any():
@@ -174,6 +183,10 @@ def convert_field(
     if field.max_length is not None:
         too_long = ~clear & (values.str.len() > field.max_length)
         errors = errors.mask(too_long & (errors == ""), f"longer than {field.max_length} characters")
+    rule = rules.fields.get(field.name) if rules is not None else None
+    if rule is not None:
+        broken = check_values(values, rule)
+        errors = errors.mask((errors == "") & (broken != ""), broken)
     blank = values == ""
     if field.required:
         missing = (blank | clear) & (errors == "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,6 +40,12 @@ _DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
 _VALID_DIRECTIVES = set("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
 _FORMAT_TOKENS = (("yyyy", "%Y"), ("YYYY", "%Y"), ("yy", "%y"), ("MM", "%m"), ("mm", "%m"),
                   ("dd", "%d"), ("DD", "%d"), ("HH", "%H"), ("hh", "%I"), ("ss", "%S"))
+
+
+PlanCheck = Callable[["PlanContext"], None]
+"""A check from a later stage (names against the target's schema, say), given the steps with their
+positions; it adds located problems with `PlanContext.add`, so they are reported with the rest. Like
+the checks here, it skips what a schema problem cut out (`PlanContext.flaws`)."""
 
 
 @dataclass
@@ -75,6 +81,16 @@ class PlanContext:
     def warn(self, path: NodePath, message: str) -> None:
         self.warnings.append(Problem(message, file=self.file, line=self.doc.line_of(path),
                                      path=format_path(path) or None))
+
+    def keys_cut(self, target: str) -> bool:
+        """True if a schema problem cut the key, the fields or the operation of a step loading
+        `target` (or the whole step): what its children match it on is then unknown."""
+        if any(isinstance(s, dict) and s.get("object") == target
+               for i, s in enumerate(self.data["objects"]) if i in self.flaws.broken_steps):
+            return True
+        return any(step.object == target and any(self.flaws.setting_cut(i, self.raw_step(i), key)
+                                                 for key in ("external_id", "fields", "operation"))
+                   for i, step in self.steps)
 
     def all_objects(self, *, loaded: bool = False) -> set[str]:
         """Object names of every step (with loaded=True, of steps that are not deletes), including
@@ -293,7 +309,7 @@ def _check_lookups(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
                 ctx.add(target_path, f"{target} is not loaded by any step of this plan (add a step, "
                         "or set existing: true if the records are already in the org)",
                         hint=did_you_mean(target, known))
-            elif lookup.key is None and target not in unchecked and not _keys_cut(ctx, target):
+            elif lookup.key is None and target not in unchecked and not ctx.keys_cut(target):
                 _check_parent_key(ctx, path, lookup.field, target, [s for s in loading if s.object == target])
         multiple = len(lookup.targets) > 1
         if multiple and lookup.type_source is None:
@@ -310,13 +326,6 @@ def _check_lookups(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
             if target not in lookup.targets:
                 ctx.add((*path, "types", value), f"{target} is not one of the lookup's `to` objects",
                         hint=did_you_mean(target, lookup.targets))
-
-
-def _keys_cut(ctx: PlanContext, target: str) -> bool:
-    """True if a schema problem cut the key or the fields of a step loading `target`."""
-    return any(step.object == target and any(ctx.flaws.setting_cut(i, ctx.raw_step(i), key)
-                                             for key in ("external_id", "fields", "operation"))
-               for i, step in ctx.steps)
 
 
 def _check_parent_key(ctx: PlanContext, path: NodePath, field_name: str, target: str,

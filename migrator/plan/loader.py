@@ -10,14 +10,14 @@ its sources and (given the compile stage's check) its load graph are still check
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
 from migrator.plan import checks, source_checks
-from migrator.plan.checks import PlanContext
+from migrator.plan.checks import PlanCheck, PlanContext
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
     DEFAULT_PART_ROWS,
@@ -90,6 +90,7 @@ class _Builder:
             concurrency=self.inherited(raw, "concurrency", "parallel"),
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
+            skip_unchanged=bool(self.inherited(raw, "skip_unchanged", False)),
             location=self.location(path, key=False),
         )
 
@@ -113,6 +114,10 @@ class _Builder:
 
     def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
         spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
+        record_type = spec.get("record_type")
+        if record_type is not None:  # {record_type: COLUMN} or {record_type: {value: NAME}}
+            spec = {**{k: v for k, v in spec.items() if k != "record_type"},
+                    **(record_type if isinstance(record_type, dict) else {"from": record_type})}
         field_type = spec.get("type", "string")
         formats = spec.get("format")
         if formats is None and field_type in ("date", "datetime"):
@@ -137,6 +142,7 @@ class _Builder:
             max_length=spec.get("max_length"),
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
+            record_type=record_type is not None,
             location=self.location(path),
         )
 
@@ -200,13 +206,16 @@ load_order), handed in by the compile stage: `validate` refuses what `plan` woul
 
 def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
               headers: HeaderReader | None = None, shape: ShapeCheck | None = None,
-              allow_paths: tuple[Path, ...] = ()) -> Plan:
+              allow_paths: tuple[Path, ...] = (), extra_checks: Sequence[PlanCheck] = ()) -> Plan:
     """Load and check a plan file. `variables` override the plan's declared variables (--var).
 
     Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
     column the plan reads is checked against their headers; given `shape`, the plan's load graph is
     checked too. Sources must lie inside the plan's project (see `project`) or `allow_paths`.
-    Raises PlanError holding every problem found, in one pass: schema problems do not hide the others.
+    `extra_checks` (from later stages, such as object and field names against the target's schema)
+    run on the same steps, skipping what schema problems cut out, so their problems come in the
+    same report. Raises PlanError holding every problem found, in one pass: schema problems do not
+    hide the others.
     """
     file = str(path)
     plan_path = Path(path)
@@ -234,6 +243,10 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     problems += source_checks.path_problems(context)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
         problems += source_checks.source_problems(context, headers)
+    for check in extra_checks:
+        start = len(context.problems)
+        check(context)
+        problems += unreported(context.problems[start:], problems)
     order = data.get("load_order")
     plan = Plan(
         version=data.get("version", 1),
@@ -252,7 +265,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         warnings=tuple(context.warnings),
     )
     if shape is not None and not _shape_unsure(context):
-        problems += _new(shape(plan), problems)
+        problems += unreported(shape(plan), problems)
     if problems:
         raise PlanError(_sorted(problems), warnings=context.warnings)
     return plan
@@ -267,7 +280,8 @@ def _shape_unsure(ctx: PlanContext) -> bool:
                for key in ("operation", "external_id", "id", "fields", "lookups"))
 
 
-def _new(found: list[Problem], known: list[Problem]) -> list[Problem]:
-    """`found` without problems already reported at the same place (one mistake, one problem)."""
+def unreported(found: Sequence[Problem], known: Sequence[Problem]) -> list[Problem]:
+    """`found` without problems already reported at the same place (one mistake, one problem: a
+    lookup to `Acount` is not also "an object the target lacks" once it is "loaded by no step")."""
     seen = {(p.line, p.path) for p in known}
     return [p for p in found if (p.line, p.path) not in seen]

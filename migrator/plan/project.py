@@ -38,6 +38,12 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+def config_start(plan_file: Path | None, fallback: Path) -> Path:
+    """The folder a plan's configuration is looked for from (then upward): the plan's own folder,
+    or `fallback` (the working directory) when there is no plan file to go by."""
+    return plan_file.resolve().parent if plan_file is not None and plan_file.is_file() else fallback
+
+
 def project_roots(plan_file: Path, allowed: Iterable[Path] = ()) -> tuple[Path, ...]:
     """The folders a plan may read from: its own, its configuration's, and those allowed."""
     plan_dir = plan_file.resolve().parent

@@ -8,8 +8,11 @@ recompiled from the current sources (the user may have fixed them) but restricte
 that were rejected, failed or skipped in the original run (see `retry`).
 
 A run that cannot start leaves nothing behind: the plan, `--select`, the target and its
-credentials are all checked before the run directory exists, and a plan that fails to compile
-takes its directory with it. Once a run has its compiled plan, it always ends with
+credentials are all checked before the run directory exists, and so is the plan against the
+target's describe (check/, unless `--no-check`); a plan that fails to compile, or whose load would
+not fit in the org's daily limits, takes its directory with it. The compile applies the target's
+field rules and record types, and a changed-only run drops the rows the target already holds
+before anything is sent. Once a run has its compiled plan, it always ends with
 `run_results.json`, whatever stops it.
 """
 
@@ -24,7 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrator.check.preflight import RunPreflight, limit_problems, load_for_run, skip_unchanged
 from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
@@ -32,9 +37,10 @@ from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.config import Target, open_target, resolve_target
-from migrator.errors import Interrupted, MigratorError, UsageError
+from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
 from migrator.run.executor import Clock, Executor, RunOptions
 from migrator.run.results import build_results, run_outcome
@@ -73,16 +79,20 @@ class RunRequest:
     home: Path = DEFAULT_HOME
     project_dir: Path = Path(".")  # where migrator.toml is looked for (upward) when there is no plan file
     allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
+    check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
+    changed_only: bool = False  # send only rows that differ from the target (--changed-only)
 
 
 @dataclass(frozen=True)
 class RunResult:
     """A finished (or stopped) run: its directory and its `run_results.json` as a dict, whose
     totals add up to every row of the plan; `exit_code` is 0, 1 (rows failed or nothing was sent),
-    2 (could not run) or 130 (interrupted)."""
+    2 (could not run) or 130 (interrupted). `manifest` is the compiled plan that was sent (its
+    source warnings are shown with the summary, as `plan` shows them)."""
 
     paths: RunPaths
     results: dict[str, Any]
+    manifest: Manifest | None = None
 
     @property
     def exit_code(self) -> int:
@@ -133,15 +143,30 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
     return tuple(Path(p) for p in (info.get("options") or {}).get("allow_paths", ()))
 
 
-def _compile(paths: RunPaths, plan: Plan, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event) -> Manifest:
+def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock) -> Manifest:
+    """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
+    load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    return compile_plan(plan, PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection), emit)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules)
+    manifest = compile_plan(preflight.plan, options, emit)
+    unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
+    if unchanged_steps:
+        emit("comparing", {"steps": unchanged_steps})
+        manifest = skip_unchanged(manifest, paths.plan_dir, api, preflight, unchanged_steps,
+                                  QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name)
+    over = limit_problems(manifest, api) if preflight.checked else []
+    if over:
+        raise CheckFailed(over, target=target.name)
+    return manifest
 
 
-def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tuple[RunPaths, dict[str, Any],
-                                                                                     Manifest]:
+def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
+           clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
+    preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
+                             plan=new.plan, allow_paths=new.allow_paths)
+    changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
     info = {
@@ -160,12 +185,15 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
             "strict": request.strict,
             "concurrency": request.options.concurrency,
             "allow_paths": [str(p.resolve()) for p in new.allow_paths],
+            "check": preflight.checked,
+            "changed_only": changed_only,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
-        manifest = _compile(paths, new.plan, request.strict, new.selection, emit)
+        manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
+                            clock)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -179,16 +207,21 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
     return paths, info, manifest
 
 
-def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event) -> Manifest:
+def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
+              target: Target, clock: Clock) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
     emit("recompiling", {"run_id": paths.run_id})
-    plan = load_plan(Path(info["plan_file"]), info.get("variables") or {}, headers=read_headers, shape=shape_problems,
-                     allow_paths=_allowed(info))
+    options = info.get("options") or {}
+    preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
+                             check=bool(options.get("check", request.check)), target=target.name,
+                             allow_paths=_allowed(info))
+    plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     try:
-        manifest = _compile(paths, plan, bool((info.get("options") or {}).get("strict")), selection, emit)
+        manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
+                            bool(options.get("changed_only")), clock)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -233,10 +266,10 @@ def execute(
     with ExitStack() as stack:
         api = stack.enter_context(session)
         if new is not None:
-            paths, info, manifest = _start(request, new, started, emit)
+            paths, info, manifest = _start(request, new, started, emit, api, target, clock)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit)
+            manifest = _compiled(request, paths, info, emit, api, target, clock)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
@@ -283,13 +316,13 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     atomic_write_json(paths.results, results)
     _write_report(paths)
     emit("run_done", {"status": results["status"], "run_id": paths.run_id})
-    return RunResult(paths=paths, results=results)
+    return RunResult(paths=paths, results=results, manifest=manifest)
 
 
 def _config_folder(request: RunRequest, info: Mapping[str, Any]) -> Path:
     """Where the run's migrator.toml is looked for: beside its plan (then upward), as when it started."""
     plan_file = request.plan_path or (Path(info["plan_file"]) if info.get("plan_file") else None)
-    return plan_file.resolve().parent if plan_file is not None and plan_file.exists() else request.project_dir
+    return config_start(plan_file, request.project_dir)
 
 
 def _target_info(target: Target, api: ApiSession) -> dict[str, Any]:

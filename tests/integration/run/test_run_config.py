@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from migrator import api
 from migrator.cli import cli
+from migrator.errors import PlanError
 
 from .conftest import FAST
 
@@ -36,3 +38,38 @@ def test_a_run_prints_its_target_and_config_file(org, tmp_path: Path, monkeypatc
     assert result.exit_code == 0, result.output
     assert f"configuration: {org.project / 'migrator.toml'}" in result.output
     assert "Target test (Salesforce https://127.0.0.1:" in result.output
+
+
+def test_a_run_prints_the_source_warnings_plan_prints(org, tmp_path: Path, monkeypatch):
+    """A stray quote that merges records is a warning of `plan`; `run` sends the same rows, so it says so too."""
+    monkeypatch.chdir(tmp_path)
+    plan = org.project / "warned.yaml"
+    plan.write_text("version: 1\nname: warned\ndefaults: {operation: upsert, external_id: Legacy_Id__c}\n"
+                    "objects:\n  - object: Account\n    source: accounts.csv\n"
+                    "    fields: {Legacy_Id__c: id, Name: name, Description: note}\n", encoding="utf-8")
+    (org.project / "accounts.csv").write_text('id,name,note\nA1,Ann,"oops\nA2,Bob,x\nA3,Cy,y"\nA4,Di,z\n',
+                                              encoding="utf-8")
+    result = CliRunner(env=org.env).invoke(cli, ["run", str(plan), "--target", "test",
+                                                 "--home", str(tmp_path / ".migrator")])
+    assert result.exit_code == 0, result.output
+    assert org.count("Account") == 2
+    (line,) = [text for text in result.output.splitlines() if "warning: " in text]
+    assert "accounts.csv:2: the quoted value of column 'note' runs over lines 2-4" in line
+
+
+def test_allow_path_reaches_the_checks_a_run_makes_against_the_target(org, tmp_path: Path):
+    """`run` loads the plan again to check it against the target's describe: with the same --allow-path."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "accounts.csv").write_text("id,name\nA1,Ann\nA2,Bob\n", encoding="utf-8")
+    plan = org.project / "shared.yaml"
+    plan.write_text(f"version: 1\nname: shared\nsources: {{dir: {shared}}}\n"
+                    "defaults: {operation: upsert, external_id: Legacy_Id__c}\n"
+                    "objects:\n  - object: Account\n    source: accounts.csv\n"
+                    "    fields: {Legacy_Id__c: id, Name: name}\n", encoding="utf-8")
+    with pytest.raises(PlanError, match="outside the plan's project"):
+        org.run(plan)
+    result = org.run(plan, allow_paths=(shared,))
+    assert result.exit_code == 0, result.results.get("error")
+    assert json.loads(result.paths.run_info.read_text(encoding="utf-8"))["options"]["check"] is True
+    assert org.count("Account") == 2
