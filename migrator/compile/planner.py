@@ -21,11 +21,20 @@ import numpy as np
 import pandas as pd
 
 from migrator.compile import hierarchy
-from migrator.compile.csvio import DEFAULT_BLOCK_BYTES, PartWriter, SourceChunk, read_source
+from migrator.compile.csvio import PartWriter
+from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning, read_source
 from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
-from migrator.compile.manifest import MANIFEST_FILE, Manifest, PartEntry, SourceSummary, StepEntry, write_manifest
+from migrator.compile.manifest import (
+    MANIFEST_FILE,
+    MAX_WARNINGS,
+    Manifest,
+    PartEntry,
+    SourceSummary,
+    StepEntry,
+    write_manifest,
+)
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
@@ -108,6 +117,8 @@ class _Compiler:
         self.writers: dict[str, PartWriter] = {}
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
         self.pass2_rows: dict[str, int] = {}
+        self.warnings: list[SourceWarning] = []  # the first MAX_WARNINGS source warnings
+        self.warning_count = 0
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -118,7 +129,7 @@ class _Compiler:
             return path.as_posix()
 
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
-        files = resolve_source(self.plan.sources_dir, spec.source)
+        files = resolve_source(self.plan.sources_dir, spec.source, self.plan.roots or None)
         if not files:
             raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.pattern!r} "
                              f"in {self.plan.sources_dir}")
@@ -128,12 +139,17 @@ class _Compiler:
             for source in read_source(path, display, encoding=spec.source.encoding, delimiter=spec.source.delimiter,
                                       block_bytes=self.options.block_bytes):
                 self._reject_unreadable(spec, source)
+                self._warn(source.warnings)
                 if not source.frame.empty:
                     chunk = self._transform(spec, source, display)
                     chunk = self._check_keys(spec, chunk)
                     chunk = self._check_parents(spec, chunk)
                     self.emit("chunk", {"step": spec.name, "rows": len(source.frame)})
                     yield chunk
+
+    def _warn(self, warnings: tuple[SourceWarning, ...]) -> None:
+        self.warning_count += len(warnings)
+        self.warnings += warnings[:max(0, MAX_WARNINGS - len(self.warnings))]
 
     def _selection(self, spec: ObjectSpec, files: pd.Series, lines: pd.Series, keys: pd.Series) -> pd.Series | None:
         if self.options.selection is None:
@@ -146,7 +162,7 @@ class _Compiler:
         if not source.invalid:
             return
         files = pd.Series([r.file for r in source.invalid], dtype="str")
-        lines = pd.Series([r.row for r in source.invalid])
+        lines = pd.Series([r.line for r in source.invalid])
         chosen = self._selection(spec, files, lines, pd.Series("", index=files.index, dtype="str"))
         bad = RowChunk(rows=pd.DataFrame(), files=files, lines=lines, chosen=chosen)
         self.stats[spec.name].source_rows += len(bad.chosen_positions(files.index))
@@ -158,7 +174,7 @@ class _Compiler:
         frame, stats = source.frame, self.stats[spec.name]
         result = transform_chunk(frame, layout, dict(self.plan.variables))
         chunk = RowChunk(rows=result.rows, files=pd.Series(display, index=frame.index, dtype="str"),
-                         lines=pd.Series(source.rows, index=frame.index))
+                         lines=pd.Series(source.lines, index=frame.index))
         source_keys = self._source_keys(layout, frame)
         chosen = self._selection(spec, chunk.files, chunk.lines, source_keys)
         passed = result.rows.index.union(result.rejects.index)
@@ -422,7 +438,8 @@ class _Compiler:
                         plan_checksum=self.plan.checksum, description=self.plan.description,
                         strict=self.options.strict, steps=tuple(steps), sources=sources,
                         rejects=self.refusals.rejects.rows, missing_parents=self.refusals.missing.rows,
-                        variables=dict(self.plan.variables))
+                        variables=dict(self.plan.variables), warnings=tuple(self.warnings),
+                        warning_count=self.warning_count)
 
 
 def compile_plan(plan: Plan, options: PlanOptions, on_event: Event | None = None) -> Manifest:
