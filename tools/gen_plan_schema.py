@@ -56,6 +56,40 @@ ENCODING = {"type": "string", "minLength": 1,
             "description": "Text encoding of the source files (default utf-8; a UTF-8 BOM is skipped)."}
 DELIMITER = {"type": "string", "minLength": 1, "maxLength": 1,
              "description": "Column delimiter of the source files (default \",\")."}
+SOURCE_KIND = {"enum": ["csv", "parquet", "jsonl", "json", "xlsx", "sql"],
+               "description": "How the source is read (default: from the file's extension: .csv, .parquet, "
+               ".jsonl/.ndjson, .json, .xlsx; sql when url is given). A file that is not of its kind is refused "
+               "with a message naming it."}
+SOURCE_SPEC = {
+    "type": "object", "additionalProperties": False,
+    "description": "A file ({file, kind, ...}) or a SQL database ({url, query} or {url, table}).",
+    "properties": {
+        "file": SOURCE_FILE,
+        "kind": SOURCE_KIND,
+        "encoding": ENCODING,
+        "delimiter": DELIMITER,
+        "columns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+                    "uniqueItems": True,
+                    "description": "Only these columns are read (pushed down to Parquet and SQL). For JSON, the "
+                    "columns to expect even when the first rows lack them (nested keys as a.b)."},
+        "sheet": {"type": ["string", "integer"],
+                  "description": "Excel: the worksheet, by name or 1-based position (default: the first)."},
+        "header_row": {"type": "integer", "minimum": 1,
+                       "description": "Excel: the row holding the column names (default 1); rows below it are data."},
+        "url": {"type": "string", "minLength": 1,
+                "description": "SQL: the name of a [databases] entry of migrator.toml, or a SQLAlchemy URL "
+                "without a password (postgresql://user@host/db, sqlite:///data/legacy.db relative to "
+                "sources.dir). Passwords come from the environment, never from the plan."},
+        "query": {"type": "string", "minLength": 1,
+                  "description": "SQL: the SELECT to read, streamed with a server-side cursor. Give it an ORDER BY "
+                  "so that parts are the same from run to run."},
+        "table": {"type": "string", "minLength": 1,
+                  "description": "SQL: a table (or schema.table) to read whole, in primary-key order."},
+        "key": {"type": "string", "minLength": 1,
+                "description": "SQL: the column that names a row in rejects (default: the table's primary key; "
+                "for a query, the row number)."},
+    },
+}
 
 FIELD_SPEC = {
     "type": "object",
@@ -155,10 +189,8 @@ OBJECT_SPEC = {
                  "description": "Step name, unique in the plan (default: the object name). Two steps "
                  "on the same object need distinct names."},
         "description": {"type": "string", "description": "Free text shown in reports."},
-        "source": {"description": "Source file of this step.",
-                   "oneOf": [SOURCE_FILE, {
-                       "type": "object", "additionalProperties": False, "required": ["file"],
-                       "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER}}]},
+        "source": {"description": "Where this step's rows come from: a file name or glob, or a source spec.",
+                   "oneOf": [SOURCE_FILE, SOURCE_SPEC]},
         "where": {"type": "string", "minLength": 1,
                   "description": "Keep only source rows matching this condition, e.g. \"status != "
                   "'deleted' and country in ('FR', 'DE')\". Columns by name, or in backticks when they "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import pandas as pd
 
 from migrator.compile import hierarchy
 from migrator.compile.csvio import PartWriter
-from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning, read_source
+from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning
 from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
@@ -35,10 +35,11 @@ from migrator.compile.manifest import (
     StepEntry,
     write_manifest,
 )
+from migrator.compile.readers import ReadContext, open_readers
+from migrator.compile.readers.base import Database
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
-from migrator.compile.sources import resolve_source
 from migrator.compile.stepshape import StepShape
 from migrator.compile.transform import LookupColumn, StepLayout, compile_step, transform_chunk
 from migrator.errors import PlanError, Problem, UsageError
@@ -70,6 +71,8 @@ class PlanOptions:
     selection: Mapping[str, RowSelection] | None = None
     # What the target accepts, per step name (from its describe): broken rules make rejects.
     rules: Mapping[str, StepRules] | None = None
+    # The databases SQL sources name, as the configuration resolved them (with their passwords).
+    databases: Mapping[str, Database] = field(default_factory=dict)
 
 
 def resolve_lookup_keys(plan: Plan) -> dict[str, dict[tuple[str, str], str]]:
@@ -122,22 +125,18 @@ class _Compiler:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def _display(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.plan.file.parent.resolve()).as_posix()
-        except ValueError:
-            return path.as_posix()
-
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
-        files = resolve_source(self.plan.sources_dir, spec.source, self.plan.roots or None)
-        if not files:
-            raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.pattern!r} "
+        context = ReadContext(sources_dir=self.plan.sources_dir, roots=self.plan.roots,
+                              databases=self.options.databases, block_bytes=self.options.block_bytes,
+                              names_from=self.plan.file.parent.resolve())
+        readers = open_readers(spec.source, context)
+        if not readers:
+            raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.label!r} "
                              f"in {self.plan.sources_dir}")
-        for path in files:
-            display = self._display(path)
+        for reader in readers:
+            display = reader.name
             self.stats[spec.name].files.append(display)
-            for source in read_source(path, display, encoding=spec.source.encoding, delimiter=spec.source.delimiter,
-                                      block_bytes=self.options.block_bytes):
+            for source in reader.chunks():
                 self._reject_unreadable(spec, source)
                 self._warn(source.warnings)
                 if not source.frame.empty:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
-from migrator.plan import checks, source_checks
+from migrator.plan import checks, source_checks, source_kinds
 from migrator.plan.checks import PlanCheck, PlanContext
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
@@ -107,10 +107,17 @@ class _Builder:
 
     def source(self, raw: str | dict[str, Any], path: NodePath) -> SourceSpec:
         spec = {"file": raw} if isinstance(raw, str) else raw
-        return SourceSpec(pattern=spec["file"],
+        columns = spec.get("columns", ())
+        return SourceSpec(pattern=spec.get("file", ""),
                           encoding=spec.get("encoding", self.sources.get("encoding", "utf-8")),
                           delimiter=spec.get("delimiter", self.sources.get("delimiter", ",")),
-                          location=self.location(path, key=False))
+                          location=self.location(path, key=False),
+                          kind=spec.get("kind", "sql" if "url" in spec else None),
+                          columns=tuple(str(c) for c in columns),
+                          sheet=None if spec.get("sheet") is None else str(spec["sheet"]),
+                          header_row=int(spec.get("header_row", 1)),
+                          url=spec.get("url"), query=spec.get("query"), table=spec.get("table"),
+                          key=spec.get("key"))
 
     def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
         spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
@@ -240,6 +247,9 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir,
                           roots=roots, flaws=flaws)
     problems += checks.semantic_problems(context, overrides)
+    start = len(context.problems)
+    source_kinds.spec_problems(context)
+    problems += context.problems[start:]
     problems += source_checks.path_problems(context)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
         problems += source_checks.source_problems(context, headers)

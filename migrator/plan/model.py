@@ -59,14 +59,45 @@ class Location:
 NOWHERE = Location(file="<plan>", line=None, path="")
 
 
+FILE_KINDS: tuple[str, ...] = ("csv", "parquet", "jsonl", "json", "xlsx")
+SOURCE_KINDS: tuple[str, ...] = (*FILE_KINDS, "sql")
+
+
 @dataclass(frozen=True)
 class SourceSpec:
-    """A step's input: a file name or glob relative to the plan's sources directory."""
+    """A step's input: a file name or glob relative to the plan's sources directory (`pattern`),
+    or a SQL database (`url`: a `[databases]` name of migrator.toml or a URL without a password,
+    with a `query` or a `table`).
+
+    `kind` is the reader (None: chosen from each file's extension); `columns` the columns to read
+    (pushed down to Parquet and SQL; other columns are left out); `sheet` and `header_row` place an
+    Excel table; `key` is the SQL column that names a row in messages (default: a table's primary
+    key, else the row number).
+    """
 
     pattern: str
     encoding: str = "utf-8"
     delimiter: str = ","
     location: Location = NOWHERE
+    kind: str | None = None
+    columns: tuple[str, ...] = ()
+    sheet: str | None = None
+    header_row: int = 1
+    url: str | None = None
+    query: str | None = None
+    table: str | None = None
+    key: str | None = None
+
+    @property
+    def is_sql(self) -> bool:
+        return self.url is not None or self.kind == "sql"
+
+    @property
+    def label(self) -> str:
+        """The source as messages name it: its file pattern, or `url: table` / `url: query`."""
+        if not self.is_sql:
+            return self.pattern
+        return f"{self.url}: {self.table}" if self.table else f"{self.url}: query"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ class Flaws:
 
 def _has_file(step: dict[str, Any]) -> bool:
     source = step.get("source")
-    return isinstance(source, str) or (isinstance(source, dict) and isinstance(source.get("file"), str))
+    return isinstance(source, str) or (isinstance(source, dict) and (isinstance(source.get("file"), str)
+                                                                     or isinstance(source.get("url"), str)))
 
 
 def _related(a: NodePath, b: NodePath) -> bool:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from migrator.errors import PlanError
+from migrator.plan.loader import load_plan
 from migrator.plan.positions import load_positioned
 from migrator.plan.schema import PATTERN_HELP, plan_schema, schema_problems
 
@@ -210,15 +212,20 @@ def test_a_misspelt_required_key_is_one_problem_not_two():
     ]
 
 
-def test_a_missing_required_key_without_a_misspelling_is_still_reported():
-    problems = problems_for("""\
+def test_a_missing_required_key_without_a_misspelling_is_still_reported(tmp_path):
+    """A source needs a file or a url: the schema cannot say "one of the two" in words, so the
+    plan checks do, in the same pass as the schema's unknown key."""
+    plan = tmp_path / "p.yaml"
+    plan.write_text(textwrap.dedent("""\
         version: 1
         name: p
         objects:
           - object: Account
             source: {encoding: utf-8, delimitr: ";"}
-        """)
-    assert {(p.path, p.message) for p in problems} == {
-        ("objects[0].source", "missing required key 'file'"),
+        """))
+    with pytest.raises(PlanError) as caught:
+        load_plan(plan)
+    assert {(p.path, p.message) for p in caught.value.problems} == {
+        ("objects[0].source", "missing required key 'file' (or 'url', for a database)"),
         ("objects[0].source.delimitr", "unknown key 'delimitr'"),
     }
