@@ -21,9 +21,10 @@ from migrator.client.bulk2_query import QueryTiming
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
+from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
-from migrator.compile.sources import read_headers, scan_headers
-from migrator.config import Target, load_targets, open_target, resolve_target
+from migrator.compile.sources import header_reader
+from migrator.config import Target, load_databases, load_targets, open_target, resolve_target
 from migrator.errors import ConfigError, Problem, UsageError
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
@@ -80,6 +81,11 @@ def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, 
                           project_dir=project_dir)
 
 
+def _databases(folder: Path, env: Mapping[str, str] | None) -> dict[str, Database]:
+    """The `[databases]` SQL sources may name, with their passwords from the environment."""
+    return load_databases(folder, dict(env if env is not None else os.environ))
+
+
 def _names_check(name: str | None, env: Mapping[str, str] | None, project_dir: Path) -> tuple[str | None, PlanCheck]:
     """(target name, the check of the plan's names against what it is known to have): the target
     named, else the one a run would use. Offline: a Salesforce target whose credentials are not at
@@ -108,8 +114,10 @@ def validate(
     """Check a plan: its schema, itself, its load graph and its object and field names against what
     the target is known to have, and with `check_sources` every source file read in full, all in one
     pass. Raises PlanError with every problem (and warning) found."""
-    checked_against, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
-    plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
+    folder = config_start(Path(plan_path), project_dir)
+    checked_against, names = _names_check(target, env, folder)
+    headers = header_reader(_databases(folder, env), scan=True) if check_sources else None
+    plan = load_plan(plan_path, variables, headers=headers, shape=shape_problems,
                      allow_paths=tuple(allow_paths), extra_checks=(names,))
     return ValidateResult(plan=plan, checked_sources=check_sources, target=checked_against)
 
@@ -152,11 +160,13 @@ def plan(
     on_event: Event | None = None,
 ) -> PlanResult:
     """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
-    _, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
-    loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
+    folder = config_start(Path(plan_path), project_dir)
+    _, names = _names_check(target, env, folder)
+    databases = _databases(folder, env)
+    loaded = load_plan(plan_path, variables, headers=header_reader(databases), shape=shape_problems,
                        allow_paths=tuple(allow_paths), extra_checks=(names,))
     out = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict), on_event)
+    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, databases=databases), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
 
 
@@ -208,7 +218,8 @@ def check(
         raise UsageError("check against a --target or against --schema files, not both")
     path = Path(plan_path)
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
-                           sources=sources, strict=strict, allow_paths=tuple(allow_paths))
+                           sources=sources, strict=strict, allow_paths=tuple(allow_paths),
+                           databases=_databases(config_start(path, project_dir), env))
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()

@@ -34,9 +34,10 @@ from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
+from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
-from migrator.compile.sources import read_headers
-from migrator.config import Target, open_target, resolve_target
+from migrator.compile.sources import header_reader
+from migrator.config import Target, load_databases, open_target, resolve_target
 from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
@@ -120,7 +121,7 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _prepare_new(request: RunRequest) -> _NewRun:
+def _prepare_new(request: RunRequest, databases: Mapping[str, Database]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
@@ -133,7 +134,8 @@ def _prepare_new(request: RunRequest) -> _NewRun:
         variables = {**original_info.get("variables", {}), **variables}
         selection = retry_selection(original)
         allow_paths = allow_paths or _allowed(original_info)
-    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
+    plan = load_plan(request.plan_path, variables, headers=header_reader(databases), shape=shape_problems,
+                     allow_paths=allow_paths)
     check_selection(plan, request.select)
     return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths)
 
@@ -144,12 +146,14 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
 
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock) -> Manifest:
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock,
+             databases: Mapping[str, Database]) -> Manifest:
     """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
     load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
+                          databases=databases)
     manifest = compile_plan(preflight.plan, options, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
@@ -163,9 +167,9 @@ def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: 
 
 
 def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
-           clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
+           clock: Clock, databases: Mapping[str, Database]) -> tuple[RunPaths, dict[str, Any], Manifest]:
     preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
-                             plan=new.plan, allow_paths=new.allow_paths)
+                             plan=new.plan, allow_paths=new.allow_paths, databases=databases)
     changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
@@ -193,7 +197,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock)
+                            clock, databases)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -208,7 +212,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
 
 
 def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
-              target: Target, clock: Clock) -> Manifest:
+              target: Target, clock: Clock, databases: Mapping[str, Database]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
@@ -216,12 +220,12 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     options = info.get("options") or {}
     preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
                              check=bool(options.get("check", request.check)), target=target.name,
-                             allow_paths=_allowed(info))
+                             allow_paths=_allowed(info), databases=databases)
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
-                            bool(options.get("changed_only")), clock)
+                            bool(options.get("changed_only")), clock, databases)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -254,22 +258,24 @@ def execute(
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
-    else:
-        new = _prepare_new(request)
+    environment = dict(env if env is not None else os.environ)
+    databases = load_databases(_config_folder(request, info), environment)
+    if not request.resume:
+        new = _prepare_new(request, databases)
     target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
-        env=dict(env if env is not None else os.environ),
+        env=environment,
         project_dir=_config_folder(request, info),
     )
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
         api = stack.enter_context(session)
         if new is not None:
-            paths, info, manifest = _start(request, new, started, emit, api, target, clock)
+            paths, info, manifest = _start(request, new, started, emit, api, target, clock, databases)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, databases)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)

@@ -44,8 +44,12 @@ class Database:
     `password` (from the environment) is added only when connecting and is never shown."""
 
     name: str
-    url: str
+    url: str = field(repr=False)
     password: str | None = field(default=None, repr=False)
+    error: str | None = None  # why it cannot be used (a variable that is not set), said when a source uses it
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.password,) if self.password else ()
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ class JsonLinesReader:
         try:
             yield from _line_blocks(self.path, self.encoding, self.block_bytes)
         except UnicodeDecodeError:
-            raise SourceDataError(f"cannot be decoded as {self.encoding}; set source.encoding", file=self.name) from None
+            raise SourceDataError(f"cannot be decoded as {self.encoding}; set source.encoding",
+                                  file=self.name) from None
         except OSError as exc:
             raise SourceDataError(f"cannot be read: {exc.strerror or exc}", file=self.name) from None
 
@@ -132,8 +133,8 @@ class JsonLinesReader:
             pass
         return self._parse_lines(block.data, lines, starts, ends, names)
 
-    def _parse_lines(self, data: bytes, lines: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                     names: list[str] | None) -> tuple[dict[str, list[object]], np.ndarray, list[InvalidRow], list[str]]:
+    def _parse_lines(self, data: bytes, lines: np.ndarray, starts: np.ndarray, ends: np.ndarray, names: list[str] | None
+                     ) -> tuple[dict[str, list[object]], np.ndarray, list[InvalidRow], list[str]]:
         records, kept, invalid = [], [], []
         for number, start, end in zip(lines.tolist(), starts.tolist(), ends.tolist(), strict=True):
             text = data[start:end].decode("utf-8", "replace").strip()
@@ -144,8 +145,8 @@ class JsonLinesReader:
                                           f"column {exc.colno})", line=number))
                 continue
             if not isinstance(value, dict):
-                invalid.append(InvalidRow(self.name, number, text[:_MAX_TEXT],
-                                          f"a JSON {type(value).__name__} where a JSON object is expected", line=number))
+                invalid.append(InvalidRow(self.name, number, text[:_MAX_TEXT], f"a JSON {type(value).__name__} "
+                                          "where a JSON object is expected", line=number))
                 continue
             records.append(value)
             kept.append(number)

@@ -62,6 +62,8 @@ def connect_url(spec: SourceSpec, context: ReadContext) -> tuple[URL, str]:
             known = ", ".join(sorted(context.databases)) or "none"
             raise SourceDataError(f"database {raw!r} is not configured: add [databases.{raw}] to migrator.toml "
                                   f"(configured: {known})")
+        if database.error:
+            raise SourceDataError(database.error)
         return _url(database, context), raw
     if url_password(raw):
         raise SourceDataError("a source url must not hold a password; name a [databases] entry of migrator.toml")
@@ -107,7 +109,10 @@ class SqlReader:
         return sa.create_engine(self.url, poolclass=NullPool)
 
     def _fail(self, exc: BaseException, doing: str) -> SourceDataError:
-        return SourceDataError(f"{doing}: {_first_line(exc)}", file=self.name)
+        message = _first_line(exc)
+        if self.url.password:
+            message = message.replace(str(self.url.password), "********")
+        return SourceDataError(f"{doing}: {message}", file=self.name)
 
     def _table(self, conn: sa.Connection) -> sa.Table:
         schema, _, name = (self.spec.table or "").rpartition(".")
