@@ -103,6 +103,7 @@ def _cut_step(data: dict[str, Any], path: NodePath, flaws: Flaws) -> None:
         flaws.paths.add(path[:3])
         if key == "source" and len(path) >= 4 and isinstance(step.get("source"), dict) and path[3] != "file":
             step["source"].pop(path[3], None)  # a bad encoding or delimiter: the file is still known
+            flaws.paths.add(path[:4])  # which key went: a misspelt `file` is not also a missing one
             return
         if key == "object" and isinstance(step.get("object"), str):
             return  # a badly spelt object name is still a name the other checks can use

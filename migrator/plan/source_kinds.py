@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from migrator.plan.checks import PlanContext
 from migrator.plan.model import FILE_KINDS, SourceSpec
 from migrator.plan.positions import Path as NodePath
+from migrator.plan.suggest import did_you_mean
 
 EXTENSION_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
                    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".xlsx": "xlsx", ".xlsm": "xlsx"}
@@ -70,7 +71,9 @@ def spec_problems(ctx: PlanContext) -> None:
     objects = ctx.data.get("objects")
     for index, step_data in enumerate(objects if isinstance(objects, list) else ()):
         raw = step_data.get("source") if isinstance(step_data, dict) else None
-        if isinstance(raw, dict) and "file" not in raw and "url" not in raw:
+        misspelt = any(len(cut) == 4 and cut[:3] == ("objects", index, "source")
+                       and did_you_mean(str(cut[3]), ("file", "url")) for cut in ctx.flaws.paths)
+        if isinstance(raw, dict) and "file" not in raw and "url" not in raw and not misspelt:
             ctx.add(("objects", index, "source"), "missing required key 'file' (or 'url', for a database)",
                     hint="e.g. {file: accounts.csv} or {url: erp, table: accounts}")
     for index, step in ctx.steps:
