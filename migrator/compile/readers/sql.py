@@ -150,9 +150,12 @@ class SqlReader:
                 statement, _ = self._statement(conn)
                 if self.spec.table:
                     return tuple(self.spec.columns) or tuple(c.name for c in statement.selected_columns)  # type: ignore[attr-defined]
-                probe = sa.text(f"SELECT * FROM ({(self.spec.query or '').strip().rstrip(';')}) AS migrator_probe "
-                                "WHERE 1 = 0")
-                names = tuple(conn.execute(probe).keys())
+                # a server-side cursor plans the query without running it to the end; errors point
+                # into the user's own query text
+                result = conn.execution_options(stream_results=True).execute(
+                    sa.text((self.spec.query or "").strip().rstrip(";")))
+                names = tuple(result.keys())
+                result.close()
                 missing = [c for c in self.spec.columns if c not in names]
                 if missing:
                     raise SourceDataError(f"the query has no column {missing[0]!r} (columns: {', '.join(names)})",
