@@ -125,7 +125,8 @@ def _cut_mapping_entry(entries: dict[str, Any], path: NodePath, lookup: bool, fl
     spec = entries.get(name)
     if len(path) >= 5 and isinstance(spec, dict) and not (lookup and path[4] in _LOOKUP_REQUIRED):
         spec.pop(path[4], None)
-        return
+        if not lookup or all(key in spec for key in _LOOKUP_REQUIRED):  # `{from: x, "a to": Account}` lacks `to`
+            return
     if lookup:
         entries.pop(name, None)
     else:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from migrator.compile.csvread import read_source, scan_source
 from migrator.compile.readers.base import SourceChunk, SourceWarning
+from migrator.compile.readers.files import check_kind
 from migrator.errors import SourceDataError
 
 ENCODING_SAMPLE_BYTES = 1 << 20
@@ -82,6 +83,7 @@ class CsvReader:
     kind: str = "csv"
 
     def columns(self) -> tuple[str, ...]:
+        check_kind(self.path, self.name, "csv")
         try:
             header = read_header(self.path, self.encoding, self.delimiter)
             check_encoding(self.path, self.encoding)
@@ -90,8 +92,10 @@ class CsvReader:
         return tuple(header)
 
     def chunks(self) -> Iterator[SourceChunk]:
+        check_kind(self.path, self.name, "csv")
         return read_source(self.path, self.name, encoding=self.encoding, delimiter=self.delimiter,
                            block_bytes=self.block_bytes)
 
     def scan(self) -> list[SourceWarning]:
+        check_kind(self.path, self.name, "csv")
         return scan_source(self.path, self.name, encoding=self.encoding, delimiter=self.delimiter)

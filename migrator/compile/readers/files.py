@@ -84,7 +84,8 @@ def check_kind(path: Path, name: str, kind: str) -> None:
         if kind in ("parquet", "xlsx"):
             raise SourceDataError(f"is empty, not {_NAMES[kind]}", file=name)
         return
-    fits = {"csv": ("csv", "json"), "jsonl": ("json",), "json": ("json",), "parquet": ("parquet",),
+    # CSV takes NUL bytes (they become rejects) and a header that starts like JSON (`[id],name`)
+    fits = {"csv": ("csv", "json", "binary"), "jsonl": ("json",), "json": ("json",), "parquet": ("parquet",),
             "xlsx": ("xlsx",)}[kind]
     if found in fits:
         return

@@ -15,6 +15,7 @@ CSV export. Conversions are vectorised in Arrow:
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -136,7 +137,10 @@ def values_text(values: Sequence[object]) -> pa.Array:
     """A column of Python values (from a driver, openpyxl or json) as text: in one Arrow conversion
     when the values share a type, else value by value."""
     try:
-        return column_text(pa.array(values))
+        array = pa.array(values)
+        if pa.types.is_date(array.type) and any(isinstance(v, datetime.datetime) for v in values):
+            raise TypeError("dates and datetimes mixed: Arrow would drop the times")
+        return column_text(array)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         return pa.array([python_value_text(v) if v is not None else None for v in values], pa.string())
 

@@ -82,7 +82,7 @@ def test_a_password_in_the_plan_or_in_migrator_toml_is_refused(tmp_path, loaded)
     assert "the url holds a password; credentials never go in the plan file" in str(caught.value)
     assert loaded.password not in str(caught.value)
     plan = project(tmp_path, "{url: erp, table: accounts}", f'[databases.erp]\nurl = "{url}"\n')
-    with pytest.raises(ConfigError, match="secrets must not be stored in migrator.toml"):
+    with pytest.raises(ConfigError, match=r"secrets must not be stored in migrator\.toml"):
         api.plan(plan, out_dir=tmp_path / "out", env={})
     (tmp_path / "migrator.toml").write_text(f'[databases.erp]\nurl = "{loaded.url}"\npassword = "x"\n')
     with pytest.raises(ConfigError, match="password_env"):
