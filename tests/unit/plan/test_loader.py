@@ -452,7 +452,7 @@ def test_missing_parent_policy_and_the_example_plans(tmp_path: Path):
 def test_a_lookup_whose_to_is_misspelt_is_cut_not_built(tmp_path: Path):
     """Found by the fuzz test: `{from: parent_id, a to: Account}` is one problem, never a crash."""
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nname: p\nobjects:\n  - object: Account\n    source: a.csv\n"
+    path.write_text("version: 1\nname: p\nobjects:\n  - object: Account\n    operation: insert\n    source: a.csv\n"
                     "    lookups:\n      ParentId: {from: parent_id, a to: Account}\n")
     with pytest.raises(PlanError) as caught:
         load_plan(path)
