@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import Problem
+from migrator.plan.fakechecks import generation_problems
 from migrator.plan.model import DELETE_OPERATIONS, ObjectSpec, SourceSpec
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.positions import PositionedDocument, format_path
@@ -114,6 +115,9 @@ def semantic_problems(ctx: PlanContext, overrides: Mapping[str, str]) -> list[Pr
         _check_fields(ctx, index, step)
         _check_lookups(ctx, index, step)
         _check_where(ctx, index, step)
+        if step.source.generate is not None:
+            _check_generated_columns(ctx, index, step)
+    generation_problems(ctx.steps, {**ctx.declared, **overrides}, ctx.add, ctx.doc.text_line)
     return ctx.problems
 
 
@@ -352,6 +356,15 @@ def _used_columns(ctx: PlanContext, index: int, step: ObjectSpec) -> Iterator[tu
         yield (*here, "where"), column
 
 
+def _check_generated_columns(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
+    """A generated source's columns are known from the plan: what the step reads is checked always."""
+    names = list(step.source.generate.column_names) if step.source.generate else []
+    for path, column in _used_columns(ctx, index, step):
+        if column not in names:
+            ctx.add(path, f"column {column!r} is not one of the columns this step generates",
+                    hint=_columns_hint(column, names))
+
+
 def _columns_hint(column: str, header: list[str]) -> str | None:
     return did_you_mean(column, header) or (
         f"columns: {', '.join(header)}" if len(header) <= 12 else None)
@@ -362,6 +375,8 @@ def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Proble
     `read_headers` comes from the compile stage, which knows how to read each kind of source."""
     start = len(ctx.problems)
     for index, step in ctx.steps:
+        if step.source.generate is not None:
+            continue  # its columns are in the plan, and semantic_problems checked them
         source_path: NodePath = ("objects", index, "source")
         headers = read_headers(ctx.sources_dir, step.source)
         if not headers:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from migrator.plan.fakespec import GenerateSpec, MaskSpec
+from migrator.plan.location import NOWHERE, Location
+
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
 FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist", "multipicklist", "email"]
 Api = Literal["bulk2", "bulk1"]
@@ -43,28 +46,15 @@ DEFAULT_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
-class Location:
-    """Where a node was written: file, 1-based line, and its path inside the plan."""
-
-    file: str
-    line: int | None
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-
-NOWHERE = Location(file="<plan>", line=None, path="")
-
-
-@dataclass(frozen=True)
 class SourceSpec:
-    """A step's input: a file name or glob relative to the plan's sources directory."""
+    """A step's input: a file name or glob relative to the plan's sources directory, or, with
+    `generate`, rows generated from the plan itself (`pattern` is then `generate:<step>`)."""
 
     pattern: str
     encoding: str = "utf-8"
     delimiter: str = ","
     location: Location = NOWHERE
+    generate: GenerateSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +62,8 @@ class FieldSpec:
     """How one target field gets its value.
 
     Exactly one of `source` (a column), `value` (a constant) or `template` (sandboxed Jinja) is
-    set. Conversion order: read -> trim -> map/default -> type conversion -> truncate/length ->
-    required -> null policy.
+    set. Conversion order: read -> trim -> map/default -> type conversion -> mask ->
+    truncate/length -> required -> null policy.
     """
 
     name: str
@@ -94,6 +84,7 @@ class FieldSpec:
     required: bool = False
     null: NullPolicy = "leave"
     location: Location = NOWHERE
+    mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
 
 @dataclass(frozen=True)
