@@ -103,6 +103,15 @@ class SourceSummary:
     deferred_rows: int
     levels: int
     lookups: tuple[LookupEntry, ...] = ()
+    masked: dict[str, str] = field(default_factory=dict)  # field -> its mask, e.g. "email (domain kept)"
+    generated: dict[str, Any] | None = None  # a generated source: rows, seed, locale, count or per + children
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("masked", "generated"):  # sources read from files, unmasked, look as they always did
+            if not data[key]:
+                data.pop(key)
+        return data
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class Manifest:
     rejects: int
     missing_parents: int
     variables: dict[str, str] = field(default_factory=dict)
+    fake: dict[str, Any] = field(default_factory=dict)  # Faker version, --scale, mask key id: never the secret
     manifest_version: int = MANIFEST_VERSION
     migrator_version: str = MIGRATOR_VERSION
 
@@ -141,8 +151,9 @@ class Manifest:
             },
             "strict": self.strict,
             "variables": self.variables,
+            **({"fake": self.fake} if self.fake else {}),
             "steps": [s.to_json() for s in self.steps],
-            "sources": [asdict(s) for s in self.sources],
+            "sources": [s.to_json() for s in self.sources],
             "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
             "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
             "totals": self.totals(),
@@ -218,6 +229,7 @@ def read_manifest(directory: Path) -> Manifest:
         rejects=data["rejects"]["rows"],
         missing_parents=data["missing_parents"]["rows"],
         variables=data.get("variables", {}),
+        fake=data.get("fake", {}),
         manifest_version=version,
         migrator_version=data["migrator_version"],
     )

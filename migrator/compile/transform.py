@@ -9,8 +9,8 @@ hierarchy levels) belong to the planner, which sees the whole step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -20,6 +20,8 @@ from migrator.plan.templating import Template, compile_template
 from migrator.plan.where import WhereFilter, compile_where
 
 CLEAR = "#N/A"
+MASKED = "(masked)"  # what rejects show instead of the real value of a masked field
+Mask = Callable[[pd.Series], pd.Series]
 _SALESFORCE_ID = r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$"
 
 
@@ -42,6 +44,7 @@ class StepLayout:
     lookup_columns: tuple[LookupColumn, ...]
     templates: Mapping[str, Template]
     where: WhereFilter | None
+    masks: Mapping[str, Mask] = field(default_factory=dict)  # field name -> its mask (see migrator.fake.masks)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -143,7 +146,7 @@ def _typed(values: pd.Series, field: FieldSpec) -> convert.Converted:
 def convert_field(
     frame: pd.DataFrame, field: FieldSpec, layout: StepLayout, variables: Mapping[str, str]
 ) -> convert.Converted:
-    """One field through the whole pipeline: raw -> map/default -> type -> length -> required -> null."""
+    """One field through the whole pipeline: raw -> map/default -> type -> mask -> length -> required -> null."""
     values, errors = _field_raw(frame, field, layout, variables)
     if field.value_map is not None:
         values = convert.apply_map(
@@ -159,6 +162,12 @@ def convert_field(
         values[convertible] = typed.values
         errors = errors.copy()
         errors[convertible] = typed.errors
+    mask = layout.masks.get(field.name)
+    if mask is not None:
+        hidden = (values != "") & ~clear & (errors == "")
+        if hidden.any():
+            values = values.copy()
+            values[hidden] = mask(values[hidden])
     if field.truncate is not None:
         values = values.mask(~clear, values.str.slice(0, field.truncate))
     if field.max_length is not None:
@@ -263,6 +272,8 @@ def transform_chunk(frame: pd.DataFrame, layout: StepLayout, variables: Mapping[
             result = convert_field(frame, field, layout, variables)
             out[field.name], errors[field.name] = result.values, result.errors
             raw[field.name] = _source_values(frame, field.source, False) if field.source else result.values
+            if field.name in layout.masks:  # rejects never show the real value of a masked field
+                raw[field.name] = pd.Series(MASKED, index=frame.index, dtype="str")
         for lookup in spec.lookups:
             columns = tuple(c for c in layout.lookup_columns if c.lookup is lookup)
             values, lookup_errors = convert_lookup(frame, lookup, columns)
