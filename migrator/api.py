@@ -17,8 +17,9 @@ from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.sources import read_headers
-from migrator.config import open_target, resolve_target
-from migrator.errors import UsageError
+from migrator.config import mask_key, open_target, resolve_target
+from migrator.errors import PlanError, UsageError
+from migrator.fake.checks import fake_problems
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
 from migrator.history.connect import Settings, settings_for
@@ -65,8 +66,11 @@ class ValidateResult:
 def validate(
     plan_path: Path | str, *, variables: Mapping[str, str] | None = None, check_sources: bool = False
 ) -> ValidateResult:
-    """Check a plan (and with `check_sources`, its source headers). Raises PlanError with every problem."""
+    """Check a plan (and with `check_sources`, its source headers). Raises PlanError with every problem
+    (generated sources and masks included: Faker providers, locales, date ranges)."""
     plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None)
+    if problems := fake_problems(plan):
+        raise PlanError(problems)
     return ValidateResult(plan=plan, checked_sources=check_sources)
 
 
@@ -101,13 +105,24 @@ def plan(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    scale: int = 1,
+    target: str | None = None,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
 ) -> PlanResult:
-    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
+    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest.
+
+    `scale` multiplies generated sources; a plan with masks takes its secret from `target`'s
+    mask_secret_env or MIGRATOR_MASK_SECRET (nothing else of the target is used: no connection)."""
     loaded = load_plan(plan_path, variables, headers=read_headers)
-    target = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
-    return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
+    environment = dict(env if env is not None else os.environ)
+    key = mask_key(target, env=environment, project_dir=project_dir) \
+        if any(f.mask for s in loaded.objects for f in s.fields) else None
+    folder = out_dir or default_plan_dir(loaded)
+    options = PlanOptions(out_dir=folder, strict=strict, scale=_scale(scale), mask_key=key)
+    manifest = compile_plan(loaded, options, on_event)
+    return PlanResult(plan=loaded, manifest=manifest, out_dir=folder)
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -117,6 +132,12 @@ def run_options(max_retries: int, send_orphans: bool, concurrency: int) -> RunOp
     if max_retries < 0:
         raise UsageError("--max-retries must be 0 or more")
     return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency))
+
+
+def _scale(scale: int) -> int:
+    if scale < 1:
+        raise UsageError("--scale must be 1 or more")
+    return scale
 
 
 def run(
@@ -129,6 +150,7 @@ def run(
     select: tuple[str, ...] = (),
     max_retries: int = 3,
     strict: bool = False,
+    scale: int = 1,
     send_orphans: bool = False,
     concurrency: int = 4,
     resume: str | None = None,
@@ -146,6 +168,7 @@ def run(
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,
+        scale=_scale(scale),
         options=run_options(max_retries, send_orphans, concurrency),
         resume=resume,
         home=home,
@@ -178,6 +201,7 @@ def retry(
         target=target or (run_info.get("target") or {}).get("name"),
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
+        scale=int(run_info["options"].get("scale", 1)),
         options=run_options(max_retries, send_orphans, concurrency),
         retry_of=original.run_id,
         home=home,

@@ -29,6 +29,8 @@ FORMAT = click.option(
     show_default=True,
     help="Output tables for people, or one JSON document for scripts.",
 )
+SCALE = click.option("--scale", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Multiply the row counts of generated sources (the first rows stay the same).")
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
 )
@@ -142,6 +144,16 @@ def _plan_table(result: api.PlanResult) -> Table:
     return table
 
 
+def _fake_lines(manifest: Any) -> list[str]:
+    """Which sources were generated and which fields masked (with the masking key's id)."""
+    lines = [f"Generated {s.step}: {s.generated['rows']:,} rows (seed {s.generated['seed']})"
+             for s in manifest.sources if s.generated]
+    masked = [f"{s.step}.{name} ({how})" for s in manifest.sources for name, how in s.masked.items()]
+    if masked:
+        lines.append(f"Masked (key {manifest.fake.get('mask_key_id', '?')}): {', '.join(masked)}")
+    return lines
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -152,6 +164,9 @@ def _plan_table(result: api.PlanResult) -> Table:
 )
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
+@SCALE
+@click.option("--target", "-t", help="Target whose mask_secret_env holds the masking secret (nothing else of it "
+              "is used: plan never connects).")
 @VARS
 @FORMAT
 def plan(
@@ -159,6 +174,8 @@ def plan(
     out_dir: Path | None,
     strict: bool,
     graph: str | None,
+    scale: int,
+    target: str | None,
     var_pairs: tuple[str, ...],
     output_format: str,
 ) -> None:
@@ -177,6 +194,8 @@ def plan(
                 out_dir=out_dir,
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
+                scale=scale,
+                target=target,
                 on_event=on_event if output_format == "text" else None,
             )
         manifest = result.manifest
@@ -189,6 +208,8 @@ def plan(
             out.print(_plan_table(result))
             totals = manifest.totals()
             out.print(f"Wrote {totals['parts']} part(s) to [bold]{result.out_dir}[/]")
+            for line in _fake_lines(manifest):
+                out.print(line, markup=False)
             if manifest.rejects:
                 out.print(f"[yellow]{manifest.rejects} row(s) rejected[/]: see {result.out_dir / 'rejects.csv'}")
             if manifest.missing_parents:
@@ -265,20 +286,21 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).")
 @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
+@SCALE
 @click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
 @click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra org schema file for a local target (custom objects and fields; repeatable).")
 @VARS
 @_execution_options
-def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
-        schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None, max_retries: int,
-        send_orphans: bool, concurrency: int, home: Path, output_format: str) -> None:
+def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
+        api_version: str | None, schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None,
+        max_retries: int, send_orphans: bool, concurrency: int, home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
     if plan_file is None and resume is None:
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
-        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
+        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
         send_orphans=send_orphans, concurrency=concurrency, resume=resume, home=home, on_event=progress))
 
 

@@ -46,7 +46,8 @@ _STEP_DEFAULTS: dict[str, Any] = {
     "seconds": 0.0, "error_codes": {}, "files": {},
 }
 _SOURCE_DEFAULTS: dict[str, Any] = {"step": "", "object": "", "files": [], "source_rows": 0, "filtered": 0,
-                                    "rejected": 0, "sent": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+                                    "rejected": 0, "sent": 0, "succeeded": 0, "failed": 0, "skipped": 0,
+                                    "masked": {}, "generated": None}
 _TOTAL_KEYS = ("source_rows", "filtered", "rejected", "sent", "succeeded", "created", "updated", "failed",
                "skipped", "retried", "jobs")
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -95,6 +96,7 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
     data["options"] = dict(results.get("options") or {})
     data["files"] = dict(results.get("files") or {})
     data["top_errors"] = list(results.get("top_errors") or [])
+    data["fake"] = dict(results.get("fake") or {})
     data["reject_reasons"] = list(results.get("reject_reasons") or [])
     data.setdefault("status", "error")
     data.setdefault("run_id", "")

@@ -117,6 +117,8 @@ def build_results(
                 "skipped": sum(s["skipped"] for s in mine),
                 "missing_parents": summary.missing_parents,
                 "selected": bool(mine),
+                **({"masked": summary.masked} if summary.masked else {}),
+                **({"generated": summary.generated} if summary.generated else {}),
             }
         )
     pass1 = [s for s in steps if s["pass"] == 1]
@@ -153,6 +155,7 @@ def build_results(
         "error": error,
         "resume_command": resume_command,
         "options": run_info.get("options", {}),
+        **({"fake": manifest.fake} if manifest.fake else {}),
         "steps": steps,
         "sources": sources,
         "totals": totals,

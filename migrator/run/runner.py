@@ -24,7 +24,7 @@ from migrator.compile.csvio import read_table
 from migrator.compile.manifest import REJECTS_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.sources import read_headers
-from migrator.config import Target, open_target, resolve_target
+from migrator.config import Target, mask_key, open_target, resolve_target
 from migrator.errors import MigratorError, UsageError
 from migrator.plan.loader import load_plan
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
@@ -51,6 +51,7 @@ class RunRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     strict: bool = False
+    scale: int = 1  # --scale: generated sources make this many times their rows
     options: RunOptions = field(default_factory=RunOptions)
     resume: str | None = None
     retry_of: str | None = None
@@ -143,7 +144,8 @@ def _retry_selection(original: RunPaths) -> dict[str, RowSelection]:
     }
 
 
-def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPaths, dict[str, Any], Manifest]:
+def _new_run(request: RunRequest, now: datetime, on_event: Event, env: Mapping[str, str]
+             ) -> tuple[RunPaths, dict[str, Any], Manifest]:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     selection = None
@@ -156,11 +158,13 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPa
         variables = {**original_info.get("variables", {}), **variables}
         selection = _retry_selection(original)
     plan = load_plan(request.plan_path, variables, headers=read_headers)
+    key = mask_key(request.target, env=env, project_dir=request.project_dir) \
+        if any(f.mask for s in plan.objects for f in s.fields) else None
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
-    manifest = compile_plan(
-        plan, PlanOptions(out_dir=paths.plan_dir, strict=request.strict, selection=selection), on_event
-    )
+    options = PlanOptions(out_dir=paths.plan_dir, strict=request.strict, selection=selection, scale=request.scale,
+                          mask_key=key)
+    manifest = compile_plan(plan, options, on_event)
     info = {
         "run_id": paths.run_id,
         "plan_file": str(request.plan_path),
@@ -175,6 +179,7 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event) -> tuple[RunPa
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "scale": request.scale,
         },
         "target": {"name": request.target},
     }
@@ -204,7 +209,7 @@ def execute(
         manifest = read_manifest(paths.plan_dir)
         checkpoint = load_checkpoint(paths)
     else:
-        paths, info, manifest = _new_run(request, started, emit)
+        paths, info, manifest = _new_run(request, started, emit, dict(env if env is not None else os.environ))
         checkpoint = Checkpoint(run_id=paths.run_id)
     options = info.get("options", {})
     strict = bool(options.get("strict", request.strict))

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from migrator.cli import cli
+from migrator.fake.pools import faker_version
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,6 +49,10 @@ def test_plan_output_matches_golden_files(plan: Path, tmp_path: Path):
         shutil.rmtree(golden, ignore_errors=True)
         shutil.copytree(out, golden)
     produced, expected = files_under(out), files_under(golden)
+    made_with = json.loads(expected["manifest.json"]).get("fake", {}).get("faker")
+    assert made_with in (None, faker_version()), (
+        f"the golden files of {plan.stem} were generated with Faker {made_with}, and Faker {faker_version()} is "
+        "installed: install the version the dev extra pins, or regenerate them with UPDATE_GOLDEN=1")
     assert sorted(produced) == sorted(expected)
     for name, data in expected.items():
         assert produced[name] == data, f"{name} differs from tests/e2e/golden/{plan.stem}/{name}"
