@@ -162,29 +162,37 @@ class Masker:
         return pc.binary_join_element_wise(local, "@", domain, "")
 
     def _phone(self, values: pd.Series) -> np.ndarray:
-        """Every digit replaced, everything else (+, spaces, brackets, dashes, `ext`) kept; a first digit
-        that is not 0 stays non-zero, a leading 0 (trunk prefix) stays 0."""
+        """Every digit replaced, everything else (spaces, brackets, dashes, `ext`) kept, and so is the
+        country code after a leading +; a first replaced digit that is 0 (a trunk prefix) stays 0, any
+        other stays non-zero, so the number still looks like one of its country."""
         hashes = self._keyed(values.str.replace(r"\D", "", regex=True))
         text = np.array(values.tolist(), dtype=str)
         width = max(text.dtype.itemsize // 4, 1)
         codes = text.astype(f"<U{width}").view(np.uint32).reshape(len(text), width).copy()
         digit = (codes >= 48) & (codes <= 57)
-        rank = np.cumsum(digit, axis=1) - 1
-        pool = np.empty((len(text), max(int(rank.max()) + 1, 1)), dtype=np.uint32)
-        more, column = hashes, 0
-        while column < pool.shape[1]:
-            block = more.copy()
-            for _ in range(min(19, pool.shape[1] - column)):
-                pool[:, column] = (block % np.uint64(10)).astype(np.uint32)
-                block //= np.uint64(10)
-                column += 1
-            more = mix64(more ^ np.uint64(0x9E3779B97F4A7C15))
-        rows = np.arange(len(text))[:, None]
-        picked = pool[rows, np.maximum(rank, 0)]
-        first = digit & (rank == 0)
-        picked = np.where(first & (codes != 48), picked % 9 + 1, np.where(first & (codes == 48), 0, picked))
-        codes = np.where(digit, picked + 48, codes).astype(np.uint32)
+        country = np.zeros_like(digit)
+        country[:, 1:] = (codes[:, :1] == 43) & np.cumprod(digit[:, 1:], axis=1).astype(bool)
+        replaced = digit & ~country
+        rank = np.cumsum(replaced, axis=1) - 1
+        digits = self._digits(hashes, max(int(rank.max()) + 1, 1))
+        picked = digits[np.arange(len(text))[:, None], np.maximum(rank, 0)]
+        first = replaced & (rank == 0)
+        picked = np.where(first, np.where(codes == 48, 0, picked % 9 + 1), picked)
+        codes = np.where(replaced, picked + 48, codes).astype(np.uint32)
         return codes.view(f"<U{width}").ravel()
+
+    @staticmethod
+    def _digits(hashes: np.ndarray, count: int) -> np.ndarray:
+        """`count` decimal digits per value from its hash (and from re-mixed hashes past the 19th)."""
+        digits = np.empty((len(hashes), count), dtype=np.uint32)
+        source = hashes
+        for start in range(0, count, 19):
+            block = source.copy()
+            for column in range(start, min(start + 19, count)):
+                digits[:, column] = (block % np.uint64(10)).astype(np.uint32)
+                block //= np.uint64(10)
+            source = mix64(source ^ np.uint64(0x9E3779B97F4A7C15))
+        return digits
 
     def _hash(self, values: pd.Series) -> np.ndarray:
         """16 hex digits (64 bits): distinct values stay distinct, equal ones equal."""
