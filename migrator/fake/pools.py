@@ -5,9 +5,10 @@ made in a fraction of a second, so a million rows cost what a thousand do.
 A pool is a pure function of (provider, arguments, locale, size, seed) and of Faker's own data,
 so the installed Faker version is part of what makes a plan's bytes (the manifest records it).
 Providers that read the clock (`date_of_birth`, `credit_card_expire`, ...) would make different
-values tomorrow: they are refused, found by watching the provider's first calls for a read of the
-current time. The date providers people reach for are translated into migrator's own anchored
-date draws instead (`DATE_ALIASES`).
+values tomorrow: they are refused, the known ones by name (Faker's date and time providers and a
+few others) and any other by watching the provider's first calls for a read of the current time.
+The date providers people reach for are translated into migrator's own anchored date draws instead
+(`DATE_ALIASES`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from typing import Any
 import pyarrow as pa
 from faker import Faker
 from faker.config import AVAILABLE_LOCALES
+from faker.providers import BaseProvider
+from faker.providers.date_time import Provider as DateTimeProvider
 
-# Providers whose defaults captured the day Faker was imported (the watch cannot see those).
-_CAPTURED_TODAY = frozenset({"passport_dates", "passport_full"})
+# Providers known to read the clock, refused even when the watch cannot run (under a profiler), and
+# those whose defaults captured the day Faker was imported (which the watch cannot see at all).
+_CLOCK_FREE_DATE_PROVIDERS = frozenset({"century", "timezone", "pytimezone"})
+_KNOWN_CLOCK_READERS = frozenset({"credit_card_expire", "credit_card_full", "profile", "simple_profile", "passport_dob",
+                                  "passport_dates", "passport_full", "pesel", "businesses_ogrn", "individuals_ogrn"})
 _WATCHED_CALLS = 20  # the first calls of a provider are watched for clock reads
 _CLOCK_OWNERS = (dt.datetime, dt.date, time)
 _CLOCK_NAMES = frozenset({"now", "today", "utcnow", "time", "time_ns"})
@@ -121,6 +127,9 @@ def _clock_watch() -> Iterator[list[str]]:
     """Names of the clock functions called inside the block (by C calls such as datetime.now())."""
     reads: list[str] = []
     previous = sys.getprofile()
+    if previous is not None:  # a profiler is running: it cannot be chained, so only the known list applies
+        yield reads
+        return
 
     def watch(frame: Any, event: str, arg: Any) -> None:
         if event == "c_call" and getattr(arg, "__name__", None) in _CLOCK_NAMES \
@@ -131,7 +140,7 @@ def _clock_watch() -> Iterator[list[str]]:
     try:
         yield reads
     finally:
-        sys.setprofile(previous)
+        sys.setprofile(None)
 
 
 def _method(provider: str, locale: str) -> Callable[..., object]:
@@ -139,10 +148,18 @@ def _method(provider: str, locale: str) -> Callable[..., object]:
         raise ProviderError(f"unknown Faker locale {locale!r}")
     if provider not in provider_names(locale):
         raise ProviderError(f"Faker has no provider {provider!r} in locale {locale}")
-    if provider in _CAPTURED_TODAY:
-        raise ProviderError(f"{provider} depends on the date Faker was loaded, so a seeded plan would give "
-                            "other values tomorrow")
+    if provider in _clock_readers():
+        raise ProviderError(f"{provider} reads today's date, so a seeded plan would give other values tomorrow; "
+                            "use a date column (relative to the anchor date) instead")
     return getattr(_faker(locale), provider)
+
+
+@cache
+def _clock_readers() -> frozenset[str]:
+    """Faker's date and time providers (all count from now, but for a few) and the others known to."""
+    dates = {n for n in dir(DateTimeProvider) if not n.startswith("_") and callable(getattr(DateTimeProvider, n))}
+    base = {n for n in dir(BaseProvider) if not n.startswith("_")}
+    return frozenset((dates - base - _CLOCK_FREE_DATE_PROVIDERS) | _KNOWN_CLOCK_READERS)
 
 
 def _freeze(args: Mapping[str, object]) -> tuple[tuple[str, Any], ...]:
