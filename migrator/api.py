@@ -32,12 +32,10 @@ from migrator.plan.model import Plan
 from migrator.run import rundir
 from migrator.run.checkpoint import Checkpoint
 from migrator.run.executor import Clock, RunOptions
-from migrator.run.rundir import RunPaths, read_json
-from migrator.run.runner import RunRequest, RunResult, execute, load_run
+from migrator.run.rundir import DEFAULT_HOME, RunPaths, read_json, resume_command
+from migrator.run.runner import COMPILING, RunRequest, RunResult, execute, load_run
 
 Event = Callable[[str, Mapping[str, object]], None]
-
-DEFAULT_HOME = Path(".migrator")
 
 
 def parse_variables(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -212,12 +210,22 @@ def retry(
 
 @dataclass(frozen=True)
 class RunStatus:
-    """A run as its directory tells it: results once it finished, else its checkpoint so far."""
+    """A run as its directory tells it: results once it finished, else its checkpoint so far.
+
+    `state` of a run without results: ``compiling`` (still compiling, or stopped while compiling:
+    nothing was sent, and `--resume` compiles it again) or ``unfinished`` (running, or killed)."""
 
     paths: RunPaths
     results: dict | None
     checkpoint: Checkpoint
     info: dict
+    resume_command: str = ""
+
+    @property
+    def state(self) -> str:
+        if self.results is not None:
+            return str(self.results.get("status"))
+        return _unfinished_state(self.info)
 
     def progress(self) -> list[dict[str, object]]:
         """Per step: parts done and jobs by state, from the checkpoint (useful while a run is going)."""
@@ -240,7 +248,12 @@ class RunStatus:
 def status(run_id: str | None = None, *, home: Path = DEFAULT_HOME) -> RunStatus:
     """What run `run_id` (default: the most recent) did, or how far it has got if it is unfinished."""
     paths, results, checkpoint = load_run(home, run_id)
-    return RunStatus(paths=paths, results=results, checkpoint=checkpoint, info=read_json(paths.run_info))
+    return RunStatus(paths=paths, results=results, checkpoint=checkpoint, info=read_json(paths.run_info),
+                     resume_command=resume_command(paths.run_id, home))
+
+
+def _unfinished_state(info: Mapping[str, object]) -> str:
+    return "compiling" if info.get("state") == COMPILING else "unfinished"
 
 
 def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, object]]:
@@ -254,7 +267,7 @@ def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, obje
                 "run_id": paths.run_id,
                 "plan": info.get("plan_name"),
                 "created_at": info.get("created_at"),
-                "status": results.get("status", "unfinished"),
+                "status": results.get("status") or _unfinished_state(info),
                 "retry_of": info.get("retry_of"),
             }
         )

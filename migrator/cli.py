@@ -1,8 +1,12 @@
 """The `migrator` command: a thin click layer over `migrator.api`.
 
 It parses options, draws progress and tables with rich, turns exceptions into messages, and
-maps outcomes to exit codes: 0 ok, 1 ran but some rows were refused or failed, 2 could not run.
-`--format json` prints one JSON document on stdout instead of tables, for CI.
+maps outcomes to exit codes: 0 ok, 1 ran but some rows were refused or failed (or nothing was
+sent), 2 could not run, 130 interrupted (Ctrl-C), whatever the command. `--format json` prints one
+JSON document on stdout instead of tables, for CI.
+
+Text that comes from plans, data or servers (names, values, error messages) is printed as plain
+text: never read as rich markup or emoji codes, so `[red]` or `:x:` in a message prints as written.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from migrator import __version__, api
-from migrator.errors import MigratorError, PlanError
+from migrator.errors import Interrupted, MigratorError, PlanError
 
 FORMAT = click.option(
     "--format",
@@ -37,10 +42,21 @@ VARS = click.option(
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """A console that never reads markup or emoji codes in what it prints: styling comes only from
+    `Text` objects built here and in the stage packages' renderables."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
     if not console.is_terminal:  # CI logs: room for the tables instead of an 80-column squeeze
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=max(console.width, 140))
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False,
+                          width=max(console.width, 140))
     return console
+
+
+def _table(title: str) -> Table:
+    return Table(title=Text(title), title_justify="left")
+
+
+def _row(table: Table, values: Any) -> None:
+    table.add_row(*(Text(str(value)) for value in values))
 
 
 def _emit_json(data: Any) -> None:
@@ -54,19 +70,23 @@ def _fail(exc: MigratorError, output_format: str) -> None:
         err = _console(stderr=True)
         if isinstance(exc, PlanError):
             count = len(exc.problems)
-            err.print(f"[bold red]{count} problem{'s' if count != 1 else ''} in the plan:[/]")
+            err.print(Text(f"{count} problem{'s' if count != 1 else ''} in the plan:", style="bold red"))
             for problem in exc.problems:
-                err.print(f"  {problem}", markup=False)
+                err.print(Text(f"  {problem}"))
         else:
-            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            label = "interrupted:" if isinstance(exc, Interrupted) else "error:"
+            err.print(Text.assemble((label, "bold red"), " ", str(exc)))
     sys.exit(exc.exit_code)
 
 
 def _guarded(output_format: str, action: Callable[[], int]) -> None:
+    """Run a command: its exit code, or the error's (Ctrl-C anywhere exits 130, like a stopped run)."""
     try:
         code = action()
     except MigratorError as exc:
         _fail(exc, output_format)
+    except KeyboardInterrupt:
+        _fail(Interrupted("stopped by Ctrl-C"), output_format)
     else:
         sys.exit(code)
 
@@ -100,7 +120,7 @@ def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], o
             )
         else:
             what = "plan and sources" if check_sources else "plan"
-            _console().print(f"[green]✓[/] {plan_file}: {what} valid ({len(plan.objects)} steps)")
+            _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps)"))
         return 0
 
     _guarded(output_format, action)
@@ -108,7 +128,7 @@ def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], o
 
 def _plan_table(result: api.PlanResult) -> Table:
     manifest = result.manifest
-    table = Table(title=f"Plan {manifest.plan_name}: {len(manifest.steps)} steps", title_justify="left")
+    table = _table(f"Plan {manifest.plan_name}: {len(manifest.steps)} steps")
     for name, justify in (
         ("wave", "right"),
         ("step", "left"),
@@ -126,21 +146,12 @@ def _plan_table(result: api.PlanResult) -> Table:
         rejects = "" if step.step in shown else str(summary.rejected)
         shown.add(step.step)
         where = f"pass {step.pass_no}" + (f" / level {step.level}" if step.level is not None else "")
-        table.add_row(
-            str(step.wave), step.id, step.object, step.operation, where, f"{step.rows:,}", rejects, str(len(step.parts))
-        )
+        _row(table, (step.wave, step.id, step.object, step.operation, where, f"{step.rows:,}", rejects,
+                     len(step.parts)))
     totals = manifest.totals()
     table.add_section()
-    table.add_row(
-        "",
-        "total",
-        "",
-        "",
-        "",
-        f"{sum(s.rows for s in manifest.steps):,}",
-        str(totals["rejected"]),
-        str(totals["parts"]),
-    )
+    _row(table, ("", "total", "", "", "", f"{sum(s.rows for s in manifest.steps):,}", totals["rejected"],
+                 totals["parts"]))
     return table
 
 
@@ -207,16 +218,17 @@ def plan(
             out = _console()
             out.print(_plan_table(result))
             totals = manifest.totals()
-            out.print(f"Wrote {totals['parts']} part(s) to [bold]{result.out_dir}[/]")
+            out.print(Text.assemble(f"Wrote {totals['parts']} part(s) to ", (str(result.out_dir), "bold")))
             for line in _fake_lines(manifest):
                 out.print(line, markup=False)
             if manifest.rejects:
-                out.print(f"[yellow]{manifest.rejects} row(s) rejected[/]: see {result.out_dir / 'rejects.csv'}")
+                out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),
+                                        f": see {result.out_dir / 'rejects.csv'}"))
             if manifest.missing_parents:
-                out.print(
-                    f"[yellow]{manifest.missing_parents} row(s) name a parent that is not in the source data[/] "
-                    f"(they may exist in the org): see {result.out_dir / 'missing_parents.csv'}"
-                )
+                out.print(Text.assemble(
+                    (f"{manifest.missing_parents} row(s) name a parent this plan does not send", "yellow"),
+                    " (not in the source data, filtered out, or rejected; `run` skips rows whose parent was "
+                    f"rejected): see the why column of {result.out_dir / 'missing_parents.csv'}"))
         return 1 if strict and manifest.rejects else 0
 
     _guarded(output_format, action)
@@ -236,16 +248,14 @@ def _run_output(result: api.RunResult, output_format: str) -> int:
         out = _console()
         out.print(report.summary_table(result.results))
         for line in report.summary_lines(result.results, result.paths.root):
-            out.print(line, markup=False)
-    return 2 if result.results["status"] == "interrupted" else result.exit_code
+            out.print(Text(line))
+    return result.exit_code
 
 
 def _progress(output_format: str) -> Any:
     from migrator.run.progress import RunProgress
 
     if output_format == "json":
-        import contextlib
-
         return contextlib.nullcontext(None)
     return RunProgress(_console(stderr=True))
 
@@ -333,13 +343,11 @@ def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -
             if output_format == "json":
                 _emit_json(runs)
             else:
-                table = Table(title="Runs", title_justify="left")
+                table = _table("Runs")
                 for column in ("run_id", "plan", "created_at", "status", "retry_of"):
                     table.add_column(column)
                 for item in runs:
-                    table.add_row(
-                        *(str(item.get(c) or "") for c in ("run_id", "plan", "created_at", "status", "retry_of"))
-                    )
+                    _row(table, (item.get(c) or "" for c in ("run_id", "plan", "created_at", "status", "retry_of")))
                 _console().print(table)
             return 0
         current = api.status(run_id, home=home)
@@ -349,19 +357,23 @@ def status(run_id: str | None, list_all: bool, home: Path, output_format: str) -
             else:
                 _console().print(report.summary_table(current.results))
                 for line in report.summary_lines(current.results, current.paths.root):
-                    _console().print(line, markup=False)
+                    _console().print(Text(line))
             return int(current.results["exit_code"])
         progress = current.progress()
         if output_format == "json":
-            _emit_json({"run_id": current.paths.run_id, "status": "unfinished", "steps": progress})
+            _emit_json({"run_id": current.paths.run_id, "status": current.state, "steps": progress,
+                        "resume_command": current.resume_command})
         else:
-            table = Table(title=f"Run {current.paths.run_id} (unfinished)", title_justify="left")
+            table = _table(f"Run {current.paths.run_id} ({current.state})")
             for column in ("step", "parts_done", "parts", "jobs_done", "jobs"):
                 table.add_column(column)
             for item in progress:
-                table.add_row(*(str(item[c]) for c in ("step", "parts_done", "parts", "jobs_done", "jobs")))
+                _row(table, (item[c] for c in ("step", "parts_done", "parts", "jobs_done", "jobs")))
             _console().print(table)
-            _console().print(f"resume with: migrator run --resume {current.paths.run_id}", markup=False)
+            if current.state == "compiling":
+                _console().print(Text("still compiling, or stopped while compiling: nothing was sent yet, and "
+                                      "--resume compiles the plan again"))
+            _console().print(Text(f"resume with: {current.resume_command}"))
         return 0
 
     _guarded(output_format, action)
@@ -386,12 +398,12 @@ def jobs(
         if output_format == "json":
             _emit_json(rows)
         else:
-            table = Table(title=f"Jobs ({action})", title_justify="left")
+            table = _table(f"Jobs ({action})")
             columns = list(rows[0]) if rows else ["id", "state"]
             for column in columns:
                 table.add_column(column)
             for item in rows:
-                table.add_row(*(str(item.get(c) or "") for c in columns))
+                _row(table, (item.get(c) or "" for c in columns))
             _console().print(table)
         return 0
 
@@ -420,7 +432,7 @@ LOCK_WAIT = click.option("--lock-wait", type=float, default=0.0, show_default=Tr
 
 def _print_lines(lines: list[str]) -> None:
     for line in lines:
-        _console().print(line, markup=False)
+        _console().print(Text(line))
 
 
 @cli.command()

@@ -435,7 +435,8 @@ def open_target(target: Target, *, data_dir: Path, session: requests.Session | N
 
     For a local target this starts the local org in-process on 127.0.0.1 (HTTPS, a free port, its
     database under `data_dir` unless configured) and stops it on exit; its CA is trusted by the
-    session. For Salesforce it authenticates first, so bad credentials fail before any work.
+    session. Either way one authenticated call is made first, so bad credentials (a refused token
+    included) fail before any work.
     """
     http = session or requests.Session()
     try:
@@ -443,7 +444,7 @@ def open_target(target: Target, *, data_dir: Path, session: requests.Session | N
             with _local_org(target, data_dir) as (org, credentials):
                 http.verify = str(org.ca_file) if org.ca_file else True
                 api = ApiSession(http, credentials, api_version=target.api_version, timeout=timeout)
-                api.authenticate()
+                api.check_session()
                 yield api
             return
         if target.credentials is None:
@@ -451,7 +452,7 @@ def open_target(target: Target, *, data_dir: Path, session: requests.Session | N
         if target.verify is not True:
             http.verify = target.verify
         api = ApiSession(http, target.credentials, api_version=target.api_version, timeout=timeout)
-        api.authenticate()
+        api.check_session()
         yield api
     finally:
         if session is None:
@@ -471,6 +472,6 @@ def _local_org(target: Target, data_dir: Path) -> Iterator[tuple[Any, Credential
                         https=True) as org:
         # The real OAuth password flow against the org's own token endpoint, so an expired
         # session is renewed exactly as it would be against Salesforce.
-        credentials = UsernamePasswordCredentials(org.instance_url, "migrator", "", org.username,
-                                                  org.password)
+        credentials = UsernamePasswordCredentials(org.instance_url, org.client_id, org.client_secret,
+                                                  org.username, org.password)
         yield org, credentials

@@ -2,7 +2,8 @@
 
 Every error carries structured fields (file, line, object, row, field, job id, error code) so that
 callers can decide what to do with it; only the CLI turns errors into text for people. Each class
-knows the process exit code it stands for: 2 for "could not run", 1 for "ran, some rows failed".
+knows the process exit code it stands for: 2 for "could not run", 1 for "ran, some rows failed",
+130 for "stopped by Ctrl-C".
 """
 
 from __future__ import annotations
@@ -138,6 +139,18 @@ class DriftError(HistoryError):
 
     def as_dict(self) -> dict[str, object]:
         return {"error": "DriftError", "message": str(self), "problems": self.problems}
+
+
+# --- stopped (exit 130) ----------------------------------------------------------------------
+
+
+class Interrupted(MigratorError):
+    """The run was stopped (Ctrl-C): open jobs were aborted and the checkpoint says where to resume.
+
+    Exit code 130 (128 + SIGINT), the shell's convention for a program stopped by Ctrl-C, whatever
+    the command was doing at the time."""
+
+    exit_code = 130
 
 
 # --- ran, some rows failed (exit 1) ----------------------------------------------------------

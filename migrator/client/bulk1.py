@@ -115,16 +115,24 @@ class Bulk1Ingest:
         return aggregate_status(self.client.get_job(job_id), self.client.list_batches(job_id))
 
     def results(self, job_id: str, dest_dir: Path) -> JobResults:
-        """Pair each batch's request rows with its results by position and write the three files."""
+        """Pair each batch's request rows with its results by position and write the three files.
+
+        A job without batches has empty result files (no row was loaded; see below)."""
         job = self.client.get_job(job_id)
         if job.content_type != "CSV":
             raise InvalidRequestError(f"job {job_id} is a {job.content_type} job; only CSV jobs have results "
                                       "in the Bulk 2.0 layout")
         batches = self.client.list_batches(job_id)
-        if not batches:
-            raise InvalidRequestError(f"job {job_id} has no batches, so no rows to report on")
         paths = result_paths(job_id, dest_dir)
         writer = Bulk2LayoutWriter(paths.success_csv, paths.failed_csv, paths.unprocessed_csv)
+        if not batches:
+            # Created, then the first upload failed or the client died: nothing was loaded. Abort
+            # a job still open so no batch can reach it later; empty result files leave every
+            # row unanswered, which the executor sends again.
+            if job.state == "Open":
+                self._abort_quietly(job_id)
+            writer.close()
+            return paths
         try:
             for batch in batches:
                 request = parse_request_csv(self.client.batch_request(job_id, batch.id))

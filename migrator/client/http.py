@@ -51,6 +51,7 @@ class ApiSession:
         self.api_version = api_version
         self.timeout = timeout
         self._token = token
+        self._accepted: Token | None = None  # the last token the server answered a call with
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -71,11 +72,21 @@ class ApiSession:
         """Authenticate now (for an early, clear failure before any work starts)."""
         return self.token
 
+    def check_session(self) -> None:
+        """One cheap authenticated call (the API version's resource list), so that a token the org
+        refuses, or an API version it does not serve, fails before any work starts. A bare access
+        token is never checked by `authenticate`: this is where it meets the server first."""
+        self.request("GET", self.data_path).close()
+
     def _renew(self, stale: Token) -> Token:
         with self._lock:
             if self._token is not None and self._token is not stale:
                 return self._token  # another thread renewed it meanwhile
             if not self.credentials.can_refresh:
+                if self._accepted is not stale:  # it never worked: not an expiry, a refusal
+                    raise AuthError(f"the access token was refused by {stale.instance_url}: it is not a "
+                                    "valid session there (wrong org, revoked, or expired before this "
+                                    "run); get a new token", status=401, error_code="INVALID_SESSION_ID")
                 raise AuthError("the session expired and these credentials cannot renew it "
                                 "(a bare access token); get a new token", status=401,
                                 error_code="INVALID_SESSION_ID")
@@ -138,6 +149,8 @@ class ApiSession:
             if body_start is not None:
                 data.seek(body_start)
             response = self._send(token, *send)
+        if not _is_expired_session(response):
+            self._accepted = token
         if response.status_code >= 300:
             try:
                 raise_for_api_error(response, job_id, secrets=self.secrets())

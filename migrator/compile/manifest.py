@@ -30,6 +30,7 @@ MISSING_PARENT_COLUMNS = (
     "parent_object",
     "parent_key_field",
     "parent_key",
+    "why",  # not in the source data | filtered out by where | rejected (file line N, field: reason)
 )
 
 

@@ -27,6 +27,7 @@ from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, PartEntry, SourceSummary, StepEntry, write_manifest
 from migrator.compile.refusals import Refusals, StepStats
+from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
 from migrator.compile.sources import resolve_source
 from migrator.compile.stepshape import StepShape
@@ -98,10 +99,12 @@ class _Compiler:
         self.shapes = {s.name: StepShape(replace(compile_step(s, lookup_keys[s.name]), masks=self.fake.masks(s.name)),
                                          self.order) for s in plan.objects}
         self.stats = {s.name: StepStats() for s in plan.objects}
-        self.refusals = Refusals(staging, self.stats, strict=options.strict)
         # (object, key field) pairs some lookup finds parents by -> the keys seen so far
         self.registry = {(c.target.lower(), c.key.lower()): KeySet() for shape in self.shapes.values()
                          for c in shape.layout.lookup_columns if not c.lookup.existing}
+        self.parents = RefusedParents(self.registry, {name: (shape.layout.spec.object, shape.layout.key_header)
+                                                      for name, shape in self.shapes.items()})
+        self.refusals = Refusals(staging, self.stats, self.parents, strict=options.strict)
         self.seen: dict[str, KeySet] = {}     # keys already sent by each step
         self.writers: dict[str, PartWriter] = {}
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
@@ -168,12 +171,14 @@ class _Compiler:
                          lines=pd.Series(source.rows, index=frame.index))
         source_keys = self._source_keys(layout, frame)
         chosen = self._selection(spec, chunk.files, chunk.lines, source_keys)
+        passed = result.rows.index.union(result.rejects.index)
+        if result.filtered:
+            self.parents.filtered(spec.name, source_keys.loc[frame.index.difference(passed)])
         if chosen is None:
             stats.source_rows += len(frame)
             stats.filtered += result.filtered
         else:
             chunk = replace(chunk, chosen=chosen)
-            passed = result.rows.index.union(result.rejects.index)
             stats.source_rows += int(chosen.sum())
             stats.filtered += int(chosen.sum() - chosen.loc[passed].sum())
         if not result.rejects.empty:
@@ -441,6 +446,7 @@ def compile_plan(plan: Plan, options: PlanOptions, on_event: Event | None = None
     try:
         compiler = _Compiler(plan, options, staging, on_event or (lambda kind, data: None))
         manifest = compiler.manifest(compiler.compile_all())
+        compiler.parents.write_never_sent(staging, compiler.registry)
         write_manifest(manifest, staging)
         if out_dir.exists():
             shutil.rmtree(out_dir)

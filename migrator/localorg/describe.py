@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .orgschema import NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef, OrgSchema
+from .orgschema import NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef, OrgSchema, child_relationship_name
 
 SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
               "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date",
@@ -93,8 +93,7 @@ def object_describe(schema: OrgSchema, obj: ObjectDef, version: str,
     for child, f in schema.child_relationships(obj.name):
         children.append({"cascadeDelete": False, "childSObject": child.name, "deprecatedAndHidden": False,
                          "field": f.name, "junctionIdListNames": [], "junctionReferenceTo": [],
-                         "relationshipName": f.child_relationship_name or (
-                             child.name[:-3] + "s__r" if child.custom else child.label_plural.replace(" ", "")),
+                         "relationshipName": child_relationship_name(child, f),
                          "restrictedDelete": False})
     base = f"/services/data/v{version}/sobjects/{obj.name}"
     infos = [{"active": True, "available": True, "defaultRecordTypeMapping": not record_types,

@@ -167,6 +167,20 @@ class OrgSchema:
         return [(obj, f) for obj in self.objects.values() for f in obj.fields.values()
                 if parent in f.reference_to]
 
+    def child_relationship(self, parent: str, name: str) -> tuple[ObjectDef, FieldDef] | None:
+        """The (child object, lookup field) a parent's child relationship name (``Contacts``) stands for."""
+        wanted = name.lower()
+        return next(((child, f) for child, f in self.child_relationships(parent)
+                     if child_relationship_name(child, f).lower() == wanted), None)
+
+
+def child_relationship_name(child: ObjectDef, lookup: FieldDef) -> str:
+    """The name a parent calls its children by (describe, subqueries, composite/tree): the schema's, else
+    Salesforce's default (``Projects__r`` for a custom object, the plural label for a standard one)."""
+    if lookup.child_relationship_name:
+        return lookup.child_relationship_name
+    return child.name[:-3] + "s__r" if child.custom else child.label_plural.replace(" ", "")
+
 
 def _picklist(values: Iterable[Any]) -> tuple[PicklistValue, ...]:
     result = []

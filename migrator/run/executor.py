@@ -6,7 +6,9 @@ reason (lock contention, a failed or aborted job, server errors) are re-sent in 
 with backoff, up to `max_retries`; permanent failures are final and their keys are remembered so
 that children are skipped rather than sent to fail. Every change is checkpointed atomically, so a
 run killed at any point resumes without sending a finished job again: the job id is recorded as
-soon as the job exists, and an unfinished job is re-attached, not re-sent.
+soon as the job exists, and an unfinished job is re-attached, not re-sent. A connection lost while
+watching a job or fetching its results (a dropped socket, a server restarting) is waited out with
+backoff and the job re-attached: the job lives on the server whatever happens to the connection.
 
 Time, sleep and the HTTP clients are injected; this module does no printing.
 """
@@ -20,27 +22,25 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for_status
+from migrator.client.polling import POLL_TIMEOUT_CODE
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import Manifest, PartEntry, StepEntry
-from migrator.errors import AuthError, BulkApiError, MigratorError, TransientApiError
+from migrator.compile.refused_parents import REFUSED_PARENTS_FILE
+from migrator.errors import AuthError, BulkApiError, Interrupted, TransientApiError
 from migrator.run.checkpoint import Checkpoint, JobRecord, PartProgress, save_checkpoint
 from migrator.run.failed_keys import FailedKeys
 from migrator.run.outcomes import FAILED_COLUMNS, SOURCE_FILE, SOURCE_ROW, SUCCESS_COLUMNS, classify, exhausted
 from migrator.run.rundir import RunPaths
-from migrator.run.step_results import StepTally, collect_step
+from migrator.run.step_results import StepTally, collect_step, pending_tally
 
 Event = Callable[[str, Mapping[str, object]], None]
-
-
-class Interrupted(MigratorError):
-    """The run was stopped (Ctrl-C); open jobs were aborted and the checkpoint says where to resume."""
-
-    exit_code = 130
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ class RunOptions:
     poll_max: float = 5.0
     job_timeout: float = 3600.0
     retry_delay: float = 1.0
+    # A connection error while watching a job or fetching its results (a dropped socket, a server
+    # restarting) is waited out: this many new attempts, the delay doubling up to reconnect_max_delay.
+    reconnect_attempts: int = 8
+    reconnect_max_delay: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -111,30 +115,36 @@ class Executor:
         return tallies
 
     def tally_all(self, selected: set[str] | None = None) -> dict[str, StepTally]:
-        """Outcome files so far, step by step: what an interrupted or failed run still reports."""
+        """Outcomes so far of every selected step: what an interrupted or failed run still reports
+        (a step it never reached has every row still to send)."""
         return {
-            step.id: self._finish_step(step)
+            step.id: self._finish_step(step) if step.id in self.checkpoint.steps else pending_tally(step)
             for step in self.manifest.steps
-            if (selected is None or step.id in selected) and step.id in self.checkpoint.steps
+            if selected is None or step.id in selected
         }
 
     def _replay_failures(self) -> None:
-        """On resume: failures of parts already done still decide which children are skipped."""
+        """Parents the plan refused, and on resume the failures of parts already done, decide which
+        children are skipped."""
+        refused = self.paths.plan_dir / REFUSED_PARENTS_FILE
+        if refused.exists():
+            self.failures.refuse(read_table(refused))
         for step in self.manifest.steps:
             progress = self.checkpoint.steps.get(step.id)
             if progress is None:
                 continue
             for part in progress.parts.values():
                 if part.done:
-                    self.failures.remember(step, self._final_failures(part))
+                    self.failures.remember(step, *self._final_failures(part))
 
-    def _final_failures(self, part: PartProgress) -> pd.DataFrame:
-        frames = [read_table(self.paths.root / j.outcome["failed"]) for j in part.jobs if "failed" in j.outcome]
-        frames += [read_table(self.paths.root / j.outcome["exhausted"]) for j in part.jobs if "exhausted" in j.outcome]
-        if part.skipped_file:
-            frames.append(read_table(self.paths.root / part.skipped_file))
+    def _final_failures(self, part: PartProgress) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(failed, skipped) rows of a finished part, kept apart: their files have different columns."""
+        frames = [read_table(self.paths.root / j.outcome[kind]) for j in part.jobs
+                  for kind in ("failed", "exhausted") if kind in j.outcome]
         frames = [f for f in frames if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        failed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        skipped = read_table(self.paths.root / part.skipped_file) if part.skipped_file else pd.DataFrame()
+        return failed, skipped
 
     def _sent_rows(self, step: StepEntry, part: PartEntry) -> pd.DataFrame:
         rows = read_table(self.paths.plan_dir / part.path)
@@ -164,7 +174,7 @@ class Executor:
         with self._lock:
             progress.done = True
         self._save()
-        self.failures.remember(step, self._final_failures(progress))
+        self.failures.remember(step, *self._final_failures(progress))
 
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
         rows = self._sent_rows(step, part)
@@ -174,19 +184,19 @@ class Executor:
         if not orphans.empty:
             skipped = rows.loc[orphans.index]
             skipped_file = folder / f"{stem}.skipped.csv"
-            write_table(
-                skipped_file,
-                pd.DataFrame(
-                    {
-                        "source_file": skipped[SOURCE_FILE].to_numpy(),
-                        "source_row": skipped[SOURCE_ROW].to_numpy(),
-                        "key": skipped[step.key_column].to_numpy() if step.key_column in skipped else "",
-                        "reason": orphans["reason"].to_numpy(),
-                        "parent_object": orphans["parent_object"].to_numpy(),
-                        "parent_key": orphans["parent_key"].to_numpy(),
-                    }
-                ),
+            outcome = pd.DataFrame(
+                {
+                    "source_file": skipped[SOURCE_FILE].to_numpy(),
+                    "source_row": skipped[SOURCE_ROW].to_numpy(),
+                    "key": skipped[step.key_column].to_numpy() if step.key_column in skipped else "",
+                    "reason": orphans["reason"].to_numpy(),
+                    "parent_object": orphans["parent_object"].to_numpy(),
+                    "parent_key": orphans["parent_key"].to_numpy(),
+                }
             )
+            # the rows as they would have been sent, too: their own children may find them by any column
+            sent_as = {c: skipped[c].to_numpy() for c in step.columns if c not in outcome}
+            write_table(skipped_file, outcome.assign(**sent_as))
             progress.skipped_file, progress.skipped = self.paths.relative(skipped_file), len(orphans)
             rows = rows.drop(index=orphans.index)
         if not rows.empty:
@@ -246,7 +256,7 @@ class Executor:
         rows_path = self.paths.root / job.rows_file
         started = self.clock.monotonic()
         if job.state == "created":
-            job = self._reattach_created(client, job)
+            job = self._reattach_created(client, step, job)
         if job.state == "prepared":
             request = JobRequest(
                 object=step.object,
@@ -281,11 +291,30 @@ class Executor:
         status = self._wait(client, step, job)
         self._record_results(client, step, job, status, started)
 
-    def _reattach_created(self, client: IngestClient, job: JobRecord) -> JobRecord:
+    def _patiently(self, step: StepEntry, job_id: str, what: str, call: Callable[[], T]) -> T:
+        """`call()`, again after a backoff while it fails for a transient reason (a connection error,
+        a 5xx): the job lives on the server whatever happens to the connection, so re-attach to it.
+        A poll timeout is not a connection problem and is raised at once."""
+        for attempt in range(1, self.options.reconnect_attempts + 2):
+            try:
+                return call()
+            except TransientApiError as exc:
+                if exc.error_code == POLL_TIMEOUT_CODE or attempt > self.options.reconnect_attempts:
+                    raise
+                delay = min(self.options.retry_delay * 2 ** (attempt - 1), self.options.reconnect_max_delay)
+                self.emit("reconnecting", {"step": step.id, "job_id": job_id, "what": what, "attempt": attempt,
+                                           "delay": delay, "error": str(exc)})
+                self.clock.sleep(delay)
+                if self.stop.is_set():
+                    raise Interrupted(f"stopped while waiting to reach job {job_id} again") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reattach_created(self, client: IngestClient, step: StepEntry, job: JobRecord) -> JobRecord:
         """A job created before an interruption. If it never closed, abort it; either way its results
         say which rows were loaded, and the others are retried, so nothing is sent twice."""
         assert job.job_id is not None
-        if client.status(job.job_id).state == "Open":
+        job_id = job.job_id
+        if self._patiently(step, job_id, "status", lambda: client.status(job_id)).state == "Open":
             with contextlib.suppress(BulkApiError):
                 client.abort(job.job_id)
         with self._lock:
@@ -314,7 +343,7 @@ class Executor:
                 finally:
                     raise Interrupted(f"job {job_id} aborted")
 
-        return wait_for_status(
+        return self._patiently(step, job_id, "status", lambda: wait_for_status(
             client,
             job_id,
             clock=self.clock.monotonic,
@@ -323,7 +352,7 @@ class Executor:
             poll_initial=self.options.poll_initial,
             poll_max=self.options.poll_max,
             on_poll=on_poll,
-        )
+        ))
 
     def _record_results(self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus,
                         started: float, error: BulkApiError | None = None) -> None:
@@ -332,7 +361,8 @@ class Executor:
         job_error = status.error_message or (f"{error.error_code or type(error).__name__}: {error.api_message}"
                                              if error else None)
         folder = self.paths.jobs_dir(step.id)
-        results = client.results(job.job_id, folder)
+        job_id = job.job_id
+        results = self._patiently(step, job_id, "results", lambda: client.results(job_id, folder))
         sent = self._job_rows(job)
         outcome = classify(
             sent,

@@ -7,7 +7,8 @@ per finished step and per scheduled retry instead.
 
 Events arrive from the executor's worker threads, so every handler runs under one lock. The display
 never decides anything: it only counts what the events say, and ignores kinds it does not know (the
-planner's own events may reach the same callback).
+planner's own events may reach the same callback). Names and states are shown as plain text (never
+read as markup or emoji codes): every column renders a `Text` built from the task's fields.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
-    TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 
 @dataclass
@@ -46,6 +48,7 @@ class StepCounts:
     skipped: int = 0
     in_flight: dict[str, tuple[int, int]] = field(default_factory=dict)  # job id -> (processed, failed)
     status: str = "waiting"
+    status_style: str = "dim"
     started_at: float | None = None
     seconds: float = 0.0
     done: bool = False
@@ -59,15 +62,29 @@ class StepCounts:
         return self.failed + sum(failed for _, failed in self.in_flight.values())
 
     @property
-    def detail(self) -> str:
+    def detail(self) -> Text:
         parts = []
         if self.failed_so_far:
-            parts.append(f"[red]{self.failed_so_far:,} failed[/]")
+            parts.append(Text(f"{self.failed_so_far:,} failed", style="red"))
         if self.skipped:
-            parts.append(f"[yellow]{self.skipped:,} skipped[/]")
+            parts.append(Text(f"{self.skipped:,} skipped", style="yellow"))
         if self.retried:
-            parts.append(f"[cyan]{self.retried:,} retried[/]")
-        return " · ".join(parts)
+            parts.append(Text(f"{self.retried:,} retried", style="cyan"))
+        return Text(" · ").join(parts)
+
+    def set_status(self, text: str, style: str = "dim") -> None:
+        self.status, self.status_style = text, style
+
+
+class _PlainColumn(ProgressColumn):
+    """A column drawn from the task's fields as `Text`: what the events carry is never markup."""
+
+    def __init__(self, render: Callable[[Task], Text]) -> None:
+        super().__init__()
+        self._render = render
+
+    def render(self, task: Task) -> Text:
+        return self._render(task)
 
 
 def _int(data: Mapping[str, Any], key: str) -> int:
@@ -89,12 +106,13 @@ class RunProgress:
         self.status: str | None = None
         self._tasks: dict[str, TaskID] = {}
         self._progress = Progress(
-            SpinnerColumn(finished_text="[green]✓[/]"),
-            TextColumn("{task.description}"),
+            SpinnerColumn(finished_text=Text("✓", style="green")),
+            _PlainColumn(lambda task: Text.assemble((task.fields["step_id"], "bold"), " ",
+                                                    (task.fields["object"], "dim"))),
             BarColumn(bar_width=32),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}", style="dim"),
-            TextColumn("{task.fields[detail]}"),
+            _PlainColumn(lambda task: Text(task.fields["status"], style=task.fields["status_style"])),
+            _PlainColumn(lambda task: task.fields["detail"]),
             TimeElapsedColumn(),
             console=self.console,
             refresh_per_second=refresh_per_second,
@@ -114,7 +132,8 @@ class RunProgress:
             if self.live:
                 for step in self.steps.values():
                     if not step.done:
-                        step.status = "interrupted" if exc_type else step.status
+                        if exc_type:
+                            step.set_status("interrupted")
                         self._refresh(step)
                 self._progress.stop()
 
@@ -146,7 +165,7 @@ class RunProgress:
         if "rows" in data:
             step.rows = _int(data, "rows")
         step.started_at = self._clock()
-        step.status = "starting"
+        step.set_status("starting")
         if step.id in self._tasks:
             self._progress.start_task(self._tasks[step.id])
         self._refresh(step)
@@ -157,7 +176,7 @@ class RunProgress:
             return
         step.in_flight[str(data["job_id"])] = (0, 0)
         attempt = _int(data, "attempt")
-        step.status = f"attempt {attempt}: queued" if attempt > 1 else "queued"
+        step.set_status(f"attempt {attempt}: queued" if attempt > 1 else "queued")
         self._refresh(step)
 
     def _job_progress(self, data: Mapping[str, Any]) -> None:
@@ -165,7 +184,7 @@ class RunProgress:
         if step is None:
             return
         step.in_flight[str(data["job_id"])] = (_int(data, "processed"), _int(data, "failed"))
-        step.status = escape(str(data.get("state") or "in progress"))
+        step.set_status(str(data.get("state") or "in progress"))
         self._refresh(step)
 
     def _job_done(self, data: Mapping[str, Any]) -> None:
@@ -176,7 +195,7 @@ class RunProgress:
         # `failed` are rows failed for good; rows to retry go back to pending until their next job.
         step.settled += _int(data, "succeeded") + _int(data, "failed")
         step.failed += _int(data, "failed")
-        step.status = "retrying" if _int(data, "retry") else ("polling" if step.in_flight else "finishing")
+        step.set_status("retrying" if _int(data, "retry") else ("polling" if step.in_flight else "finishing"))
         self._refresh(step)
 
     def _retry_scheduled(self, data: Mapping[str, Any]) -> None:
@@ -185,10 +204,21 @@ class RunProgress:
             return
         rows, attempt, delay = _int(data, "rows"), _int(data, "attempt"), data.get("delay") or 0
         step.retried += rows
-        step.status = f"retry {attempt} in {float(delay):.0f}s"
+        step.set_status(f"retry {attempt} in {float(delay):.0f}s")
         self._refresh(step)
         if not self.live:
             self._print(f"  {step.id}: retrying {rows:,} row(s), attempt {attempt}, in {float(delay):.1f} s")
+
+    def _reconnecting(self, data: Mapping[str, Any]) -> None:
+        step = self._job_step(data)
+        if step is None:
+            return
+        delay = float(data.get("delay") or 0)
+        step.set_status(f"connection lost, again in {delay:.0f}s", "yellow")
+        self._refresh(step)
+        if not self.live:
+            self._print(f"  {step.id}: job {data['job_id']}: {data.get('error') or 'connection lost'}; "
+                        f"trying again in {delay:.1f} s (attempt {_int(data, 'attempt')})")
 
     def _step_done(self, data: Mapping[str, Any]) -> None:
         if not data.get("id"):
@@ -201,7 +231,7 @@ class RunProgress:
         step.rows = max(step.rows, step.settled)
         step.done = True
         step.seconds = self._clock() - step.started_at if step.started_at is not None else 0.0
-        step.status = "[red]done with failures[/]" if failed or skipped else "[green]done[/]"
+        step.set_status(*(("done with failures", "red") if failed or skipped else ("done", "green")))
         self._refresh(step)
         if not self.live:
             mark = "!" if failed or skipped else "✓"
@@ -220,6 +250,7 @@ class RunProgress:
         "job_progress": _job_progress,
         "job_done": _job_done,
         "retry_scheduled": _retry_scheduled,
+        "reconnecting": _reconnecting,
         "step_done": _step_done,
         "run_done": _run_done,
     }
@@ -240,8 +271,9 @@ class RunProgress:
     def _refresh(self, step: StepCounts) -> None:
         if not self.live:
             return
-        description = f"[bold]{escape(step.id)}[/] [dim]{escape(step.object)}[/]"
-        fields = {"status": step.status, "detail": step.detail}
+        description = f"{step.id} {step.object}"  # for rich's own uses; the columns draw the fields
+        fields = {"step_id": step.id, "object": step.object, "status": step.status, "status_style": step.status_style,
+                  "detail": step.detail}
         completed = min(step.processed, step.rows) if step.rows else step.processed
         task = self._tasks.get(step.id)
         if task is None:
@@ -251,4 +283,4 @@ class RunProgress:
             self._progress.update(task, description=description, total=step.rows, completed=completed, **fields)
 
     def _print(self, line: str) -> None:
-        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        self.console.print(Text(line), highlight=False, soft_wrap=True)

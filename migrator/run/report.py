@@ -27,29 +27,33 @@ from migrator.run.rundir import RunPaths, atomic_write_bytes, load_results
 STATUS_LABELS = {
     "succeeded": "Succeeded",
     "completed_with_failures": "Completed with failures",
+    "nothing_sent": "Nothing sent",
     "interrupted": "Interrupted",
     "error": "Error",
 }
 _STATUS_STYLES = {"succeeded": "bold green", "completed_with_failures": "bold yellow",
-                  "interrupted": "bold cyan", "error": "bold red"}
+                  "nothing_sent": "bold red", "interrupted": "bold cyan", "error": "bold red"}
 
 # Outcome -> (legend label, colour). The colours are also what the browser test looks for in the screenshot.
 OUTCOMES: dict[str, tuple[str, str]] = {
     "succeeded": ("Succeeded", "#16a34a"),
     "failed": ("Failed", "#dc2626"),
-    "skipped": ("Skipped (parent failed)", "#f59e0b"),
+    "skipped": ("Skipped (parent did not load)", "#f59e0b"),
+    "pending": ("No outcome yet (run stopped)", "#94a3b8"),
     "rejected": ("Rejected before sending", "#7c3aed"),
 }
 _STEP_DEFAULTS: dict[str, Any] = {
     "step": "", "object": "", "operation": "", "api": "", "pass": 1, "level": 0, "wave": 0, "rows": 0,
-    "succeeded": 0, "created": 0, "updated": 0, "failed": 0, "skipped": 0, "retried": 0, "jobs": 0,
-    "seconds": 0.0, "error_codes": {}, "files": {},
+    "sent": 0, "succeeded": 0, "created": 0, "updated": 0, "deleted": 0, "failed": 0, "skipped": 0,
+    "in_flight": 0, "not_sent": 0, "retried": 0, "jobs": 0, "seconds": 0.0, "error_codes": {}, "files": {},
 }
 _SOURCE_DEFAULTS: dict[str, Any] = {"step": "", "object": "", "files": [], "source_rows": 0, "filtered": 0,
-                                    "rejected": 0, "sent": 0, "succeeded": 0, "failed": 0, "skipped": 0,
+                                    "rejected": 0, "to_send": 0, "sent": 0, "succeeded": 0, "failed": 0,
+                                    "skipped": 0, "in_flight": 0, "not_sent": 0, "selected": True,
                                     "masked": {}, "generated": None}
-_TOTAL_KEYS = ("source_rows", "filtered", "rejected", "sent", "succeeded", "created", "updated", "failed",
-               "skipped", "retried", "jobs")
+_TOTAL_KEYS = ("source_rows", "filtered", "rejected", "to_send", "sent", "succeeded", "created", "updated",
+               "deleted", "failed", "skipped", "in_flight", "not_sent", "retried", "jobs")
+SHOWN_REASONS, SHOWN_CODES = 3, 5  # listed in the terminal caption; the rest are counted
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -87,10 +91,13 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
     show what is known rather than break on what is not.
     """
     data = dict(results)
-    data["steps"] = [{**_STEP_DEFAULTS, **step, "id": step.get("id") or step.get("step") or "?"}
-                     for step in results.get("steps") or []]
-    data["sources"] = [{**_SOURCE_DEFAULTS, **source} for source in results.get("sources") or []]
-    data["totals"] = {key: 0 for key in _TOTAL_KEYS} | dict(results.get("totals") or {})
+    version_1 = results.get("run_results_version") == 1
+    data["steps"] = [{**_STEP_DEFAULTS, **_v1_sent(step, "rows", version_1),
+                      "id": step.get("id") or step.get("step") or "?"} for step in results.get("steps") or []]
+    data["sources"] = [{**_SOURCE_DEFAULTS, **_v1_sent(source, "to_send", version_1)}
+                       for source in results.get("sources") or []]
+    data["totals"] = {key: 0 for key in _TOTAL_KEYS} | _v1_sent(dict(results.get("totals") or {}), "to_send",
+                                                                version_1)
     data["plan"] = {"name": "", "file": "", "checksum": "", "description": ""} | dict(results.get("plan") or {})
     data["target"] = {"name": "", "kind": "", "instance_url": "", "api_version": ""} | dict(results.get("target") or {})
     data["options"] = dict(results.get("options") or {})
@@ -104,6 +111,21 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
         data.setdefault(key, None)
     data.setdefault("elapsed_seconds", 0.0)
     return data
+
+
+def _v1_sent(counts: Mapping[str, Any], planned: str, version_1: bool) -> dict[str, Any]:
+    """Version 1 results counted as `sent` every row planned (skipped ones too): read them as planned."""
+    counts = dict(counts)
+    if version_1:
+        if planned != "rows":
+            counts[planned] = counts.get("sent", 0)
+        counts["sent"] = int(counts.get("succeeded", 0)) + int(counts.get("failed", 0))
+    return counts
+
+
+def _pending(counts: Mapping[str, Any]) -> int:
+    """Rows with no outcome yet: never sent, or sent in a job whose results were not read."""
+    return int(counts.get("not_sent") or 0) + int(counts.get("in_flight") or 0)
 
 
 def _pass_level(step: Mapping[str, Any]) -> str:
@@ -141,29 +163,46 @@ def summary_table(results: Mapping[str, Any]) -> Table:
     table.add_column("Succeeded (created/updated)", justify="right")
     table.add_column("Failed", justify="right")
     table.add_column("Skipped", justify="right")
+    pending = any(_pending(step) for step in data["steps"])
+    if pending:
+        table.add_column("Not done", justify="right")
     table.add_column("Retried", justify="right")
     table.add_column("Time", justify="right")
     for step in data["steps"]:
-        table.add_row(
-            str(step["wave"]), step["id"], step["object"], step["operation"],
-            _pass_level(step), fmt_int(step["rows"]), _succeeded_cell(step),
+        cells = [
+            Text(str(step["wave"])), Text(step["id"]), Text(step["object"]), Text(step["operation"]),
+            Text(_pass_level(step)), Text(fmt_int(step["rows"])), _succeeded_cell(step),
             _count_cell(step["failed"], "bold red"), _count_cell(step["skipped"], "yellow"),
-            _count_cell(step["retried"], "cyan"), fmt_duration(step["seconds"]),
-        )
+        ]
+        cells += [_count_cell(_pending(step), "cyan")] if pending else []
+        table.add_row(*cells, _count_cell(step["retried"], "cyan"), Text(fmt_duration(step["seconds"])))
     totals = data["totals"]
     table.add_section()
-    table.add_row(
-        "", Text("Total", style="bold"), "", "", "", fmt_int(totals["sent"]), _succeeded_cell(totals),
-        _count_cell(totals["failed"], "bold red"), _count_cell(totals["skipped"], "yellow"),
-        _count_cell(totals["retried"], "cyan"), fmt_duration(data["elapsed_seconds"]), style="bold",
-    )
+    cells = [Text(""), Text("Total", style="bold"), Text(""), Text(""), Text(""), Text(fmt_int(totals["to_send"])),
+             _succeeded_cell(totals), _count_cell(totals["failed"], "bold red"),
+             _count_cell(totals["skipped"], "yellow")]
+    cells += [_count_cell(_pending(totals), "cyan")] if pending else []
+    table.add_row(*cells, _count_cell(totals["retried"], "cyan"), Text(fmt_duration(data["elapsed_seconds"])),
+                  style="bold")
     return table
 
 
 def _succeeded_cell(counts: Mapping[str, Any]) -> Text:
+    """`12 (10/2)`: created/updated; a delete step's rows are `5 (5 deleted)`, never "updated"."""
     text = Text(fmt_int(counts["succeeded"]), style="green" if counts["succeeded"] else "dim")
-    text.append(f" ({fmt_int(counts['created'])}/{fmt_int(counts['updated'])})", style="dim")
+    deleted = int(counts.get("deleted") or 0)
+    loaded = int(counts["created"]) + int(counts["updated"])
+    if deleted and not loaded:
+        text.append(f" ({fmt_int(deleted)} deleted)", style="dim")
+    else:
+        text.append(f" ({fmt_int(counts['created'])}/{fmt_int(counts['updated'])}"
+                    + (f", {fmt_int(deleted)} deleted)" if deleted else ")"), style="dim")
     return text
+
+
+def _more(listed: int, total: int, what: str) -> str:
+    rest = total - listed
+    return f", and {fmt_int(rest)} other {what}{'' if rest == 1 else 's'}" if rest > 0 else ""
 
 
 def _caption(data: dict[str, Any]) -> Text | None:
@@ -173,12 +212,16 @@ def _caption(data: dict[str, Any]) -> Text | None:
         lines.append(Text("Totals count each source row once; pass-2 steps update rows already loaded.",
                           style="dim"))
     if totals["rejected"]:
-        reasons = ", ".join(f"{r.get('reason', '?')} ({fmt_int(r.get('count'))})" for r in data["reject_reasons"][:3])
+        shown = data["reject_reasons"][:SHOWN_REASONS]
+        reasons = ", ".join(f"{r.get('reason', '?')} ({fmt_int(r.get('count'))})" for r in shown)
+        reasons += _more(len(shown), len(data["reject_reasons"]), "reason")
         lines.append(Text.assemble((f"Rejected before sending: {fmt_int(totals['rejected'])}", "magenta"),
                                    f" — {reasons}" if reasons else ""))
     if data["top_errors"]:
-        codes = ", ".join(f"{e.get('code', '?')} ({fmt_int(e.get('count'))})" for e in data["top_errors"][:5])
-        lines.append(Text.assemble(("Top errors: ", "red"), codes))
+        shown = data["top_errors"][:SHOWN_CODES]
+        codes = ", ".join(f"{e.get('code', '?')} ({fmt_int(e.get('count'))})" for e in shown)
+        lines.append(Text.assemble(("Top errors: ", "red"), codes + _more(len(shown), len(data["top_errors"]),
+                                                                          "error code")))
     return Text("\n").join(lines) if lines else None
 
 
@@ -199,13 +242,20 @@ def summary_lines(results: Mapping[str, Any], run_dir: Path | None = None) -> li
     exit_text = f" (exit code {exit_code})" if exit_code is not None else ""
     lines = [f"Run {data['run_id']}: {STATUS_LABELS.get(status, status).lower()} in "
              f"{fmt_duration(data['elapsed_seconds'])}{exit_text}"]
-    lines.append(
+    if status == "nothing_sent":
+        lines.append("Nothing was sent: every row was rejected before sending (see the rejected rows)")
+    loaded = [f"{fmt_int(totals['created'])} created", f"{fmt_int(totals['updated'])} updated"]
+    loaded += [f"{fmt_int(totals['deleted'])} deleted"] if totals["deleted"] else []
+    counts = (
         f"{fmt_int(totals['source_rows'])} source rows, {fmt_int(totals['filtered'])} filtered out, "
         f"{fmt_int(totals['rejected'])} rejected before sending, {fmt_int(totals['sent'])} sent: "
-        f"{fmt_int(totals['succeeded'])} succeeded ({fmt_int(totals['created'])} created, "
-        f"{fmt_int(totals['updated'])} updated), {fmt_int(totals['failed'])} failed, "
+        f"{fmt_int(totals['succeeded'])} succeeded ({', '.join(loaded)}), {fmt_int(totals['failed'])} failed; "
         f"{fmt_int(totals['skipped'])} skipped"
     )
+    if _pending(totals):
+        counts += (f"; {fmt_int(totals['not_sent'])} not sent yet, {fmt_int(totals['in_flight'])} sent with "
+                   "no result yet")
+    lines.append(counts)
     if data["error"]:
         lines.append(f"Error: {data['error']}")
     failed_files = [step["files"]["failed"] for step in data["steps"] if step["failed"] and step["files"].get("failed")]
@@ -288,25 +338,31 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def outcome_chart(results: Mapping[str, Any]) -> Chart:
-    """One bar per step: succeeded, failed and skipped rows, plus its plan step's plan-time rejects.
+    """One bar per step: succeeded, failed, skipped and not yet done rows, and the plan-time rejects.
 
-    Rows rejected before sending belong to a plan step, not to one execution step, so they are drawn on
-    the first pass-1 step of that plan step; a plan step whose rows were all rejected gets a bar of its own.
+    Rows rejected before sending belong to a plan step, not to one execution step. When the plan step
+    has a single pass-1 step they are drawn on its bar (they are that step's rows); when it has several
+    (hierarchy levels) they get a bar of their own, since no level sent them. A plan step whose rows
+    were all rejected gets a bar of its own too.
     """
     data = normalize(results)
-    rejects = {source["step"]: source["rejected"] for source in data["sources"]}
+    pass1_steps: dict[str, int] = {}
+    for step in data["steps"]:
+        pass1_steps[step["step"]] = pass1_steps.get(step["step"], 0) + (step["pass"] == 1)
+    rejects = {source["step"]: int(source["rejected"]) for source in data["sources"] if source["selected"]}
     claimed: set[str] = set()
     rows: list[tuple[str, str, dict[str, int]]] = []
     for step in data["steps"]:
-        counts = {name: int(step[name]) for name in ("succeeded", "failed", "skipped")}
-        if step["pass"] == 1 and step["step"] in rejects and step["step"] not in claimed:
+        counts = {name: int(step[name]) for name in ("succeeded", "failed", "skipped")} | {"pending": _pending(step)}
+        if step["pass"] == 1 and pass1_steps[step["step"]] == 1 and rejects.get(step["step"]):
             claimed.add(step["step"])
-            counts["rejected"] = int(rejects[step["step"]])
+            counts["rejected"] = rejects[step["step"]]
         sublabel = f"{step['object']} · {step['operation']}" + (" · pass 2" if step["pass"] != 1 else "")
         rows.append((step["id"], sublabel, counts))
     for source in data["sources"]:
-        if source["step"] not in claimed and source["rejected"]:
-            rows.append((source["step"], f"{source['object']} · nothing sent", {"rejected": int(source["rejected"])}))
+        if source["step"] in rejects and source["step"] not in claimed and source["rejected"]:
+            what = "rejected before sending" if pass1_steps.get(source["step"]) else "nothing sent"
+            rows.append((source["step"], f"{source['object']} · {what}", {"rejected": int(source["rejected"])}))
     bars = tuple(
         Bar(step_id, _truncate(step_id, 30), _truncate(sublabel, 38), sum(counts.values()),
             _TOP + index * _ROW_HEIGHT, _segments(counts))
@@ -344,13 +400,15 @@ def render_html(results: Mapping[str, Any]) -> str:
     data = normalize(results)
     balance = [
         {**source,
-         "unaccounted": (source["source_rows"] - source["filtered"] - source["rejected"] - source["sent"])
-         + (source["sent"] - source["succeeded"] - source["failed"] - source["skipped"])}
+         "unaccounted": (source["source_rows"] - source["filtered"] - source["rejected"] - source["to_send"])
+         + (source["to_send"] - source["succeeded"] - source["failed"] - source["skipped"] - _pending(source))}
         for source in data["sources"]
     ]
     return _environment().get_template("report.html.j2").render(
         r=data, chart=outcome_chart(data), sources=balance, outcomes=OUTCOMES,
         status_label=STATUS_LABELS.get(data["status"], data["status"]), has_pass2=_has_pass2(data["steps"]),
+        has_deletes=any(step["deleted"] or step["operation"] in ("delete", "hardDelete") for step in data["steps"]),
+        pending=any(_pending(step) for step in data["steps"]),
     )
 
 

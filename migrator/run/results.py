@@ -1,9 +1,14 @@
 """`run_results.json`: what a run did, step by step, in numbers that add up.
 
-For every plan step, `source_rows - filtered = rejected + sent` and `sent = succeeded + failed +
-skipped`; totals add the pass-1 steps only, because pass-2 steps update the same records again
-(their own counts are listed per step). Top error codes and reject reasons come with example rows
-(source file and row, key, message) so the report can point at the line to fix.
+For every plan step, `source_rows - filtered = rejected + to_send` (the plan's side) and
+`to_send = sent + skipped + not_sent`, `sent = succeeded + failed + in_flight` (the run's side):
+`sent` counts only rows that reached the server, `skipped` rows whose parent did not load,
+`not_sent` rows the run never got to (it was stopped), `in_flight` rows sent in a job whose results
+it did not get to read. Totals add the pass-1 steps of the selected plan steps only (`--select`),
+because pass-2 steps update the same records again (their own counts are listed per step). A
+delete step's loaded rows are `deleted`, never created or updated. Top error codes and reject
+reasons come with example rows (source file and row, key, message) so the report can point at the
+line to fix.
 """
 
 from __future__ import annotations
@@ -20,10 +25,15 @@ from migrator.run.rundir import RUN_RESULTS_VERSION, RunPaths
 from migrator.run.step_results import StepTally
 
 EXAMPLES = 3
+_OUTCOME_KEYS = ("sent", "succeeded", "created", "updated", "deleted", "failed", "skipped", "in_flight", "not_sent")
+
+
+DELETES = frozenset({"delete", "hardDelete"})
 
 
 def _step_record(paths: RunPaths, step_id: str, tally: StepTally, entry: Any) -> dict[str, Any]:
     folder = paths.step_dir(step_id)
+    deleting = entry.operation in DELETES
     return {
         "id": step_id,
         "step": entry.step,
@@ -34,11 +44,15 @@ def _step_record(paths: RunPaths, step_id: str, tally: StepTally, entry: Any) ->
         "level": entry.level,
         "wave": entry.wave,
         "rows": tally.rows,
+        "sent": tally.succeeded + tally.failed + tally.in_flight,
         "succeeded": tally.succeeded,
-        "created": tally.created,
-        "updated": tally.succeeded - tally.created,
+        "created": 0 if deleting else tally.created,
+        "updated": 0 if deleting else tally.succeeded - tally.created,
+        "deleted": tally.succeeded if deleting else 0,
         "failed": tally.failed,
         "skipped": tally.skipped,
+        "in_flight": tally.in_flight,
+        "not_sent": tally.not_sent,
         "retried": tally.retried,
         "jobs": tally.jobs,
         "seconds": round(tally.seconds, 3),
@@ -71,11 +85,15 @@ def _top_errors(paths: RunPaths, steps: list[dict[str, Any]]) -> list[dict[str, 
     return top
 
 
-def _reject_reasons(paths: RunPaths) -> list[dict[str, Any]]:
+def _reject_reasons(paths: RunPaths, steps: set[str]) -> list[dict[str, Any]]:
+    """Reasons rows of the plan steps `steps` were rejected for, most frequent first."""
     path = paths.plan_dir / REJECTS_FILE
     if not path.exists():
         return []
     rejects = read_table(path)
+    if rejects.empty:
+        return []
+    rejects = rejects[rejects["step"].isin(steps)]
     if rejects.empty:
         return []
     reasons = []
@@ -111,30 +129,23 @@ def build_results(
                 "source_rows": summary.source_rows,
                 "filtered": summary.filtered,
                 "rejected": summary.rejected,
-                "sent": summary.rows,
-                "succeeded": sum(s["succeeded"] for s in mine),
-                "failed": sum(s["failed"] for s in mine),
-                "skipped": sum(s["skipped"] for s in mine),
+                "to_send": summary.rows,
+                **{kind: sum(s[kind] for s in mine) for kind in _OUTCOME_KEYS},
                 "missing_parents": summary.missing_parents,
                 "selected": bool(mine),
                 **({"masked": summary.masked} if summary.masked else {}),
                 **({"generated": summary.generated} if summary.generated else {}),
             }
         )
+    chosen = [s for s in sources if s["selected"]]
     pass1 = [s for s in steps if s["pass"] == 1]
     totals = {
-        "source_rows": sum(s["source_rows"] for s in sources),
-        "filtered": sum(s["filtered"] for s in sources),
-        "rejected": sum(s["rejected"] for s in sources),
-        "sent": sum(s["rows"] for s in pass1),
-        "succeeded": sum(s["succeeded"] for s in pass1),
-        "created": sum(s["created"] for s in pass1),
-        "updated": sum(s["updated"] for s in pass1),
-        "failed": sum(s["failed"] for s in pass1),
-        "skipped": sum(s["skipped"] for s in pass1),
+        **{kind: sum(s[kind] for s in chosen) for kind in ("source_rows", "filtered", "rejected", "to_send")},
+        **{kind: sum(s[kind] for s in pass1) for kind in _OUTCOME_KEYS},
         "retried": sum(s["retried"] for s in steps),
         "jobs": sum(s["jobs"] for s in steps),
-        "links_failed": sum(s["failed"] + s["skipped"] for s in steps if s["pass"] == 2),
+        "links_failed": sum(s["failed"] + s["skipped"] + s["in_flight"] + s["not_sent"]
+                            for s in steps if s["pass"] == 2),
     }
     return {
         "run_results_version": RUN_RESULTS_VERSION,
@@ -160,7 +171,7 @@ def build_results(
         "sources": sources,
         "totals": totals,
         "top_errors": _top_errors(paths, steps),
-        "reject_reasons": _reject_reasons(paths),
+        "reject_reasons": _reject_reasons(paths, {s["step"] for s in chosen}),
         "files": {
             "rejects": f"plan/{REJECTS_FILE}",
             "missing_parents": f"plan/{MISSING_PARENTS_FILE}",
@@ -170,12 +181,18 @@ def build_results(
     }
 
 
-def outcome_exit_code(totals: Mapping[str, int], *, strict: bool) -> int:
-    """0: every row sent was loaded (and, with --strict, none was rejected); 1: otherwise."""
-    bad = totals["failed"] + totals["skipped"] + totals["links_failed"]
+def run_outcome(totals: Mapping[str, int], *, strict: bool) -> tuple[str, int]:
+    """(status, exit code) of a run that went to the end.
+
+    `nothing_sent` (exit 1): every row was rejected before sending, so the run loaded nothing, which
+    is no success. `completed_with_failures` (exit 1): some rows failed or were skipped (or, with
+    --strict, rejected). `succeeded` (exit 0): every row sent was loaded."""
+    if totals["rejected"] and not totals["to_send"]:
+        return "nothing_sent", 1
+    bad = totals["failed"] + totals["skipped"] + totals["links_failed"] + totals["not_sent"] + totals["in_flight"]
     if strict:
         bad += totals["rejected"]
-    return 1 if bad else 0
+    return ("completed_with_failures", 1) if bad else ("succeeded", 0)
 
 
 def summary_path(paths: RunPaths) -> Path:

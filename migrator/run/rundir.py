@@ -27,8 +27,10 @@ from typing import Any
 
 from migrator.errors import RunStateError
 
-RUN_RESULTS_VERSION = 1
+RUN_RESULTS_VERSION = 2  # 2: `sent` counts rows that reached the server; `to_send`, `not_sent`, `in_flight`
+READABLE_RESULTS_VERSIONS = frozenset({1, RUN_RESULTS_VERSION})
 RUNS_DIR = "runs"
+DEFAULT_HOME = Path(".migrator")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -129,6 +131,12 @@ def run_paths(home: Path, run_id: str | None) -> RunPaths:
     return paths
 
 
+def resume_command(run_id: str, home: Path = DEFAULT_HOME) -> str:
+    """The exact command that finishes run `run_id` (with `--home` when runs live elsewhere)."""
+    where = "" if Path(home) == DEFAULT_HOME else f" --home {home}"
+    return f"migrator run --resume {run_id}{where}"
+
+
 def list_runs(home: Path) -> Iterator[RunPaths]:
     root = runs_root(home)
     if root.exists():
@@ -139,6 +147,6 @@ def list_runs(home: Path) -> Iterator[RunPaths]:
 
 def load_results(paths: RunPaths) -> dict[str, Any]:
     data = read_json(paths.results)
-    if data.get("run_results_version") != RUN_RESULTS_VERSION:
+    if data.get("run_results_version") not in READABLE_RESULTS_VERSIONS:
         raise RunStateError(f"{paths.results}: version {data.get('run_results_version')} is not supported")
     return data

@@ -2,16 +2,23 @@
 
 A new run compiles the plan into its own run directory first (so the exact CSVs sent stay with
 the run), then executes them. A resumed run re-opens that directory and its checkpoint; nothing
-is recompiled, so finished jobs are never sent again. A retry is a new run of the same plan,
+is recompiled, so finished jobs are never sent again (unless the run was stopped while compiling:
+nothing was sent then, so the plan is compiled again). A retry is a new run of the same plan,
 recompiled from the current sources (the user may have fixed them) but restricted to the rows
-that were rejected, failed or skipped in the original run.
+that were rejected, failed or skipped in the original run (see `retry`).
+
+A run that cannot start leaves nothing behind: the plan, `--select`, the target and its
+credentials are all checked before the run directory exists, and a plan that fails to compile
+takes its directory with it. Once a run has its compiled plan, it always ends with
+`run_results.json`, whatever stops it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import nullcontext
+import shutil
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,27 +27,36 @@ from typing import Any
 from migrator.client.bulk2 import Bulk2Client
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
-from migrator.compile.csvio import read_table
-from migrator.compile.manifest import REJECTS_FILE, Manifest, read_manifest
+from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.sources import read_headers
 from migrator.config import Target, mask_key, open_target, resolve_target
-from migrator.errors import MigratorError, UsageError
+from migrator.errors import Interrupted, MigratorError, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
+from migrator.plan.model import Plan
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
-from migrator.run.executor import Clock, Executor, Interrupted, RunOptions
-from migrator.run.results import build_results, outcome_exit_code
+from migrator.run.executor import Clock, Executor, RunOptions
+from migrator.run.results import build_results, run_outcome
+from migrator.run.retry import check_retryable, retry_selection
 from migrator.run.rundir import (
+    DEFAULT_HOME,
     RunPaths,
     atomic_write_json,
     new_run_id,
     read_json,
+    resume_command,
     run_paths,
     runs_root,
     utc_iso,
 )
+from migrator.run.selection import check_selection, select_steps
+
+__all__ = ["RunRequest", "RunResult", "execute", "load_run", "select_steps"]
 
 Event = Callable[[str, Mapping[str, object]], None]
+
+COMPILING, COMPILED = "compiling", "compiled"  # run.json `state`: a run killed while compiling says so
 
 
 @dataclass(frozen=True)
@@ -55,14 +71,15 @@ class RunRequest:
     options: RunOptions = field(default_factory=RunOptions)
     resume: str | None = None
     retry_of: str | None = None
-    home: Path = Path(".migrator")
+    home: Path = DEFAULT_HOME
     project_dir: Path = Path(".")
 
 
 @dataclass(frozen=True)
 class RunResult:
     """A finished (or stopped) run: its directory and its `run_results.json` as a dict, whose
-    totals add up to every row of the plan; `exit_code` is 0, 1 (rows failed) or 2 (could not run)."""
+    totals add up to every row of the plan; `exit_code` is 0, 1 (rows failed or nothing was sent),
+    2 (could not run) or 130 (interrupted)."""
 
     paths: RunPaths
     results: dict[str, Any]
@@ -72,38 +89,15 @@ class RunResult:
         return int(self.results["exit_code"])
 
 
-def select_steps(manifest: Manifest, patterns: Iterable[str]) -> set[str] | None:
-    """dbt-style selection: `Account` (its steps), `Account+` (and all that depend on it), `+Task`
-    (and all it depends on). Names match plan step names or object names, case-insensitively."""
-    patterns = [p.strip() for p in patterns if p.strip()]
-    if not patterns:
-        return None
-    chosen: set[str] = set()
-    for pattern in patterns:
-        down, up = pattern.endswith("+"), pattern.startswith("+")
-        name = pattern.strip("+").lower()
-        hits = {s.id for s in manifest.steps if name in (s.step.lower(), s.object.lower())}
-        if not hits:
-            known = sorted({s.step for s in manifest.steps})
-            raise UsageError(f"--select {pattern!r} matches no step (steps: {', '.join(known)})")
-        if down:
-            hits |= _closure(manifest, hits, downstream=True)
-        if up:
-            hits |= _closure(manifest, hits, downstream=False)
-        chosen |= hits
-    return chosen
+@dataclass(frozen=True)
+class _NewRun:
+    """A new run's inputs, all checked before its directory is created."""
 
-
-def _closure(manifest: Manifest, start: set[str], *, downstream: bool) -> set[str]:
-    found, frontier = set(start), set(start)
-    while frontier:
-        if downstream:
-            nxt = {s.id for s in manifest.steps if frontier & set(s.depends_on)}
-        else:
-            nxt = {d for s in manifest.steps if s.id in frontier for d in s.depends_on}
-        frontier = nxt - found
-        found |= nxt
-    return found
+    plan: Plan
+    variables: dict[str, str]
+    selection: dict[str, RowSelection] | None
+    retry_of: str | None
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
 def _clients(api: ApiSession) -> dict[str, IngestClient]:
@@ -116,63 +110,50 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _retry_selection(original: RunPaths) -> dict[str, RowSelection]:
-    """Rows of the original run that did not load: rejected, failed or skipped, by key and by source row."""
-    manifest = read_manifest(original.plan_dir)
-    keys: dict[str, set[str]] = {}
-    positions: dict[str, set[tuple[str, str]]] = {}
-
-    def add(step: str, frame: Any) -> None:
-        if frame.empty:
-            return
-        keys.setdefault(step, set()).update(k.lower() for k in frame["key"] if k)
-        positions.setdefault(step, set()).update(zip(frame["source_file"], frame["source_row"], strict=True))
-
-    rejects = original.plan_dir / REJECTS_FILE
-    if rejects.exists():
-        frame = read_table(rejects)
-        for step, group in frame.groupby("step"):
-            add(str(step), group)
-    for entry in manifest.steps:
-        for kind in ("failed", "skipped"):
-            path = original.step_dir(entry.id) / f"{kind}.csv"
-            if path.exists():
-                add(entry.step, read_table(path))
-    return {
-        step: RowSelection(keys=frozenset(keys.get(step, ())), positions=frozenset(positions.get(step, ())))
-        for step in set(keys) | set(positions)
-    }
+def _mask_key(plan: Plan, target: str | None, request: RunRequest, env: Mapping[str, str]) -> MaskKey | None:
+    """The target's masking secret, for a plan that masks (None for one that does not)."""
+    if not any(f.mask for s in plan.objects for f in s.fields):
+        return None
+    return mask_key(target, env=env, project_dir=request.project_dir)
 
 
-def _new_run(request: RunRequest, now: datetime, on_event: Event, env: Mapping[str, str]
-             ) -> tuple[RunPaths, dict[str, Any], Manifest]:
+def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
-    selection = None
-    retry_of = None
-    variables = dict(request.variables)
+    variables, selection, retry_of = dict(request.variables), None, None
     if request.retry_of is not None:
         original = run_paths(request.home, request.retry_of)
+        check_retryable(original, resume_command(original.run_id, request.home))
         retry_of = original.run_id
-        original_info = read_json(original.run_info)
-        variables = {**original_info.get("variables", {}), **variables}
-        selection = _retry_selection(original)
+        variables = {**read_json(original.run_info).get("variables", {}), **variables}
+        selection = retry_selection(original)
     plan = load_plan(request.plan_path, variables, headers=read_headers)
-    key = mask_key(request.target, env=env, project_dir=request.project_dir) \
-        if any(f.mask for s in plan.objects for f in s.fields) else None
+    check_selection(plan, request.select)
+    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of,
+                   mask_key=_mask_key(plan, request.target, request, env))
+
+
+def _compile(paths: RunPaths, plan: Plan, strict: bool, selection: Mapping[str, RowSelection] | None,
+             emit: Event, *, scale: int = 1, key: MaskKey | None = None) -> Manifest:
+    for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, scale=scale, mask_key=key)
+    return compile_plan(plan, options, emit)
+
+
+def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tuple[RunPaths, dict[str, Any],
+                                                                                     Manifest]:
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
-    options = PlanOptions(out_dir=paths.plan_dir, strict=request.strict, selection=selection, scale=request.scale,
-                          mask_key=key)
-    manifest = compile_plan(plan, options, on_event)
     info = {
         "run_id": paths.run_id,
         "plan_file": str(request.plan_path),
-        "plan_name": plan.name,
-        "plan_checksum": plan.checksum,
-        "variables": dict(variables),
+        "plan_name": new.plan.name,
+        "plan_checksum": new.plan.checksum,
+        "variables": dict(new.variables),
         "created_at": utc_iso(now),
-        "retry_of": retry_of,
+        "retry_of": new.retry_of,
+        "state": COMPILING,
         "options": {
             "max_retries": request.options.max_retries,
             "select": list(request.select),
@@ -183,8 +164,41 @@ def _new_run(request: RunRequest, now: datetime, on_event: Event, env: Mapping[s
         },
         "target": {"name": request.target},
     }
+    atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
+    try:
+        manifest = _compile(paths, new.plan, request.strict, new.selection, emit, scale=request.scale,
+                            key=new.mask_key)
+        select_steps(manifest, request.select)
+    except KeyboardInterrupt:
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise Interrupted(f"interrupted while compiling the plan: nothing was sent, and run {paths.run_id} "
+                          "was removed") from None
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)  # it never started: leave nothing behind
+        raise
+    info["state"] = COMPILED
     atomic_write_json(paths.run_info, info)
     return paths, info, manifest
+
+
+def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event,
+              env: Mapping[str, str]) -> Manifest:
+    """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
+    if (paths.plan_dir / MANIFEST_FILE).exists():
+        return read_manifest(paths.plan_dir)
+    emit("recompiling", {"run_id": paths.run_id})
+    plan = load_plan(Path(info["plan_file"]), info.get("variables") or {}, headers=read_headers)
+    selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
+    options = info.get("options") or {}
+    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), request, env)
+    try:
+        manifest = _compile(paths, plan, bool(options.get("strict")), selection, emit,
+                            scale=int(options.get("scale", 1)), key=key)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
+                          f"resume with: {resume_command(paths.run_id, request.home)}") from None
+    info.update(state=COMPILED, plan_name=plan.name, plan_checksum=plan.checksum)
+    return manifest
 
 
 def execute(
@@ -196,64 +210,67 @@ def execute(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     connection: tuple[Target, ApiSession] | None = None,
 ) -> RunResult:
-    """Start (or resume) a run and load it into the target; always leaves run_results.json behind.
+    """Start (or resume) a run and load it into the target.
+
+    Raises (leaving nothing behind) when the run cannot start; once it has started, returns its
+    results whatever happens, with run_results.json and report.html written.
 
     With `connection` (a resolved target and its open session) the run uses it instead of opening
     the target itself: `migrate` runs several plans over the one session that also holds the lock."""
     emit: Event = on_event or (lambda kind, data: None)
     started = now()
     started_tick = clock.monotonic()
+    paths: RunPaths | None = None
+    info: dict[str, Any] = {}
+    new: _NewRun | None = None
+    environment = dict(env if env is not None else os.environ)
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
-        manifest = read_manifest(paths.plan_dir)
-        checkpoint = load_checkpoint(paths)
     else:
-        paths, info, manifest = _new_run(request, started, emit, dict(env if env is not None else os.environ))
-        checkpoint = Checkpoint(run_id=paths.run_id)
-    options = info.get("options", {})
-    strict = bool(options.get("strict", request.strict))
-    select = request.select or tuple(options.get("select") or ())
-    selected = select_steps(manifest, select)
-    target_name = request.target or (info.get("target") or {}).get("name")
+        new = _prepare_new(request, environment)
     target = connection[0] if connection else resolve_target(
-        target_name,
+        request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
-        env=dict(env if env is not None else os.environ),
+        env=environment,
         project_dir=request.project_dir,
     )
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
-    tallies = {}
+    with ExitStack() as stack:
+        api = stack.enter_context(session)
+        if new is not None:
+            paths, info, manifest = _start(request, new, started, emit)
+        else:
+            assert paths is not None
+            manifest = _compiled(request, paths, info, emit, environment)
+        info["target"] = _target_info(target, api)
+        atomic_write_json(paths.run_info, info)
+        return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow errors
+
+
+def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: Manifest, api: ApiSession,
+          emit: Event, clock: Clock, start: tuple[datetime, float], now: Callable[[], datetime]) -> RunResult:
+    """Send the compiled plan; always ends with run_results.json and report.html."""
+    options = info.get("options", {})
+    strict = bool(options.get("strict", request.strict))
+    selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
+    executor = Executor(manifest, paths, _clients(api), load_checkpoint(paths), request.options, clock, emit)
+    emit("run_started", {
+        "run_id": paths.run_id,
+        "target": info["target"],
+        "steps": [{"id": s.id, "object": s.object, "operation": s.operation, "rows": s.rows}
+                  for s in manifest.steps if selected is None or s.id in selected],
+    })
     status, error, exit_code = "succeeded", None, 0
-    executor: Executor | None = None
     try:
-        with session as api:
-            info["target"] = _target_info(target, api)
-            atomic_write_json(paths.run_info, info)
-            executor = Executor(manifest, paths, _clients(api), checkpoint, request.options, clock, emit)
-            emit(
-                "run_started",
-                {
-                    "run_id": paths.run_id,
-                    "target": info["target"],
-                    "steps": [
-                        {"id": s.id, "object": s.object, "operation": s.operation, "rows": s.rows}
-                        for s in manifest.steps
-                        if selected is None or s.id in selected
-                    ],
-                },
-            )
-            tallies = executor.run(selected)
+        tallies = executor.run(selected)
     except (KeyboardInterrupt, Interrupted):
-        status, exit_code = "interrupted", 130
+        status, exit_code = "interrupted", Interrupted.exit_code
     except MigratorError as exc:
         status, error, exit_code = "error", str(exc), exc.exit_code
-    if executor is not None and status != "succeeded":
+    if status != "succeeded":
         tallies = executor.tally_all(selected)
-    finished = now()
-    resume = None
-    if status in ("interrupted", "error"):
-        resume = f"migrator run {info.get('plan_file', '')} --resume {paths.run_id}".replace("  ", " ")
     results = build_results(
         paths=paths,
         manifest=manifest,
@@ -261,16 +278,14 @@ def execute(
         run_info=info,
         status=status,
         exit_code=exit_code,
-        started_at=utc_iso(started),
-        finished_at=utc_iso(finished),
-        elapsed=clock.monotonic() - started_tick,
+        started_at=utc_iso(start[0]),
+        finished_at=utc_iso(now()),
+        elapsed=clock.monotonic() - start[1],
         error=error,
-        resume_command=resume,
+        resume_command=resume_command(paths.run_id, request.home) if status != "succeeded" else None,
     )
     if status == "succeeded":
-        results["exit_code"] = outcome_exit_code(results["totals"], strict=strict)
-        if results["exit_code"]:
-            results["status"] = "completed_with_failures"
+        results["status"], results["exit_code"] = run_outcome(results["totals"], strict=strict)
     atomic_write_json(paths.results, results)
     _write_report(paths)
     emit("run_done", {"status": results["status"], "run_id": paths.run_id})

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from migrator.compile.csvio import TableAppender, read_table
 from migrator.compile.manifest import StepEntry
-from migrator.run.checkpoint import StepProgress
+from migrator.run.checkpoint import PartProgress, StepProgress
 from migrator.run.outcomes import FAILED_COLUMNS, SUCCESS_COLUMNS
 from migrator.run.rundir import RunPaths
 
@@ -19,11 +19,18 @@ SKIPPED_COLUMNS = ("source_file", "source_row", "key", "reason", "parent_object"
 
 @dataclass
 class StepTally:
+    """A step's rows by outcome: rows = succeeded + failed + skipped + in_flight + not_sent.
+
+    `in_flight`: sent in a job whose results the run did not get to read (it was stopped);
+    `not_sent`: no job carried them yet. Both are 0 once a step is done."""
+
     rows: int = 0
     succeeded: int = 0
     created: int = 0
     failed: int = 0
     skipped: int = 0
+    in_flight: int = 0
+    not_sent: int = 0
     retried: int = 0
     jobs: int = 0
     seconds: float = 0.0
@@ -40,7 +47,9 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
     for part in step.parts:
         state = progress.parts.get(part.path)
         if state is None:
+            tally.not_sent += part.rows
             continue
+        settled = tally.succeeded + tally.failed + tally.skipped
         for job in state.jobs:
             tally.jobs += 1 if job.job_id else 0
             tally.seconds += job.seconds
@@ -62,4 +71,21 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
             rows = read_table(paths.root / state.skipped_file)
             skipped.append(rows)
             tally.skipped += len(rows)
+        _count_unsettled(tally, part.rows - (tally.succeeded + tally.failed + tally.skipped - settled), state)
     return tally
+
+
+def _count_unsettled(tally: StepTally, unsettled: int, state: PartProgress) -> None:
+    """Rows of a part with no outcome yet: in flight once a job of the part reached the server
+    (a retry re-sends rows an earlier job of the part carried), else never sent."""
+    if unsettled <= 0:
+        return
+    if any(job.job_id for job in state.jobs):
+        tally.in_flight += unsettled
+    else:
+        tally.not_sent += unsettled
+
+
+def pending_tally(step: StepEntry) -> StepTally:
+    """A step the run never reached: every row is still to send."""
+    return StepTally(rows=step.rows, not_sent=step.rows)

@@ -156,6 +156,18 @@ def test_abort_leaves_queued_work_unprocessed(bulk1, tmp_path):
         bulk1.add_batch(job.id, b"Name\nLate\n")
 
 
+def test_a_job_left_without_batches_is_aborted_and_reports_no_row_loaded(bulk1, tmp_path):
+    """The upload failed, or the client died, between creating the job and adding its first batch."""
+    ingest = Bulk1Ingest(bulk1)
+    job = bulk1.create_job("Account", "insert", content_type="CSV")
+    results = ingest.results(job.id, tmp_path)
+    assert [read_rows(p) for p in (results.success_csv, results.failed_csv, results.unprocessed_csv)] == [[], [], []]
+    status = ingest.status(job.id)
+    assert status.state == "Aborted" and status.terminal  # no batch can reach it any more
+    with pytest.raises(BulkApiError):
+        bulk1.add_batch(job.id, b"Name\nLate\n")
+
+
 def test_json_and_xml_jobs_through_the_raw_client(bulk1, clock):
     job = bulk1.create_job("Account", "insert", content_type="JSON", concurrency_mode="Parallel")
     assert job.is_json and job.state == "Open" and job.content_type == "JSON"

@@ -21,9 +21,13 @@ def test_crm_example_loads_with_exact_counts_and_linked_parents(org):
     assert totals["rejected"] == 12 and totals["filtered"] == 1
     assert totals["succeeded"] == sum(EXPECTED.values())
     assert totals["failed"] == totals["skipped"] == 0
-    assert totals["source_rows"] == totals["filtered"] + totals["rejected"] + totals["sent"]
+    assert totals["source_rows"] == totals["filtered"] + totals["rejected"] + totals["to_send"]
+    assert totals["to_send"] == totals["sent"] + totals["skipped"] + totals["not_sent"]
+    assert totals["sent"] == totals["succeeded"] + totals["failed"] + totals["in_flight"]
+    assert totals["not_sent"] == totals["in_flight"] == 0
     for source in results["sources"]:
-        assert source["sent"] == source["succeeded"] + source["failed"] + source["skipped"]
+        assert source["to_send"] == source["sent"] + source["skipped"] + source["not_sent"]
+        assert source["sent"] == source["succeeded"] + source["failed"] + source["in_flight"]
 
     parents = {r["Legacy_Id__c"]: (r["Parent"] or {}).get("Legacy_Id__c")
                for r in org.query("SELECT Legacy_Id__c, Parent.Legacy_Id__c FROM Account")}
@@ -44,7 +48,7 @@ def test_crm_example_loads_with_exact_counts_and_linked_parents(org):
     run_dir = result.paths.root
     assert (run_dir / "report.html").exists()
     saved = json.loads((run_dir / "run_results.json").read_text())
-    assert saved["run_results_version"] == 1 and saved["totals"] == totals
+    assert saved["run_results_version"] == 2 and saved["totals"] == totals
 
 
 def test_second_run_changes_nothing(org):

@@ -64,10 +64,11 @@ def test_upload_503_and_job_failed_midway_are_recovered(org):
 def test_token_expiry_is_recovered_by_signing_in_again(org):
     plan = write_plan(org.project, accounts=50)
     (org.project / "migrator.toml").write_text(
-        f'[targets.test]\nauth = "password"\nlogin_url = "{org.server.instance_url}"\nclient_id = "migrator-tests"\n'
+        f'[targets.test]\nauth = "password"\nlogin_url = "{org.server.instance_url}"\n'
+        f'client_id = "{org.server.client_id}"\n'
         f'username = "{org.server.username}"\npassword_env = "TEST_PASSWORD"\nclient_secret_env = "TEST_SECRET"\n'
         f'verify = "{org.server.ca_file}"\n', encoding="utf-8")
-    org.env = {"TEST_PASSWORD": org.server.password, "TEST_SECRET": "not-checked"}
+    org.env = {"TEST_PASSWORD": org.server.password, "TEST_SECRET": org.server.client_secret}
     org.faults({"expire_token_after": 5})
     result = org.run(plan)
     assert result.exit_code == 0, result.results
@@ -87,7 +88,7 @@ def test_permanent_failure_goes_to_failed_csv_and_children_are_skipped(org):
     assert "a dozen" in failed["message"].iloc[0]
     skipped = read_table(result.paths.root / steps["Contact"]["files"]["skipped"])
     assert sorted(skipped["key"]) == ["C3-0", "C3-1"]
-    assert set(skipped["reason"]) == {"parent Account failed to load"} and set(skipped["parent_key"]) == {"A3"}
+    assert set(skipped["reason"]) == {"parent Account A3 failed to load"} and set(skipped["parent_key"]) == {"A3"}
     assert org.count("Contact") == 18
     assert result.results["top_errors"][0]["code"] == "INVALID_TYPE_ON_FIELD_IN_RECORD"
 

@@ -87,10 +87,11 @@ def test_ctrl_c_aborts_open_jobs_and_prints_the_resume_command(org):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 2, err
     run_id = found[0].parent.name
-    assert f"--resume {run_id}" in out
     results = json.loads((runs / run_id / "run_results.json").read_text())
+    # one exit code everywhere: the process, run_results.json and the printed summary
+    assert process.returncode == 130 == results["exit_code"], err
+    assert "(exit code 130)" in out and f"Resume with: migrator run --resume {run_id}" in out
     assert results["status"] == "interrupted"
     # no job of the run is left running on the server
     states = [job["state"] for job in org.session().get(

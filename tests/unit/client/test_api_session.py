@@ -95,12 +95,26 @@ def test_other_401_reasons_are_not_retried():
 
 
 def test_bare_access_token_cannot_be_renewed():
+    replies = iter([OK, EXPIRED])
+    session, adapter = scripted_session(lambda request: next(replies))
+    api = ApiSession(session, AccessTokenCredentials("https://org.example", "00Dsecret!value"))
+    api.request("GET", "jobs/ingest")  # the token worked, then it expired
+    with pytest.raises(AuthError, match="session expired and these credentials cannot renew") as caught:
+        api.request("GET", "jobs/ingest")
+    assert len(adapter.sent) == 2
+    assert "00Dsecret!value" not in str(caught.value) and "00Dsecret!value" not in repr(api)
+
+
+def test_a_token_that_never_worked_is_refused_not_expired():
     session, adapter = scripted_session(lambda request: EXPIRED)
     api = ApiSession(session, AccessTokenCredentials("https://org.example", "00Dsecret!value"))
-    with pytest.raises(AuthError, match="cannot renew") as caught:
-        api.request("GET", "jobs/ingest")
-    assert len(adapter.sent) == 1
-    assert "00Dsecret!value" not in str(caught.value) and "00Dsecret!value" not in repr(api)
+    with pytest.raises(AuthError) as caught:
+        api.check_session()
+    message = str(caught.value)
+    assert "the access token was refused by https://org.example" in message
+    assert "expired and" not in message and "cannot renew" not in message
+    assert caught.value.error_code == "INVALID_SESSION_ID" and "00Dsecret!value" not in message
+    assert [r.path_url for r in adapter.sent] == ["/services/data/v62.0"]
 
 
 def test_file_body_is_rewound_for_the_retry():

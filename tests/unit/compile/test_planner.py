@@ -141,7 +141,10 @@ objects:
     assert "missing: reject" in by_key.loc["X1", "reason"]
     assert by_key.loc["X4", "value"] == "X3"
     assert "is refused (missing: reject), so this row is too" in by_key.loc["X4", "reason"]  # the plan's policy
-    assert "not in the source data (--strict)" in by_key.loc["C1", "reason"]
+    # the child says which parent is missing and why: it was rejected, where, and for what
+    assert by_key.loc["C1", "reason"].startswith("parent Account X3 was rejected (data/accounts.csv line 5, "
+                                                 "ParentId: parent Account with Legacy_Id__c = this value is refused")
+    assert by_key.loc["C1", "reason"].endswith(") (--strict)")
     sent = {row[0] for level in range(3) for row in rows_of(tmp_path / "out", f"Account:L{level}")}
     assert sent == {"R", "OK1", "OK2"}
     assert manifest.summary("Account").rejected == 4 and manifest.summary("Contact").rejected == 1
@@ -250,3 +253,39 @@ objects:
     assert rows_of(out, "Account:pass2") == [["A1", "C1"]]
     missing = read_table(out / "missing_parents.csv")
     assert missing[["key", "field", "parent_key"]].values.tolist() == [["A2", "Primary_Contact__c", "C9"]]
+
+
+def test_a_missing_parent_says_whether_it_was_rejected_filtered_out_or_absent(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "accounts.csv").write_text(
+        "id,status,revenue\nA1,live,1\nA2,live,lots\nA3,gone,1\nA4,live,2\nA4,live,3\n", encoding="utf-8")
+    (tmp_path / "data" / "contacts.csv").write_text(
+        "id,account\nC1,A1\nC2,A2\nC3,A3\nC4,A9\nC5,A4\n", encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("""version: 1
+name: t
+sources: {dir: data}
+defaults: {external_id: Legacy_Id__c}
+objects:
+  - object: Account
+    source: accounts.csv
+    where: "status != 'gone'"
+    fields: {Legacy_Id__c: id, Name: id, AnnualRevenue: {from: revenue, type: number}}
+  - object: Contact
+    source: contacts.csv
+    fields: {Legacy_Id__c: id, LastName: id}
+    lookups: {AccountId: {from: account, to: Account, missing: reject}}
+""", encoding="utf-8")
+    compile_(plan, tmp_path / "out")
+    reasons = read_table(tmp_path / "out" / "rejects.csv").set_index("key")["reason"]
+    assert reasons["C2"] == ("parent Account A2 was rejected (data/accounts.csv line 3, AnnualRevenue: not a number) "
+                             "(missing: reject)")
+    assert reasons["C3"] == "parent Account A3 was filtered out by where (missing: reject)"
+    assert reasons["C4"] == "parent Account with Legacy_Id__c = this value is not in the source data (missing: reject)"
+    assert "C5" not in reasons  # A4's duplicate was rejected, but A4 itself is sent
+    why = read_table(tmp_path / "out" / "missing_parents.csv").set_index("key")["why"].to_dict()
+    assert why == {"C2": "rejected (data/accounts.csv line 3, AnnualRevenue: not a number)",
+                   "C3": "filtered out by where", "C4": "not in the source data"}
+    refused = read_table(tmp_path / "out" / "refused_parents.csv")
+    assert refused[["object", "key_field", "key", "source_row"]].values.tolist() == [
+        ["Account", "Legacy_Id__c", "A2", "3"]]  # not A4: its first row goes out

@@ -167,3 +167,34 @@ def test_events_from_many_threads_add_up() -> None:
         counts = progress.steps[s["id"]]
         assert (counts.processed, counts.failed, counts.in_flight) == (200, 40, {})
     assert [(t.completed, t.total) for t in progress._progress.tasks] == [(200, 200)] * 4
+
+
+def test_a_lost_connection_is_reported_while_the_run_waits_it_out() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    with RunProgress(console, clock=FakeClock()) as progress:
+        progress("run_started", {"run_id": "r1", "steps": STEPS[:1]})
+        progress("step_started", {"id": "Account:L0", "rows": 10})
+        progress("reconnecting", {"step": "Account:L0", "job_id": "750A1", "what": "status", "attempt": 2,
+                                  "delay": 2.0, "error": "TransientApiError: ConnectionError talking to [x]"})
+    assert out.getvalue().splitlines()[-1] == ("  Account:L0: job 750A1: TransientApiError: ConnectionError talking "
+                                               "to [x]; trying again in 2.0 s (attempt 2)")
+    assert progress.steps["Account:L0"].status == "connection lost, again in 2s"
+
+
+def test_emoji_codes_in_names_and_states_are_not_replaced() -> None:
+    for live in (True, False):
+        out = io.StringIO()
+        console = Console(file=out, width=200, force_terminal=live, color_system=None)
+        with RunProgress(console, live=live) as progress:
+            progress("run_started", {"run_id": "r", "steps": [{"id": "root:x:0:0", "object": ":x:", "rows": 2}]})
+            progress("step_started", {"id": "root:x:0:0", "rows": 2})
+            progress("job_submitted", {"step": "root:x:0:0", "job_id": "j", "rows": 2, "attempt": 1})
+            progress("job_progress", {"step": "root:x:0:0", "job_id": "j", "processed": 1, "failed": 0,
+                                      "state": ":warning: odd"})
+            if not live:  # a CI log prints a line per finished step
+                progress("step_done", {"id": "root:x:0:0", "succeeded": 2, "failed": 0, "skipped": 0})
+        text = ANSI.sub("", out.getvalue())
+        assert "root:x:0:0" in text and "❌" not in text and "⚠" not in text, text
+        if live:
+            assert ":warning: odd" in text and "root:x:0:0 :x:" in text

@@ -26,8 +26,9 @@ def _step(step_id: str, obj: str, *, wave: int, rows: int, created: int, updated
     assert created + updated + failed + skipped == rows, step_id
     return {
         "id": step_id, "step": step_id.split(":")[0], "object": obj, "operation": operation, "api": "bulk2",
-        "pass": pass_, "level": level, "wave": wave, "rows": rows, "succeeded": created + updated,
-        "created": created, "updated": updated, "failed": failed, "skipped": skipped, "retried": retried,
+        "pass": pass_, "level": level, "wave": wave, "rows": rows, "sent": created + updated + failed,
+        "succeeded": created + updated, "created": created, "updated": updated, "deleted": 0, "failed": failed,
+        "skipped": skipped, "in_flight": 0, "not_sent": 0, "retried": retried,
         "jobs": jobs, "seconds": seconds, "error_codes": codes or {},
         "files": {kind: f"steps/{folder}/{kind}.csv" for kind in ("success", "failed", "skipped")},
     }
@@ -37,7 +38,8 @@ def realistic_results(status: str = "completed_with_failures") -> dict[str, Any]
     """A run of a CRM plan: a two-level Account hierarchy, contacts, opportunities and a pass-2 update.
 
     Counts add up the way the executor guarantees: per plan step, source_rows - filtered =
-    rejected + sent and sent = succeeded + failed + skipped; totals are sums over plan steps.
+    rejected + to_send, to_send = sent + skipped + not_sent and sent = succeeded + failed + in_flight;
+    totals are sums over plan steps.
     """
     steps = [
         _step("Account:L0", "Account", wave=0, rows=10, created=9, failed=1, retried=2, jobs=3, seconds=1.2,
@@ -52,19 +54,22 @@ def realistic_results(status: str = "completed_with_failures") -> dict[str, Any]
     ]
     sources = [
         {"step": "Account", "object": "Account", "files": ["data/crm/accounts.csv"], "source_rows": 22,
-         "filtered": 1, "rejected": 4, "sent": 17, "succeeded": 16, "failed": 1, "skipped": 0},
+         "filtered": 1, "rejected": 4, "to_send": 17, "sent": 17, "succeeded": 16, "failed": 1, "skipped": 0},
         {"step": "Contact", "object": "Contact", "files": ["data/crm/contacts.csv", "data/crm/contacts_2.csv"],
-         "source_rows": 45, "filtered": 0, "rejected": 5, "sent": 40, "succeeded": 37, "failed": 1, "skipped": 2},
+         "source_rows": 45, "filtered": 0, "rejected": 5, "to_send": 40, "sent": 38, "succeeded": 37, "failed": 1,
+         "skipped": 2},
         {"step": "Opportunity", "object": "Opportunity", "files": ["data/crm/deals.csv"], "source_rows": 23,
-         "filtered": 0, "rejected": 3, "sent": 20, "succeeded": 19, "failed": 1, "skipped": 0},
+         "filtered": 0, "rejected": 3, "to_send": 20, "sent": 20, "succeeded": 19, "failed": 1, "skipped": 0},
     ]
+    for source in sources:
+        source |= {"created": 0, "updated": 0, "deleted": 0, "in_flight": 0, "not_sent": 0, "selected": True}
     pass1 = [s for s in steps if s["pass"] == 1]
-    totals = {key: sum(s[key] for s in sources)
-              for key in ("source_rows", "filtered", "rejected", "sent", "succeeded", "failed", "skipped")}
-    totals |= {key: sum(s[key] for s in pass1) for key in ("created", "updated")}
+    totals = {key: sum(s[key] for s in sources) for key in ("source_rows", "filtered", "rejected", "to_send")}
+    totals |= {key: sum(s[key] for s in pass1) for key in ("sent", "succeeded", "created", "updated", "deleted",
+                                                           "failed", "skipped", "in_flight", "not_sent")}
     totals |= {key: sum(s[key] for s in steps) for key in ("retried", "jobs")}
     return {
-        "run_results_version": 1, "run_id": "20261129-093012-4f1a", "migrator_version": "0.1.0",
+        "run_results_version": 2, "run_id": "20261129-093012-4f1a", "migrator_version": "0.1.0",
         "plan": {"name": "crm-migration", "file": "plans/crm.yaml", "checksum": "ab12cd34ef56ab12cd34ef56",
                  "description": "Legacy CRM export -> Salesforce"},
         "target": {"name": "local", "kind": "local", "instance_url": "https://127.0.0.1:51234",
@@ -122,7 +127,7 @@ def test_summary_table_has_a_row_per_step_and_the_totals() -> None:
         assert f"{step['succeeded']} ({step['created']}/{step['updated']})" in row
     total = next(line for line in lines if " Total " in line)
     totals = results["totals"]
-    assert re.search(rf"\b{totals['sent']}\b.*\b{totals['succeeded']} \({totals['created']}/{totals['updated']}\)"
+    assert re.search(rf"\b{totals['to_send']}\b.*\b{totals['succeeded']} \({totals['created']}/{totals['updated']}\)"
                      rf".*\b{totals['failed']}\b.*\b{totals['skipped']}\b.*\b{totals['retried']}\b.*12\.3 s", total)
     assert "Completed with failures" in text
     assert "pass-2 steps update rows already loaded" in text
@@ -142,8 +147,8 @@ def test_summary_table_colours_failed_and_skipped_cells_only_when_non_zero() -> 
 def test_summary_lines_point_at_failed_files_rejects_and_the_report(tmp_path: Path) -> None:
     lines = report.summary_lines(realistic_results(), run_dir=tmp_path)
     assert lines[0] == "Run 20261129-093012-4f1a: completed with failures in 12.3 s (exit code 1)"
-    assert "90 source rows, 1 filtered out, 12 rejected before sending, 77 sent: 72 succeeded (68 created, " \
-           "4 updated), 3 failed, 2 skipped" in lines[1]
+    assert "90 source rows, 1 filtered out, 12 rejected before sending, 75 sent: 72 succeeded (68 created, " \
+           "4 updated), 3 failed; 2 skipped" in lines[1]
     failed = next(line for line in lines if line.startswith("Failed rows: "))
     assert str(tmp_path / "steps/Contact.L0/failed.csv") in failed
     assert "Account.L1" not in failed  # no failures there
@@ -270,11 +275,21 @@ def test_svg_chart_has_one_bar_group_per_step_with_titled_segments() -> None:
     page = _page(svg)
     assert page.having("svg", "role")[0]["aria-labelledby"] == "chart-title chart-desc"
     bars = [a["data-step"] for a in page.having("g", "data-step")]
-    assert bars == [s["id"] for s in results["steps"]]
+    assert bars == [s["id"] for s in results["steps"]] + ["Account"]  # its levels' rejects, apart
     fills = {a["fill"] for a in page.having("rect", "fill")}
-    assert {color for _, color in report.OUTCOMES.values()} <= fills
-    assert "<title>Contact:L0 · Failed: 1 row (2.2%)</title>" in svg
-    assert "<title>Account:L0 · Rejected before sending: 4 rows (28.6%)</title>" in svg  # 4 of 10 + 4
+    assert {color for name, (_, color) in report.OUTCOMES.items() if name != "pending"} <= fills
+    assert "<title>Contact:L0 · Failed: 1 row (2.2%)</title>" in svg  # 1 of 40 sent + 5 rejected
+    assert "<title>Contact:L0 · Rejected before sending: 5 rows (11.1%)</title>" in svg
+
+
+def test_chart_draws_rejects_of_a_hierarchy_apart_from_its_levels() -> None:
+    """Account loads in two levels; its 4 rejected rows belong to neither, so L0 is 90% ok, not 64%."""
+    chart = report.outcome_chart(realistic_results())
+    bars = {bar.step_id: bar for bar in chart.bars}
+    assert [s.outcome for s in bars["Account:L0"].segments] == ["succeeded", "failed"]
+    assert bars["Account:L0"].succeeded_percent == 90.0 and bars["Account:L0"].total == 10
+    assert [(s.outcome, s.count) for s in bars["Account"].segments] == [("rejected", 4)]
+    assert bars["Account"].sublabel == "Account · rejected before sending"
 
 
 def test_chart_segments_fill_the_bar_and_small_counts_stay_visible() -> None:
@@ -319,3 +334,62 @@ def test_write_report_refuses_an_unknown_results_version(tmp_path: Path) -> None
                                                (7380, "2 h 03 min")])
 def test_durations_read_naturally(seconds: float, text: str) -> None:
     assert report.fmt_duration(seconds) == text
+
+
+def test_reject_summary_says_how_many_reasons_it_did_not_list() -> None:
+    results = realistic_results()
+    results["reject_reasons"] += [{"reason": f"odd value {n}", "count": 1, "examples": []} for n in range(4)]
+    results["top_errors"] += [{"code": f"CODE_{n}", "count": 1, "message": "", "examples": []} for n in range(3)]
+    text = _recorded(report.summary_table(results), width=400)
+    assert "not a number (2), missing key (7), not a date (expected %d/%m/%Y) (3), and 4 other reasons" in text
+    assert "DUPLICATE_VALUE (1), CODE_0 (1), CODE_1 (1), and 1 other error code" in text
+
+
+def test_a_delete_step_shows_deleted_rows_not_updated_ones() -> None:
+    results = realistic_results("succeeded")
+    gone = _step("Account:DEL", "Account", wave=4, rows=5, created=0, updated=5, operation="delete")
+    gone |= {"updated": 0, "deleted": 5}
+    results["steps"] = [gone]
+    results["totals"] |= {"succeeded": 5, "created": 0, "updated": 0, "deleted": 5}
+    text = _recorded(report.summary_table(results))
+    row = next(line for line in text.splitlines() if " Account:DEL " in line)
+    assert "5 (5 deleted)" in row and "updated" not in row
+    assert "(0 created, 0 updated, 5 deleted)" in report.summary_lines(results)[1]
+    html = report.render_html(results)
+    assert "<th class=\"num\">Deleted</th>" in html and "5 deleted" in html
+
+
+def test_a_run_that_sent_nothing_is_labelled_so() -> None:
+    results = realistic_results("nothing_sent")
+    results["exit_code"] = 1
+    assert "Nothing sent" in _recorded(report.summary_table(results))
+    assert report.summary_lines(results)[1].startswith("Nothing was sent: every row was rejected")
+    assert 'class="badge badge-nothing_sent"' in report.render_html(results)
+
+
+def test_version_1_results_still_render_with_sent_read_as_planned() -> None:
+    results = realistic_results()
+    results["run_results_version"] = 1
+    for counts in (results["totals"], *results["sources"]):
+        counts["sent"] = counts.pop("to_send")  # version 1 counted every planned row as sent
+    data = report.normalize(results)
+    assert (data["totals"]["to_send"], data["totals"]["sent"]) == (77, 75)
+    assert "✓ adds up" in report.render_html(results) and "unaccounted" not in report.render_html(results)
+
+
+def test_a_stopped_run_shows_the_rows_with_no_outcome_yet() -> None:
+    results = realistic_results("interrupted")
+    contact = results["steps"][2]
+    contact |= {"succeeded": 20, "created": 20, "updated": 0, "failed": 0, "skipped": 0, "sent": 25,
+                "in_flight": 5, "not_sent": 15}
+    results["sources"][1] |= {"succeeded": 20, "failed": 0, "skipped": 0, "sent": 25, "in_flight": 5, "not_sent": 15}
+    results["totals"] |= {"in_flight": 5, "not_sent": 15}
+    results["resume_command"] = "migrator run --resume 20261129-093012-4f1a"
+    text = _recorded(report.summary_table(results), width=240)
+    assert "Not done" in text
+    assert "15 not sent yet, 5 sent with no result yet" in report.summary_lines(results)[1]
+    html = report.render_html(results)
+    assert "15 rows not sent yet, 5 rows sent with no result yet." in html
+    assert html.count("✓ adds up") == 3
+    pending = next(s for s in report.outcome_chart(results).bars if s.step_id == "Contact:L0").segments
+    assert ("pending", 20) in [(s.outcome, s.count) for s in pending]
