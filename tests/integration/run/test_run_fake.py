@@ -5,6 +5,9 @@ and neither the secret nor the real values reach any file of the run."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 
 from migrator.compile.csvio import read_table
 from migrator.errors import ConfigError
+from migrator.fake.masks import MaskKey
 
 SECRET = "integration-test-mask-secret-7f3a9c"
 
@@ -158,3 +162,35 @@ def test_the_target_names_where_its_masking_secret_is(org):
     assert second.results["totals"]["created"] == 0
     assert _emails(org, "Contact") == by_target
     assert second.results["fake"]["mask_key_id"] == first.results["fake"]["mask_key_id"]
+
+
+KILL_WHILE_COMPILING = """
+import os, sys
+from pathlib import Path
+from migrator import api
+
+def kill(kind, data):
+    if kind == "chunk":  # the planner is writing parts: die as SIGKILL would
+        os._exit(9)
+
+api.run(sys.argv[1], target="test", home=Path(".migrator"), project_dir=Path("."), scale=2, on_event=kill)
+"""
+
+
+def test_resume_recompiles_a_killed_run_at_its_scale_and_with_its_masks(org):
+    plan = org.project / "plans" / "generated.yaml"
+    plan.write_text(GENERATED.replace("      Email: {from: email, type: email}",
+                                      "      Email: {from: email, type: email, mask: email}"), encoding="utf-8")
+    org.env["MIGRATOR_MASK_SECRET"] = SECRET
+    killed = subprocess.run([sys.executable, "-c", KILL_WHILE_COMPILING, str(plan)], cwd=org.project,
+                            env={**os.environ, **org.env}, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    [run_dir] = list((org.project / ".migrator" / "runs").iterdir())
+    resumed = org.run(None, resume=run_dir.name)
+    assert resumed.exit_code == 0, resumed.results
+    assert {s["step"]: s["sent"] for s in resumed.results["sources"]}["Account"] == 80
+    assert resumed.results["fake"]["mask_key_id"] == MaskKey.from_text(SECRET, "x").key_id
+    masked = _emails(org, "Contact")
+    assert all(email.endswith("@example.com") and not email.startswith("t11-c-") for email in masked.values())
+    again = org.run(plan, scale=2)  # a run that was never interrupted makes the same rows
+    assert again.results["totals"]["created"] == 0 and _emails(org, "Contact") == masked
