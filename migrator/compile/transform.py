@@ -165,7 +165,9 @@ def convert_field(
     mask = layout.masks.get(field.name)
     if mask is not None:
         hidden = (values != "") & ~clear & (errors == "")
-        if hidden.any():
+        if hidden.all():
+            values = mask(values)
+        elif hidden.any():
             values = values.copy()
             values[hidden] = mask(values[hidden])
     if field.truncate is not None:

@@ -35,8 +35,8 @@ from migrator.plan.fakespec import MaskSpec
 
 MIN_SECRET_CHARS = 16
 KEY_VERSION = b"migrator-mask-v1"
-MASK_POOL = 2000  # Faker values behind the built-in name and street masks
-EMAIL_NUMBERS = 1_000_000  # the number in a masked address keeps distinct people apart
+MASK_POOL = 1000  # Faker values behind the built-in name and street masks (made once per process)
+EMAIL_NUMBERS = 10_000_000  # the number in a masked address keeps distinct people apart
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
@@ -66,7 +66,37 @@ class MaskKey:
 
 
 def _hash(values: pd.Series, key: str) -> np.ndarray:
-    return hash_array(values.astype(_TEXT).array, encoding="utf8", hash_key=key, categorize=False)
+    return hash_array(values.array, encoding="utf8", hash_key=key, categorize=False)
+
+
+def _country_code(codes: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """(characters x values) True on the 1 to 3 digits after a leading + that a separator ends."""
+    plus, run = codes[0] == 43, np.zeros(codes.shape[1], dtype=np.int64)
+    going = plus.copy()
+    for column in range(1, min(codes.shape[0], 5)):
+        going &= digit[column]
+        run += going
+    coded = plus & (run >= 1) & (run <= 3) & (run + 1 < codes.shape[0])
+    rows = np.arange(codes.shape[0])[:, None]
+    return coded[None, :] & (rows >= 1) & (rows <= run[None, :])
+
+
+def _digit_keys(codes: np.ndarray, digit: np.ndarray) -> pd.Series:
+    """Each value's digits alone, as the text the keyed hash reads: `11:5551234567` (count:number)."""
+    number, count = np.zeros(codes.shape[1], dtype=np.uint64), np.zeros(codes.shape[1], dtype=np.int64)
+    for column in range(codes.shape[0]):
+        here = digit[column]
+        number = np.where(here, number * np.uint64(10) + (codes[column] - 48).astype(np.uint64), number)
+        count += here
+    keys = pc.binary_join_element_wise(pa.array(count).cast(pa.string()), ":",
+                                       pa.array(number).cast(pa.string()), "")
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([keys])), dtype=_TEXT)
+
+
+def _mostly_distinct(values: pd.Series, sample: int = 2048) -> bool:
+    """Whether the values barely repeat (emails, phones): then factorizing first would cost more than it saves."""
+    head = values.iloc[:sample]
+    return len(values) <= sample or head.nunique() > 0.7 * len(head)
 
 
 def _series(array: pa.Array | np.ndarray, index: pd.Index) -> pd.Series:
@@ -98,6 +128,18 @@ def _email_pool(provider: str, locale: str) -> pa.Array:
     return pa.array(list(dict.fromkeys(n for n in names if n)) or ["user"], type=pa.string())
 
 
+def _domains(addresses: pd.Series) -> pa.Array:
+    """The domain of each (lower-cased) address; example.com for a value that has none."""
+    parts = pc.split_pattern(pa.array(addresses.array).cast(pa.string()), "@", max_splits=1, reverse=True)
+    if pc.min(pc.list_value_length(parts)).as_py() == 2:
+        domains = pc.list_element(parts, 1)
+    else:  # a value without @: its single part is no domain
+        padded = pc.if_else(pc.equal(pc.list_value_length(parts), 2), parts, pa.scalar(["", ""], pa.list_(pa.string())))
+        domains = pc.list_element(padded, 1)
+    return pc.if_else(pc.equal(domains, ""), "example.com", domains) if pc.any(pc.equal(domains, "")).as_py() \
+        else domains
+
+
 class Masker:
     """One field's mask; call it with the non-blank values to mask (any index)."""
 
@@ -114,15 +156,21 @@ class Masker:
                 raise UsageError(f"{spec.location}: mask: {exc}") from None
 
     def __call__(self, values: pd.Series) -> pd.Series:
-        if values.empty:
-            return values.astype(_TEXT)
-        return _series(self._apply(values.astype(_TEXT)), values.index)
+        text = values if values.dtype == _TEXT else values.astype(_TEXT)
+        if text.empty:
+            return text
+        if not _mostly_distinct(text):  # names, cities, companies: mask each distinct value once
+            codes, uniques = pd.factorize(text)
+            masked = self._apply(pd.Series(uniques, dtype=_TEXT))
+            picked = masked.take(pa.array(codes)) if isinstance(masked, pa.Array) else np.asarray(masked)[codes]
+            return _series(picked, values.index)
+        return _series(self._apply(text), values.index)
 
     def _keyed(self, normalized: pd.Series) -> np.ndarray:
         return _hash(normalized, self._key)
 
     def _names(self, values: pd.Series) -> tuple[pa.Array, pa.Array, np.ndarray]:
-        hashes = self._keyed(values.str.strip().str.casefold())
+        hashes = self._keyed(values.str.strip().str.lower())
         firsts, lasts = _mask_pool("first_name", self.spec.locale, MASK_POOL), \
             _mask_pool("last_name", self.spec.locale, MASK_POOL)
         rest = hashes // np.uint64(len(firsts))
@@ -133,7 +181,7 @@ class Masker:
         return pc.binary_join_element_wise(first, last, " ")
 
     def _pooled(self, provider: str, values: pd.Series) -> pa.Array:
-        return _pick(_mask_pool(provider, self.spec.locale, MASK_POOL), self._keyed(values.str.strip().str.casefold()))
+        return _pick(_mask_pool(provider, self.spec.locale, MASK_POOL), self._keyed(values.str.strip().str.lower()))
 
     def _first_name(self, values: pd.Series) -> pa.Array:
         return self._pooled("first_name", values)
@@ -150,49 +198,37 @@ class Masker:
         firsts, lasts = _email_pool("first_name", self.spec.locale), _email_pool("last_name", self.spec.locale)
         rest = hashes // np.uint64(len(firsts))
         number = (rest // np.uint64(len(lasts))) % np.uint64(EMAIL_NUMBERS)
-        if self.spec.domain is not None:
-            domain: pa.Array | str = self.spec.domain
-        else:
-            text = pa.array(normalized.array).cast(pa.string())
-            text = pc.if_else(pc.match_substring(text, "@"), text, "@example.com")  # no domain to keep
-            domain = pc.list_element(pc.split_pattern(text, "@", max_splits=1, reverse=True), 1)
-            domain = pc.if_else(pc.equal(domain, ""), "example.com", domain)
-        local = pc.binary_join_element_wise(_pick(firsts, hashes), ".", _pick(lasts, rest),
-                                            pa.array(number.astype(np.int64)).cast(pa.string()), "")
-        return pc.binary_join_element_wise(local, "@", domain, "")
+        domain = self.spec.domain if self.spec.domain is not None else _domains(normalized)
+        return pc.binary_join_element_wise(_pick(firsts, hashes), ".", _pick(lasts, rest),
+                                           pa.array(number.astype(np.int64)).cast(pa.string()), "@", domain, "")
 
     def _phone(self, values: pd.Series) -> np.ndarray:
         """Every digit replaced, everything else (spaces, brackets, dashes, `ext`) kept, and so is the
-        country code after a leading +; a first replaced digit that is 0 (a trunk prefix) stays 0, any
-        other stays non-zero, so the number still looks like one of its country."""
-        hashes = self._keyed(values.str.replace(r"\D", "", regex=True))
-        text = np.array(values.tolist(), dtype=str)
+        country code written after a leading + and before a separator (`+1 555...`, `+44 20...`); a
+        first replaced digit that is 0 (a trunk prefix) stays 0, any other stays non-zero. The same
+        digits give the same number in any format. Columns of characters are worked on one at a time,
+        each across all the values (a phone number is a few dozen characters at most)."""
+        text = values.to_numpy(dtype=str)
         width = max(text.dtype.itemsize // 4, 1)
-        codes = text.astype(f"<U{width}").view(np.uint32).reshape(len(text), width).copy()
+        codes = np.ascontiguousarray(text.astype(f"<U{width}").view(np.uint32).reshape(len(text), width).T)
         digit = (codes >= 48) & (codes <= 57)
-        country = np.zeros_like(digit)
-        country[:, 1:] = (codes[:, :1] == 43) & np.cumprod(digit[:, 1:], axis=1).astype(bool)
-        replaced = digit & ~country
-        rank = np.cumsum(replaced, axis=1) - 1
-        digits = self._digits(hashes, max(int(rank.max()) + 1, 1))
-        picked = digits[np.arange(len(text))[:, None], np.maximum(rank, 0)]
-        first = replaced & (rank == 0)
-        picked = np.where(first, np.where(codes == 48, 0, picked % 9 + 1), picked)
-        codes = np.where(replaced, picked + 48, codes).astype(np.uint32)
-        return codes.view(f"<U{width}").ravel()
-
-    @staticmethod
-    def _digits(hashes: np.ndarray, count: int) -> np.ndarray:
-        """`count` decimal digits per value from its hash (and from re-mixed hashes past the 19th)."""
-        digits = np.empty((len(hashes), count), dtype=np.uint32)
-        source = hashes
-        for start in range(0, count, 19):
-            block = source.copy()
-            for column in range(start, min(start + 19, count)):
-                digits[:, column] = (block % np.uint64(10)).astype(np.uint32)
-                block //= np.uint64(10)
-            source = mix64(source ^ np.uint64(0x9E3779B97F4A7C15))
-        return digits
+        replaced = digit & ~_country_code(codes, digit)
+        hashes = self._keyed(_digit_keys(codes, digit))
+        out, remaining, used = codes.copy(), hashes.copy(), np.zeros(len(text), dtype=np.int64)
+        for column in range(width):
+            here = replaced[column]
+            if not here.any():
+                continue
+            drawn = (remaining % np.uint64(10)).astype(np.uint32)
+            first = here & (used == 0)
+            drawn = np.where(first, np.where(codes[column] == 48, 0, drawn % 9 + 1), drawn)
+            out[column] = np.where(here, drawn + 48, codes[column])
+            used += here
+            remaining = np.where(here, remaining // np.uint64(10), remaining)
+            spent = here & (used % 19 == 0)  # 19 digits drawn from these 64 bits: re-mix them for more
+            if spent.any():
+                remaining = np.where(spent, mix64(hashes ^ used.astype(np.uint64)), remaining)
+        return np.ascontiguousarray(out.T).view(f"<U{width}").ravel()
 
     def _hash(self, values: pd.Series) -> np.ndarray:
         """16 hex digits (64 bits): distinct values stay distinct, equal ones equal."""
