@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from migrator.errors import Problem
+from migrator.errors import Problem, UsageError
 from migrator.fake import dates
 from migrator.fake.pools import ProviderError, build_pool, date_alias, known_locales, provider_names
 from migrator.plan.fakespec import DateColumn, FakeColumn, GenerateSpec, MaskSpec
@@ -55,7 +55,7 @@ def _date_problems(spec: GenerateSpec, variables: Mapping[str, str]) -> Iterator
         try:
             anchor = anchor or dates.anchor_of(spec, variables)
             first, last = (dates.resolve(b, anchor) for b in bounds)
-        except Exception:  # a missing anchor or a bad bound: the plan checks say which
+        except UsageError:  # a missing anchor or a bad bound: the plan checks say which
             continue
         if first > last:
             yield _problem(column.location, f"the dates run backwards: from {bounds[0]} ({first:%Y-%m-%d}) is after "
