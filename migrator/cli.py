@@ -97,16 +97,26 @@ def cli() -> None:
     """Declarative, YAML-driven data migrations for Salesforce."""
 
 
+TARGET = click.option(
+    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
+)
+NAMES_TARGET = click.option("--target", "-t", help="Check object and field names against what this target is known "
+                            "to have (default: the target a run would use).")
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sources", "check_sources", is_flag=True, help="Also check every column against the source files.")
+@NAMES_TARGET
 @VARS
 @FORMAT
-def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], output_format: str) -> None:
+def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs: tuple[str, ...],
+             output_format: str) -> None:
     """Check PLAN_FILE against the plan schema and itself; report every problem with file:line."""
 
     def action() -> int:
-        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources)
+        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources,
+                              target=target)
         plan = result.plan
         if output_format == "json":
             _emit_json(
@@ -115,12 +125,15 @@ def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], o
                     "plan": plan.name,
                     "file": str(plan_file),
                     "checked_sources": check_sources,
+                    "target": result.target,
                     "steps": [{"name": s.name, "object": s.object, "operation": s.operation} for s in plan.objects],
                 }
             )
         else:
             what = "plan and sources" if check_sources else "plan"
-            _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps)"))
+            names = f"; names checked against {result.target}" if result.target else ""
+            _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps"
+                                           f"{names})"))
         return 0
 
     _guarded(output_format, action)
@@ -176,8 +189,8 @@ def _fake_lines(manifest: Any) -> list[str]:
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
 @SCALE
-@click.option("--target", "-t", help="Target whose mask_secret_env holds the masking secret (nothing else of it "
-              "is used: plan never connects).")
+@click.option("--target", "-t", help="Check object and field names against what this target is known to have, "
+              "and key the masks with the secret its mask_secret_env names (default: the target a run would use).")
 @VARS
 @FORMAT
 def plan(
@@ -224,6 +237,10 @@ def plan(
             if manifest.rejects:
                 out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),
                                         f": see {result.out_dir / 'rejects.csv'}"))
+            named = [s.name for s in result.plan.objects if any(f.record_type for f in s.fields)]
+            if named:
+                out.print(Text(f"note: record types are named, not resolved, in {', '.join(named)}: `migrator run` "
+                               "turns the DeveloperNames into the target's Ids"))
             if manifest.missing_parents:
                 out.print(Text.assemble(
                     (f"{manifest.missing_parents} row(s) name a parent this plan does not send", "yellow"),
@@ -232,11 +249,6 @@ def plan(
         return 1 if strict and manifest.rejects else 0
 
     _guarded(output_format, action)
-
-
-TARGET = click.option(
-    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
-)
 
 
 def _run_output(result: api.RunResult, output_format: str) -> int:
@@ -300,18 +312,25 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
 @click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
 @click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra org schema file for a local target (custom objects and fields; repeatable).")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="Do not check the plan against the target's describe before sending.")
+@click.option("--changed-only", is_flag=True,
+              help="Send only rows that differ from the target's current values; the rest are 'unchanged'.")
 @VARS
 @_execution_options
 def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
-        api_version: str | None, schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None,
-        max_retries: int, send_orphans: bool, concurrency: int, home: Path, output_format: str) -> None:
-    """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
+        api_version: str | None, schema_files: tuple[Path, ...], no_check: bool, changed_only: bool,
+        var_pairs: tuple[str, ...], target: str | None, max_retries: int, send_orphans: bool, concurrency: int,
+        home: Path, output_format: str) -> None:
+    """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
+    it against the target's describe."""
     if plan_file is None and resume is None:
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
         variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
-        send_orphans=send_orphans, concurrency=concurrency, resume=resume, home=home, on_event=progress))
+        send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
+        changed_only=changed_only, home=home, on_event=progress))
 
 
 @cli.command()
@@ -408,6 +427,80 @@ def jobs(
         return 0
 
     _guarded(output_format, action_)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Check against org schema files or snapshots instead of a live target (repeatable).")
+@click.option("--sources/--no-sources", "sources", default=True, show_default=True,
+              help="Read the sources: row checks against the target's fields, limits and the prediction.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
+@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@VARS
+@HOME
+@FORMAT
+def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
+          strict: bool, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
+    source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
+    Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
+    from migrator.check import report
+
+    def action() -> int:
+        with _console(stderr=True).status("checking...") as status:
+
+            def on_event(kind: str, data: Any) -> None:
+                if kind == "step_started":
+                    status.update(f"checking {data['step']}...")
+                elif kind == "predicting":
+                    status.update("querying the target for the plan's keys...")
+
+            result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, home=home,
+                               on_event=on_event if output_format == "text" else None)
+        if output_format == "json":
+            _emit_json(result.to_json())
+        else:
+            if result.forecast:
+                _console().print(report.forecast_table(result))
+            _print_lines(report.summary_lines(result))
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--objects", "object_list", metavar="A,B", help="Objects to describe (besides the plan's).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the snapshot here (default: print it).")
+@VARS
+@HOME
+@FORMAT
+def describe(plan_file: Path | None, target: str | None, object_list: str | None, out_file: Path | None,
+             var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """Snapshot the target's schema of PLAN_FILE's objects (or --objects) as org-schema YAML, which
+    `migrator serve --schema` loads and `migrator check --schema` checks plans against."""
+
+    def action() -> int:
+        objects = tuple(n.strip() for n in (object_list or "").split(",") if n.strip())
+        result = api.describe(plan_file, target=target, objects=objects, out=out_file,
+                              variables=api.parse_variables(var_pairs), home=home)
+        if output_format == "json":
+            _emit_json({"ok": True, "target": result.target, "objects": list(result.objects), "fields": result.fields,
+                        "out": str(out_file) if out_file else None, **({} if out_file else {"snapshot": result.text})})
+        elif out_file is None:
+            click.echo(result.text, nl=False)
+        else:
+            _print_lines([f"Wrote the schema of {len(result.objects)} object(s), {result.fields} fields, from "
+                          f"{result.target} to {out_file}"])
+        return 0
+
+    _guarded(output_format, action)
 
 
 def _history_options(command: Callable[..., Any]) -> Callable[..., Any]:

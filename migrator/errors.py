@@ -207,3 +207,20 @@ class NotFoundError(BulkApiError):
 
 class InvalidRequestError(BulkApiError):
     """The server refused the request as malformed or illegal in the current state (HTTP 400)."""
+
+
+class SchemaFileError(UsageError):
+    """An org schema file or snapshot cannot be read: the message names the file, object and field."""
+
+
+
+class CheckFailed(PlanError):
+    """The plan cannot run against this target (objects or fields it does not have, limits it would
+    exceed): every problem at once, each located in the plan."""
+
+    def __init__(self, problems: Sequence[Problem], *, target: str = ""):
+        super().__init__(problems)
+        self.target = target
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": "CheckFailed", "target": self.target, "problems": [p.as_dict() for p in self.problems]}

@@ -45,6 +45,10 @@ PART_ROWS = {"type": "integer", "minimum": 1, "maximum": 150_000_000,
              "description": "Maximum rows per CSV part (one Bulk job per part)."}
 PART_MB = {"type": "number", "exclusiveMinimum": 0, "maximum": 100,
            "description": "Maximum size of a CSV part in MB (Bulk API 2.0 accepts about 100 MB raw)."}
+SKIP_UNCHANGED = {"type": "boolean",
+                  "description": "Changed-only loads: compare each row with the target's current values of the "
+                  "mapped fields and send only the rows that differ (as `run --changed-only` does); unchanged "
+                  "rows are an outcome of their own."}
 TRIM = {"type": "boolean", "description": "Strip leading and trailing white space from source values "
         "(default true)."}
 SOURCE_FILE = {"type": "string", "minLength": 1,
@@ -197,9 +201,18 @@ FIELD_SPEC = {
         "required": {"type": "boolean", "description": "Reject rows where this field ends up blank."},
         "null": NULL_POLICY,
         "mask": MASK_SPEC,
+        "record_type": {
+            "description": "The value is a record type's DeveloperName, resolved to its Id from the target "
+            "(describe or snapshot): a source column, or {value: NAME} for every row. An unknown name is a "
+            "reject listing the object's record types. Takes the place of from, value and template.",
+            "oneOf": [{"type": "string", "minLength": 1},
+                      {"type": "object", "additionalProperties": False, "required": ["value"],
+                       "properties": {"value": {"type": "string", "minLength": 1,
+                                                "description": "The DeveloperName every row gets."}}}]},
     },
     "not": {"anyOf": [{"required": ["from", "value"]}, {"required": ["from", "template"]},
-                      {"required": ["value", "template"]}]},
+                      {"required": ["value", "template"]}, {"required": ["record_type", "from"]},
+                      {"required": ["record_type", "value"]}, {"required": ["record_type", "template"]}]},
 }
 
 LOOKUP_SPEC = {
@@ -276,6 +289,7 @@ OBJECT_SPEC = {
         "concurrency": CONCURRENCY,
         "part_rows": PART_ROWS,
         "part_mb": PART_MB,
+        "skip_unchanged": SKIP_UNCHANGED,
     },
 }
 
@@ -294,6 +308,7 @@ DEFAULTS = {
         "null": NULL_POLICY,
         "timezone": TIMEZONE,
         "decimal": DECIMAL,
+        "skip_unchanged": SKIP_UNCHANGED,
         "date_format": {**FORMATS, "description": "Default source format(s) of date fields."},
         "datetime_format": {**FORMATS, "description": "Default source format(s) of datetime fields."},
         "seed": {"type": "integer", "minimum": 0, "description": "Seed of every generated source that sets none."},

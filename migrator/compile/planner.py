@@ -23,6 +23,7 @@ import pandas as pd
 from migrator.compile import hierarchy
 from migrator.compile.csvio import DEFAULT_BLOCK_BYTES, PartWriter, SourceChunk, read_source
 from migrator.compile.fakeinputs import FakeInputs
+from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, PartEntry, SourceSummary, StepEntry, write_manifest
@@ -60,6 +61,8 @@ class PlanOptions:
     # Only these rows of each step are written and reported (a retry); all rows still count as
     # parents and as keys already used, so checks give the same answers as in the full plan.
     selection: Mapping[str, RowSelection] | None = None
+    # What the target accepts, per step name (from its describe): broken rules make rejects.
+    rules: Mapping[str, StepRules] | None = None
     scale: int = 1  # --scale: generated sources without `per` make this many times their count
     mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret, never written anywhere
 
@@ -95,9 +98,10 @@ class _Compiler:
         self.plan, self.options, self.staging, self.emit = plan, options, staging, on_event
         self.order: LoadOrder = build_load_order(plan)
         lookup_keys = resolve_lookup_keys(plan)
+        rules = options.rules or {}
         self.fake = FakeInputs(plan, scale=options.scale, mask_key=options.mask_key)
-        self.shapes = {s.name: StepShape(replace(compile_step(s, lookup_keys[s.name]), masks=self.fake.masks(s.name)),
-                                         self.order) for s in plan.objects}
+        self.shapes = {s.name: StepShape(replace(compile_step(s, lookup_keys[s.name], rules.get(s.name)),
+                                                 masks=self.fake.masks(s.name)), self.order) for s in plan.objects}
         self.stats = {s.name: StepStats() for s in plan.objects}
         # (object, key field) pairs some lookup finds parents by -> the keys seen so far
         self.registry = {(c.target.lower(), c.key.lower()): KeySet() for shape in self.shapes.values()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from migrator.compile import convert
+from migrator.compile.field_rules import StepRules, check_values, resolve_record_types
 from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, ObjectSpec
 from migrator.plan.templating import Template, compile_template
 from migrator.plan.where import WhereFilter, compile_where
@@ -44,6 +45,7 @@ class StepLayout:
     lookup_columns: tuple[LookupColumn, ...]
     templates: Mapping[str, Template]
     where: WhereFilter | None
+    rules: StepRules | None = None  # what the target accepts, when it is known (check/, run)
     masks: Mapping[str, Mask] = field(default_factory=dict)  # field name -> its mask (see migrator.fake.masks)
 
     @property
@@ -77,8 +79,10 @@ def relationship_header(lookup: LookupSpec, target: str, key: str) -> str:
     return f"{target}:{base}"
 
 
-def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str]) -> StepLayout:
-    """Fix the output layout of a step. `lookup_keys[(field, target)]` is the parent key field."""
+def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str],
+                 rules: StepRules | None = None) -> StepLayout:
+    """Fix the output layout of a step. `lookup_keys[(field, target)]` is the parent key field;
+    `rules`, the target's, are checked on every value."""
     id_header = "Id" if spec.id_source else None
     columns = []
     for lookup in spec.lookups:
@@ -101,6 +105,7 @@ def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str]) -
         lookup_columns=tuple(columns) if spec.operation not in DELETE_OPERATIONS else (),
         templates=templates,
         where=where,
+        rules=rules,
     )
 
 
@@ -154,6 +159,10 @@ def convert_field(
         )
     if field.default is not None:
         values = values.mask(values == "", field.default)
+    rules = layout.rules
+    if field.record_type and rules is not None and rules.record_types is not None:
+        values, unknown = resolve_record_types(values, rules.record_types)
+        errors = errors.mask((errors == "") & (unknown != ""), unknown)
     clear = values == CLEAR
     convertible = (values != "") & ~clear & (errors == "")
     if field.type != "string" and convertible.any():
@@ -175,6 +184,10 @@ def convert_field(
     if field.max_length is not None:
         too_long = ~clear & (values.str.len() > field.max_length)
         errors = errors.mask(too_long & (errors == ""), f"longer than {field.max_length} characters")
+    rule = rules.fields.get(field.name) if rules is not None else None
+    if rule is not None:
+        broken = check_values(values, rule)
+        errors = errors.mask((errors == "") & (broken != ""), broken)
     blank = values == ""
     if field.required:
         missing = (blank | clear) & (errors == "")

@@ -62,7 +62,7 @@ def sql_literal(value: str) -> str:
 
 def column_type(f: FieldDef) -> str:
     """The SQLite declaration of a field's column (see the storage convention in orgschema.py)."""
-    if f.type in ("boolean", "int"):
+    if f.type in ("boolean", "int", "long"):
         return "INTEGER"
     if f.type in NUMBER_TYPES:
         return "REAL"
@@ -226,10 +226,26 @@ class Store:
             for obj in self.schema.objects.values():
                 self._ensure_table(conn, obj)
             identity = self._load_identity(conn) or self._seed(conn)
+            self._ensure_record_types(conn, identity)
             self._ensure_organization(conn, identity)
             self.schema_modified = self._schema_modified(conn)
         self.identity = identity
         return identity
+
+    def _ensure_record_types(self, conn: sqlite3.Connection, identity: OrgIdentity) -> None:
+        """The record types the schema declares, as RecordType records (missing ones are created)."""
+        if self.schema.get("RecordType") is None:
+            return
+        existing = set(conn.execute('SELECT "SobjectType", "DeveloperName" FROM "RecordType"'))
+        wanted = [(obj.name, rt) for obj in self.schema.objects.values() for rt in obj.record_types
+                  if (obj.name, rt.developer_name) not in existing]
+        if not wanted:
+            return
+        ids = self.allocate_ids(conn, self.schema.objects["RecordType"].key_prefix, len(wanted))
+        for record_id, (object_name, rt) in zip(ids, wanted, strict=True):
+            self._insert_seed(conn, "RecordType", {
+                **_system_values(identity), "Id": record_id, "Name": rt.label, "DeveloperName": rt.developer_name,
+                "SobjectType": object_name, "IsActive": 1 if rt.active else 0})
 
     def _schema_modified(self, conn: sqlite3.Connection) -> datetime:
         """When the org's metadata last changed: its fingerprint is kept with the time it was first seen,

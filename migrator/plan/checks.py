@@ -54,6 +54,10 @@ class SourceHeader:
 HeaderReader = Callable[[Path, SourceSpec], list[SourceHeader]]
 """(sources directory, a step's source) -> the headers of the files it matches, [] when none do."""
 
+PlanCheck = Callable[["PlanContext"], None]
+"""A check from a later stage (names against the target's schema, say), given the steps with their
+positions; it adds located problems with `PlanContext.add`, so they are reported with the rest."""
+
 
 @dataclass
 class PlanContext:

@@ -9,13 +9,13 @@ run is miserable. Schema problems confined to some steps still let the other ste
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
 from migrator.plan import checks
-from migrator.plan.checks import HeaderReader, PlanContext
+from migrator.plan.checks import HeaderReader, PlanCheck, PlanContext
 from migrator.plan.fakebuild import build_generate, build_mask
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
@@ -92,6 +92,7 @@ class _Builder:
             concurrency=self.inherited(raw, "concurrency", "parallel"),
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
+            skip_unchanged=bool(self.inherited(raw, "skip_unchanged", False)),
             location=self.location(path, key=False),
         )
 
@@ -126,6 +127,10 @@ class _Builder:
 
     def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
         spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
+        record_type = spec.get("record_type")
+        if record_type is not None:  # {record_type: COLUMN} or {record_type: {value: NAME}}
+            spec = {**{k: v for k, v in spec.items() if k != "record_type"},
+                    **(record_type if isinstance(record_type, dict) else {"from": record_type})}
         field_type = spec.get("type", "string")
         formats = spec.get("format")
         if formats is None and field_type in ("date", "datetime"):
@@ -150,6 +155,7 @@ class _Builder:
             max_length=spec.get("max_length"),
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
+            record_type=record_type is not None,
             location=self.location(path),
             mask=self.mask(spec["mask"], (*path, "mask")) if spec.get("mask") is not None else None,
         )
@@ -201,11 +207,13 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
-              headers: HeaderReader | None = None) -> Plan:
+              headers: HeaderReader | None = None, extra_checks: Sequence[PlanCheck] = ()) -> Plan:
     """Load and check a plan file. `variables` override the plan's declared variables (--var).
 
     Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
-    column the plan reads is checked against their headers. Raises PlanError holding every problem found.
+    column the plan reads is checked against their headers. `extra_checks` (from later stages, such
+    as object and field names against the target's schema) run on the same steps, so their problems
+    come in the same report. Raises PlanError holding every problem found.
     """
     file = str(path)
     plan_path = Path(path)
@@ -235,6 +243,10 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     problems += checks.semantic_problems(context, overrides)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
         problems += checks.source_problems(context, headers)
+    for check in extra_checks:
+        start = len(context.problems)
+        check(context)
+        problems += context.problems[start:]
     if problems:
         raise PlanError(_sorted(problems))
     order = data.get("load_order")

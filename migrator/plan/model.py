@@ -62,8 +62,8 @@ class FieldSpec:
     """How one target field gets its value.
 
     Exactly one of `source` (a column), `value` (a constant) or `template` (sandboxed Jinja) is
-    set. Conversion order: read -> trim -> map/default -> type conversion -> mask ->
-    truncate/length -> required -> null policy.
+    set. Conversion order: read -> trim -> map/default -> record type -> type conversion -> mask ->
+    truncate/length -> the target's rules -> required -> null policy.
     """
 
     name: str
@@ -83,6 +83,7 @@ class FieldSpec:
     max_length: int | None = None
     required: bool = False
     null: NullPolicy = "leave"
+    record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
     location: Location = NOWHERE
     mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
@@ -138,6 +139,7 @@ class ObjectSpec:
     concurrency: Concurrency = "parallel"
     part_rows: int = DEFAULT_PART_ROWS
     part_bytes: int = DEFAULT_PART_BYTES
+    skip_unchanged: bool = False  # send only rows that differ from the target's current values
     location: Location = NOWHERE
 
     @property

@@ -8,8 +8,11 @@ recompiled from the current sources (the user may have fixed them) but restricte
 that were rejected, failed or skipped in the original run (see `retry`).
 
 A run that cannot start leaves nothing behind: the plan, `--select`, the target and its
-credentials are all checked before the run directory exists, and a plan that fails to compile
-takes its directory with it. Once a run has its compiled plan, it always ends with
+credentials are all checked before the run directory exists, and so is the plan against the
+target's describe (check/, unless `--no-check`); a plan that fails to compile, or whose load would
+not fit in the org's daily limits, takes its directory with it. The compile applies the target's
+field rules and record types, and a changed-only run drops the rows the target already holds
+before anything is sent. Once a run has its compiled plan, it always ends with
 `run_results.json`, whatever stops it.
 """
 
@@ -24,14 +27,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrator.check.preflight import RunPreflight, limit_problems, load_for_run, skip_unchanged
 from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.sources import read_headers
 from migrator.config import Target, mask_key, open_target, resolve_target
-from migrator.errors import Interrupted, MigratorError, UsageError
+from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
 from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
@@ -73,6 +78,8 @@ class RunRequest:
     retry_of: str | None = None
     home: Path = DEFAULT_HOME
     project_dir: Path = Path(".")
+    check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
+    changed_only: bool = False  # send only rows that differ from the target (--changed-only)
 
 
 @dataclass(frozen=True)
@@ -133,16 +140,32 @@ def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
                    mask_key=_mask_key(plan, request.target, request, env))
 
 
-def _compile(paths: RunPaths, plan: Plan, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, *, scale: int = 1, key: MaskKey | None = None) -> Manifest:
+def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, scale: int = 1,
+             key: MaskKey | None = None) -> Manifest:
+    """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
+    load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, scale=scale, mask_key=key)
-    return compile_plan(plan, options, emit)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
+                          scale=scale, mask_key=key)
+    manifest = compile_plan(preflight.plan, options, emit)
+    unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
+    if unchanged_steps:
+        emit("comparing", {"steps": unchanged_steps})
+        manifest = skip_unchanged(manifest, paths.plan_dir, api, preflight, unchanged_steps,
+                                  QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name)
+    over = limit_problems(manifest, api) if preflight.checked else []
+    if over:
+        raise CheckFailed(over, target=target.name)
+    return manifest
 
 
-def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tuple[RunPaths, dict[str, Any],
-                                                                                     Manifest]:
+def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
+           clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
+    preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
+                             plan=new.plan)
+    changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
     info = {
@@ -160,14 +183,16 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "check": preflight.checked,
+            "changed_only": changed_only,
             "scale": request.scale,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
-        manifest = _compile(paths, new.plan, request.strict, new.selection, emit, scale=request.scale,
-                            key=new.mask_key)
+        manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
+                            clock, scale=request.scale, key=new.mask_key)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -181,19 +206,21 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
     return paths, info, manifest
 
 
-def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event,
-              env: Mapping[str, str]) -> Manifest:
+def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
+              target: Target, clock: Clock, env: Mapping[str, str]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
     emit("recompiling", {"run_id": paths.run_id})
-    plan = load_plan(Path(info["plan_file"]), info.get("variables") or {}, headers=read_headers)
-    selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     options = info.get("options") or {}
+    preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
+                             check=bool(options.get("check", request.check)), target=target.name)
+    plan = preflight.plan
+    selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), request, env)
     try:
-        manifest = _compile(paths, plan, bool(options.get("strict")), selection, emit,
-                            scale=int(options.get("scale", 1)), key=key)
+        manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
+                            bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -239,10 +266,10 @@ def execute(
     with ExitStack() as stack:
         api = stack.enter_context(session)
         if new is not None:
-            paths, info, manifest = _start(request, new, started, emit)
+            paths, info, manifest = _start(request, new, started, emit, api, target, clock)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit, environment)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .formatting import Converter
+from .formatting import Converter, format_double, format_doubles
 from .records import RecordNode, build
 from .resolver import Join, quote_ident
 
@@ -131,6 +131,21 @@ class CompiledQuery:
             for index, convert in converters:
                 values[index] = convert(values[index])
             yield tuple(values)
+
+    def iter_columns(self, conn: sqlite3.Connection, rows: int) -> Iterator[list[list[Any]]]:
+        """The CSV text of up to `rows` rows at a time, column by column: converters run once per
+        column (`format_doubles`), not once per row. COUNT() queries have no rows."""
+        if self.is_count:
+            return
+        sql, params = self._statement("csv")
+        cursor = conn.execute(sql, params)
+        width = len(self.select_csv)
+        while chunk := cursor.fetchmany(rows):
+            columns = [list(c) for c in zip(*chunk, strict=True)] if width else []
+            for index, convert in self.csv_converters:
+                columns[index] = format_doubles(columns[index]) if convert is format_double else \
+                    [convert(v) for v in columns[index]]
+            yield columns
 
     @property
     def rest_only(self) -> bool:

@@ -45,6 +45,8 @@ def value_kind(fd: FieldDef) -> str:
         return "id"
     if fd.type in NUMBER_TYPES:
         return "number"
+    if fd.type == "long":
+        return "int"
     if fd.type in ("boolean", "int", "date", "datetime", "base64"):
         return fd.type
     return "text"

@@ -77,7 +77,7 @@ def test_token_expiry_is_recovered_by_signing_in_again(org):
 
 def test_permanent_failure_goes_to_failed_csv_and_children_are_skipped(org):
     plan = write_plan(org.project, accounts=10, bad_employees_for="A3")
-    result = org.run(plan)
+    result = org.run(plan, check=False)  # the server, not the checks before sending, refuses the row here
     assert result.exit_code == 1
     totals = result.results["totals"]
     assert (totals["succeeded"], totals["failed"], totals["skipped"]) == (9 + 18, 1, 2)
