@@ -193,6 +193,7 @@ def check(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    scale: int = 1,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
@@ -200,12 +201,16 @@ def check(
     on_event: Event | None = None,
 ) -> CheckResult:
     """The target-aware dry run: the plan against the target's describe (or `schema_files`), the
-    rows against its field rules, and, against a live org, its limits and the predicted outcome."""
+    rows against its field rules, and, against a live org, its limits and the predicted outcome
+    (masked fields compared as they would be sent, with the target's masking secret)."""
     if target is not None and schema_files:
         raise UsageError("check against a --target or against --schema files, not both")
     path = Path(plan_path)
+    masks = any(f.mask for s in load_plan(path, variables).objects for f in s.fields) if sources else False
+    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=project_dir) \
+        if masks else None
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
-                           sources=sources, strict=strict)
+                           sources=sources, strict=strict, scale=_scale(scale), mask_key=key)
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()

@@ -439,11 +439,12 @@ def jobs(
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@SCALE
 @VARS
 @HOME
 @FORMAT
 def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
-          strict: bool, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+          strict: bool, scale: int, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
     """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
     source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
     Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
@@ -459,7 +460,8 @@ def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], s
                     status.update("querying the target for the plan's keys...")
 
             result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
-                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, home=home,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, scale=scale,
+                               home=home,
                                on_event=on_event if output_format == "text" else None)
         if output_format == "json":
             _emit_json(result.to_json())

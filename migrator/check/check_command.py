@@ -35,6 +35,7 @@ from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.sources import read_headers
 from migrator.config import Target, open_target
 from migrator.errors import PlanError, Problem
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 
 Event = Callable[[str, Mapping[str, object]], None]
@@ -47,6 +48,8 @@ class CheckOptions:
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: bool = True
     strict: bool = False
+    scale: int = 1  # generated sources, as `run --scale` makes them
+    mask_key: MaskKey | None = field(default=None, repr=False)  # masked fields are compared as they would be sent
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
         return CheckResult(**base, notes=("sources not read (--no-sources): no row checks and no prediction",))
     schema = target_check.schema
     manifest = compile_plan(plan, PlanOptions(out_dir=options.out_dir, strict=options.strict,
-                                              rules=step_rules(plan, schema)), on_event)
+                                              rules=step_rules(plan, schema), scale=options.scale,
+                                              mask_key=options.mask_key), on_event)
     rejects = _reject_examples(options.out_dir)
     if org is None:
         return CheckResult(**base, manifest=manifest, out_dir=options.out_dir, rejects=rejects,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from migrator import api
 from migrator.compile.csvio import read_table
 from migrator.errors import ConfigError
 from migrator.fake.masks import MaskKey
@@ -85,6 +86,9 @@ def test_generated_seed_twice_creates_nothing_and_scale_keeps_the_first_rows(org
     assert second.exit_code == 0
     assert second.results["totals"]["created"] == 0
     assert second.results["totals"]["updated"] == accounts + contacts
+    changed_only = org.run(plan, changed_only=True)  # the same seed makes the same values: nothing to send
+    assert changed_only.results["totals"]["sent"] == 0
+    assert changed_only.results["totals"]["unchanged"] == accounts + contacts
 
     scaled = org.run(plan, scale=2)
     assert scaled.exit_code == 0
@@ -140,6 +144,10 @@ def test_masked_copy_is_consistent_across_objects_and_runs_and_leaves_no_secret(
     again = org.run(plan)
     assert again.results["totals"]["created"] == 0
     assert _emails(org, "Contact") == contacts and _emails(org, "Lead") == leads
+    # the target-aware dry run masks the same way: every loaded row is predicted unchanged
+    checked = api.check(plan, target="test", home=org.project / ".migrator", project_dir=org.project, env=org.env)
+    assert {f.step: (f.created, f.updated, f.unchanged) for f in checked.forecast} == {
+        "Account": (0, 0, 6), "Contact": (0, 0, 19), "Lead": (0, 0, 10)}
 
 
 def test_the_target_names_where_its_masking_secret_is(org):
