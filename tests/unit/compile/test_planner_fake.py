@@ -127,6 +127,11 @@ def test_rejects_of_generated_rows_name_the_generated_row(tmp_path):
     assert index["source_file"].iloc[0] == "generate:Account"
     assert set(index["source_row"]).isdisjoint(rejects["source_row"])
     assert len(index) + len(rejects) == 300
+    orphans = read_table(out / "missing_parents.csv")  # children of a rejected account say which row it was
+    first = orphans.iloc[0]
+    assert first["source_file"] == "generate:Contact" and first["why"] == (
+        f"rejected (generate:Account#{int(first['parent_key'].rsplit('-', 1)[1])}, BillingCity: required value "
+        "is missing)")
 
 
 def test_scale_multiplies_the_counts_and_keeps_the_first_rows(tmp_path):
