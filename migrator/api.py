@@ -21,9 +21,10 @@ from migrator.client.bulk2_query import QueryTiming
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
-from migrator.compile.sources import read_headers
+from migrator.compile.shape import shape_problems
+from migrator.compile.sources import read_headers, scan_headers
 from migrator.config import Target, load_targets, mask_key, open_target, resolve_target
-from migrator.errors import ConfigError, PlanError, UsageError
+from migrator.errors import ConfigError, PlanError, Problem, UsageError
 from migrator.fake.checks import fake_problems
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
@@ -35,6 +36,7 @@ from migrator.history.naming import Version
 from migrator.plan.checks import PlanCheck
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run import rundir
 from migrator.run.checkpoint import Checkpoint
 from migrator.run.executor import Clock, RunOptions
@@ -61,12 +63,17 @@ def default_plan_dir(plan: Plan, home: Path = DEFAULT_HOME) -> Path:
 
 @dataclass(frozen=True)
 class ValidateResult:
-    """A plan that passed every check (and, when `checked_sources`, its sources' headers too);
-    `target` names the target whose known objects and fields the names were checked against."""
+    """A plan that passed every check (and, when `checked_sources`, its source files too), with
+    what the checks found doubtful but not wrong (`plan.warnings`); `target` names the target whose
+    known objects and fields the names were checked against."""
 
     plan: Plan
     checked_sources: bool
     target: str | None = None
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.plan.warnings
 
 
 def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, **overrides: object) -> Target:
@@ -95,14 +102,17 @@ def validate(
     variables: Mapping[str, str] | None = None,
     check_sources: bool = False,
     target: str | None = None,
+    allow_paths: tuple[Path, ...] = (),
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
 ) -> ValidateResult:
-    """Check a plan (and with `check_sources`, its source headers), and its object and field names
-    against what the target is known to have. Raises PlanError with every problem (generated sources
-    and masks included: Faker providers, locales, date ranges)."""
-    checked_against, names = _names_check(target, env, project_dir)
-    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None, extra_checks=(names,))
+    """Check a plan: its schema, itself, its load graph and its object and field names against what
+    the target is known to have, and with `check_sources` every source file read in full, all in one
+    pass (generated sources and masks too: Faker providers, locales, date ranges). Raises PlanError
+    with every problem (and warning) found."""
+    checked_against, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
+    plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
+                     allow_paths=tuple(allow_paths), extra_checks=(names,))
     if problems := fake_problems(plan):
         raise PlanError(problems)
     return ValidateResult(plan=plan, checked_sources=check_sources, target=checked_against)
@@ -141,6 +151,7 @@ def plan(
     strict: bool = False,
     scale: int = 1,
     target: str | None = None,
+    allow_paths: tuple[Path, ...] = (),
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
@@ -149,9 +160,11 @@ def plan(
 
     `scale` multiplies generated sources; a plan with masks takes its secret from `target`'s
     mask_secret_env or MIGRATOR_MASK_SECRET."""
-    _, names = _names_check(target, env, project_dir)
-    loaded = load_plan(plan_path, variables, headers=read_headers, extra_checks=(names,))
-    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=project_dir) \
+    config_dir = config_start(Path(plan_path), project_dir)
+    _, names = _names_check(target, env, config_dir)
+    loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
+                       allow_paths=tuple(allow_paths), extra_checks=(names,))
+    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=config_dir) \
         if any(f.mask for s in loaded.objects for f in s.fields) else None
     out = out_dir or default_plan_dir(loaded)
     manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, scale=_scale(scale), mask_key=key),
@@ -178,7 +191,8 @@ def describe(
     names = list(objects)
     if plan_path is not None:
         names = describe_command.plan_objects(load_plan(plan_path, variables)) + names
-    result = describe_command.describe(_target(target, env, project_dir), names, data_dir=home)
+    config_dir = config_start(Path(plan_path), project_dir) if plan_path is not None else project_dir
+    result = describe_command.describe(_target(target, env, config_dir), names, data_dir=home)
     if out is not None:
         atomic_write_bytes(Path(out), result.text.encode("utf-8"))
     return result
@@ -194,6 +208,7 @@ def check(
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
     scale: int = 1,
+    allow_paths: tuple[Path, ...] = (),
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
@@ -206,17 +221,28 @@ def check(
     if target is not None and schema_files:
         raise UsageError("check against a --target or against --schema files, not both")
     path = Path(plan_path)
-    masks = any(f.mask for s in load_plan(path, variables).objects for f in s.fields) if sources else False
-    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=project_dir) \
-        if masks else None
+    environment = dict(env if env is not None else os.environ)
+    key = mask_key(target, env=environment, project_dir=config_start(path, project_dir)) \
+        if sources and _masks(path, variables, allow_paths) else None
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
-                           sources=sources, strict=strict, scale=_scale(scale), mask_key=key)
+                           sources=sources, strict=strict, allow_paths=tuple(allow_paths), scale=_scale(scale),
+                           mask_key=key)
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()
-    return check_command.check_against_target(_target(target, env, project_dir), path, options, data_dir=home,
+    resolved = _target(target, env, config_start(path, project_dir))
+    return check_command.check_against_target(resolved, path, options, data_dir=home,
                                               timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep),
                                               on_event=on_event)
+
+
+def _masks(plan_path: Path, variables: Mapping[str, str] | None, allow_paths: tuple[Path, ...]) -> bool:
+    """Whether the plan masks fields (a plan that does not load says nothing: its problems come later)."""
+    try:
+        plan = load_plan(plan_path, variables, allow_paths=tuple(allow_paths))
+    except PlanError:
+        return False
+    return any(f.mask for s in plan.objects for f in s.fields)
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -252,15 +278,18 @@ def run(
     changed_only: bool = False,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
     """Compile the plan into a new run directory and load it into the target (or resume a run).
 
-    When the target serves describe, the plan is first checked against it (`check=False` skips
-    this) and nothing is sent if it would fail; `changed_only` sends only the rows that differ from
-    the target's current values (as `skip_unchanged: true` does for a step)."""
+    The target is configured by the migrator.toml beside the plan (or above it); `project_dir` is
+    where it is looked for when there is no plan file (a resume of a run whose plan moved). When the
+    target serves describe, the plan is first checked against it (`check=False` skips this) and
+    nothing is sent if it would fail; `changed_only` sends only the rows that differ from the
+    target's current values (as `skip_unchanged: true` does for a step)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -273,6 +302,7 @@ def run(
         resume=resume,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
         check=check,
         changed_only=changed_only,
     )
@@ -289,6 +319,7 @@ def retry(
     concurrency: int = 4,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
@@ -308,6 +339,7 @@ def retry(
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 

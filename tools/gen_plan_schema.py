@@ -265,6 +265,7 @@ OBJECT_SPEC = {
         "source": {"description": "Source of this step: a file, or rows generated from the plan.",
                    "oneOf": [SOURCE_FILE, {
                        "type": "object", "additionalProperties": False,
+                       "anyOf": [{"required": ["file"]}, {"required": ["generate"]}],
                        "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER,
                                       "generate": GENERATE_SPEC}}]},
         "where": {"type": "string", "minLength": 1,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from migrator.check.check_command import load_checked
 from migrator.check.current import CurrentRecords
@@ -27,6 +28,7 @@ from migrator.client.http import ApiSession
 from migrator.client.rest import RestClient
 from migrator.compile.field_rules import StepRules
 from migrator.compile.manifest import Manifest
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.errors import CheckFailed, NotFoundError, Problem
 from migrator.plan.loader import load_plan
@@ -53,17 +55,18 @@ def _serves_describe(live: LiveDescribe) -> bool:
 
 
 def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *, check: bool,
-                 target: str, plan: Plan | None = None) -> RunPreflight:
+                 target: str, plan: Plan | None = None, allow_paths: tuple[Path, ...] = ()) -> RunPreflight:
     """`plan`, when the caller has loaded it already, spares loading it again when nothing is checked
-    (checking loads it again: the problems need the plan's positions)."""
+    (checking loads it again: the problems need the plan's positions). `allow_paths` are the folders
+    outside the plan's project its sources may be read from (`--allow-path`)."""
     live = LiveDescribe(RestClient(session), target)
     if check and _serves_describe(live):
-        checked, target_check = load_checked(plan_path, live, variables, sources=True)
+        checked, target_check = load_checked(plan_path, live, variables, sources=True, allow_paths=allow_paths)
         if target_check.problems:
             raise CheckFailed(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")),
                               target=target)
         return RunPreflight(checked, step_rules(checked, target_check.schema), target_check.schema, True)
-    plan = plan or load_plan(plan_path, variables, headers=read_headers)
+    plan = plan or load_plan(plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
     needs_types = [s for s in plan.objects if any(f.record_type for f in s.fields)]
     if not needs_types:
         return RunPreflight(plan, None, None, False)

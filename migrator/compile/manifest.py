@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from migrator.compile.csvread import SourceWarning
 from migrator.errors import RunStateError
 
 MANIFEST_VERSION = 1
@@ -22,6 +23,7 @@ MISSING_PARENTS_FILE = "missing_parents.csv"
 UNCHANGED_FILE = "unchanged.csv"  # rows a changed-only load did not send: the target already has them
 UNCHANGED_COLUMNS = ("step", "step_id", "object", "source_file", "source_row", "key")
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
+MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (
     "step",
     "object",
@@ -136,6 +138,8 @@ class Manifest:
     variables: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
     fake: dict[str, Any] = field(default_factory=dict)  # Faker version, --scale, mask key id: never the secret
+    warnings: tuple[SourceWarning, ...] = ()  # the first MAX_WARNINGS; `warning_count` has them all
+    warning_count: int = 0
     manifest_version: int = MANIFEST_VERSION
     migrator_version: str = MIGRATOR_VERSION
 
@@ -163,6 +167,7 @@ class Manifest:
             "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
             "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
             "unchanged": {"path": UNCHANGED_FILE, "rows": self.unchanged},
+            "warnings": {"count": self.warning_count, "shown": [asdict(w) for w in self.warnings]},
             "totals": self.totals(),
         }
 
@@ -239,6 +244,8 @@ def read_manifest(directory: Path) -> Manifest:
         variables=data.get("variables", {}),
         unchanged=(data.get("unchanged") or {}).get("rows", 0),
         fake=data.get("fake", {}),
+        warnings=tuple(SourceWarning(**w) for w in data.get("warnings", {}).get("shown", ())),
+        warning_count=data.get("warnings", {}).get("count", 0),
         manifest_version=version,
         migrator_version=data["migrator_version"],
     )

@@ -21,12 +21,21 @@ import numpy as np
 import pandas as pd
 
 from migrator.compile import hierarchy
-from migrator.compile.csvio import DEFAULT_BLOCK_BYTES, PartWriter, SourceChunk, read_source
+from migrator.compile.csvio import PartWriter
+from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning, read_source
 from migrator.compile.fakeinputs import FakeInputs
 from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
-from migrator.compile.manifest import MANIFEST_FILE, Manifest, PartEntry, SourceSummary, StepEntry, write_manifest
+from migrator.compile.manifest import (
+    MANIFEST_FILE,
+    MAX_WARNINGS,
+    Manifest,
+    PartEntry,
+    SourceSummary,
+    StepEntry,
+    write_manifest,
+)
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
@@ -113,6 +122,8 @@ class _Compiler:
         self.writers: dict[str, PartWriter] = {}
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
         self.pass2_rows: dict[str, int] = {}
+        self.warnings: list[SourceWarning] = []  # the first MAX_WARNINGS source warnings
+        self.warning_count = 0
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -125,6 +136,7 @@ class _Compiler:
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
         for source in self._read(spec):
             self._reject_unreadable(spec, source)
+            self._warn(source.warnings)
             if not source.frame.empty:
                 chunk = self._transform(spec, source, source.file)
                 chunk = self._check_keys(spec, chunk)
@@ -137,9 +149,9 @@ class _Compiler:
         if spec.source.generate is not None:
             self.stats[spec.name].files.append(spec.source.pattern)
             for frame, rows in self.fake.generation.chunks(spec.name):
-                yield SourceChunk(frame=frame, file=spec.source.pattern, rows=rows)
+                yield SourceChunk(frame=frame, file=spec.source.pattern, rows=rows, lines=rows)
             return
-        files = resolve_source(self.plan.sources_dir, spec.source)
+        files = resolve_source(self.plan.sources_dir, spec.source, self.plan.roots or None)
         if not files:
             raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.pattern!r} "
                              f"in {self.plan.sources_dir}")
@@ -148,6 +160,10 @@ class _Compiler:
             self.stats[spec.name].files.append(display)
             yield from read_source(path, display, encoding=spec.source.encoding, delimiter=spec.source.delimiter,
                                    block_bytes=self.options.block_bytes)
+
+    def _warn(self, warnings: tuple[SourceWarning, ...]) -> None:
+        self.warning_count += len(warnings)
+        self.warnings += warnings[:max(0, MAX_WARNINGS - len(self.warnings))]
 
     def _selection(self, spec: ObjectSpec, files: pd.Series, lines: pd.Series, keys: pd.Series) -> pd.Series | None:
         if self.options.selection is None:
@@ -160,7 +176,7 @@ class _Compiler:
         if not source.invalid:
             return
         files = pd.Series([r.file for r in source.invalid], dtype="str")
-        lines = pd.Series([r.row for r in source.invalid])
+        lines = pd.Series([r.line for r in source.invalid])
         chosen = self._selection(spec, files, lines, pd.Series("", index=files.index, dtype="str"))
         bad = RowChunk(rows=pd.DataFrame(), files=files, lines=lines, chosen=chosen)
         self.stats[spec.name].source_rows += len(bad.chosen_positions(files.index))
@@ -172,7 +188,7 @@ class _Compiler:
         frame, stats = source.frame, self.stats[spec.name]
         result = transform_chunk(frame, layout, dict(self.plan.variables))
         chunk = RowChunk(rows=result.rows, files=pd.Series(display, index=frame.index, dtype="str"),
-                         lines=pd.Series(source.rows, index=frame.index))
+                         lines=pd.Series(source.lines, index=frame.index))
         source_keys = self._source_keys(layout, frame)
         chosen = self._selection(spec, chunk.files, chunk.lines, source_keys)
         passed = result.rows.index.union(result.rejects.index)
@@ -437,7 +453,8 @@ class _Compiler:
                         plan_checksum=self.plan.checksum, description=self.plan.description,
                         strict=self.options.strict, steps=tuple(steps), sources=sources,
                         rejects=self.refusals.rejects.rows, missing_parents=self.refusals.missing.rows,
-                        variables=dict(self.plan.variables), fake=self.fake.summary())
+                        variables=dict(self.plan.variables), warnings=tuple(self.warnings),
+                        warning_count=self.warning_count, fake=self.fake.summary())
 
 
 def compile_plan(plan: Plan, options: PlanOptions, on_event: Event | None = None) -> Manifest:

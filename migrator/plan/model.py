@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from migrator.errors import Problem
 from migrator.plan.fakespec import GenerateSpec, MaskSpec
 from migrator.plan.location import NOWHERE, Location
 
@@ -168,6 +169,13 @@ class Plan:
     load_order: tuple[tuple[str, ...], ...] | None = None
     checksum: str = ""
     location: Location = NOWHERE
+    # where each load_order name is written ("" for the load_order key itself)
+    load_order_locations: Mapping[str, Location] = field(default_factory=dict)
+    roots: tuple[Path, ...] = ()  # the project's folders: sources are read only inside them
+    warnings: tuple[Problem, ...] = ()  # what the checks found doubtful but not wrong
+
+    def load_order_location(self, name: str = "") -> Location:
+        return self.load_order_locations.get(name) or self.load_order_locations.get("") or self.location
 
     def step(self, name: str) -> ObjectSpec | None:
         return next((o for o in self.objects if o.name == name), None)

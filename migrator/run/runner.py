@@ -34,12 +34,14 @@ from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.config import Target, mask_key, open_target, resolve_target
 from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
 from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
 from migrator.run.executor import Clock, Executor, RunOptions
 from migrator.run.results import build_results, run_outcome
@@ -77,7 +79,8 @@ class RunRequest:
     resume: str | None = None
     retry_of: str | None = None
     home: Path = DEFAULT_HOME
-    project_dir: Path = Path(".")
+    project_dir: Path = Path(".")  # where migrator.toml is looked for (upward) when there is no plan file
+    allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
     check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
     changed_only: bool = False  # send only rows that differ from the target (--changed-only)
 
@@ -86,10 +89,12 @@ class RunRequest:
 class RunResult:
     """A finished (or stopped) run: its directory and its `run_results.json` as a dict, whose
     totals add up to every row of the plan; `exit_code` is 0, 1 (rows failed or nothing was sent),
-    2 (could not run) or 130 (interrupted)."""
+    2 (could not run) or 130 (interrupted). `manifest` is the compiled plan that was sent (its
+    source warnings are shown with the summary, as `plan` shows them)."""
 
     paths: RunPaths
     results: dict[str, Any]
+    manifest: Manifest | None = None
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +109,7 @@ class _NewRun:
     variables: dict[str, str]
     selection: dict[str, RowSelection] | None
     retry_of: str | None
+    allow_paths: tuple[Path, ...] = ()
     mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
@@ -117,27 +123,36 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _mask_key(plan: Plan, target: str | None, request: RunRequest, env: Mapping[str, str]) -> MaskKey | None:
-    """The target's masking secret, for a plan that masks (None for one that does not)."""
+def _mask_key(plan: Plan, target: str | None, config_dir: Path, env: Mapping[str, str]) -> MaskKey | None:
+    """The target's masking secret, for a plan that masks (None for one that does not), from the
+    migrator.toml the target itself is configured by."""
     if not any(f.mask for s in plan.objects for f in s.fields):
         return None
-    return mask_key(target, env=env, project_dir=request.project_dir)
+    return mask_key(target, env=env, project_dir=config_dir)
 
 
 def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
+    allow_paths = tuple(request.allow_paths)
     if request.retry_of is not None:
         original = run_paths(request.home, request.retry_of)
         check_retryable(original, resume_command(original.run_id, request.home))
         retry_of = original.run_id
-        variables = {**read_json(original.run_info).get("variables", {}), **variables}
+        original_info = read_json(original.run_info)
+        variables = {**original_info.get("variables", {}), **variables}
         selection = retry_selection(original)
-    plan = load_plan(request.plan_path, variables, headers=read_headers)
+        allow_paths = allow_paths or _allowed(original_info)
+    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
     check_selection(plan, request.select)
-    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of,
-                   mask_key=_mask_key(plan, request.target, request, env))
+    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
+                   mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
+
+
+def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The --allow-path folders a run was started with (a retry or a recompile reads the same files)."""
+    return tuple(Path(p) for p in (info.get("options") or {}).get("allow_paths", ()))
 
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
@@ -164,7 +179,7 @@ def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: 
 def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
            clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
     preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
-                             plan=new.plan)
+                             plan=new.plan, allow_paths=new.allow_paths)
     changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
@@ -183,6 +198,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "allow_paths": [str(p.resolve()) for p in new.allow_paths],
             "check": preflight.checked,
             "changed_only": changed_only,
             "scale": request.scale,
@@ -214,10 +230,11 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     emit("recompiling", {"run_id": paths.run_id})
     options = info.get("options") or {}
     preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
-                             check=bool(options.get("check", request.check)), target=target.name)
+                             check=bool(options.get("check", request.check)), target=target.name,
+                             allow_paths=_allowed(info))
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
-    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), request, env)
+    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
                             bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key)
@@ -260,7 +277,7 @@ def execute(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
         env=environment,
-        project_dir=request.project_dir,
+        project_dir=_config_folder(request, info),
     )
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
@@ -316,16 +333,25 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     atomic_write_json(paths.results, results)
     _write_report(paths)
     emit("run_done", {"status": results["status"], "run_id": paths.run_id})
-    return RunResult(paths=paths, results=results)
+    return RunResult(paths=paths, results=results, manifest=manifest)
+
+
+def _config_folder(request: RunRequest, info: Mapping[str, Any]) -> Path:
+    """Where the run's migrator.toml is looked for: beside its plan (then upward), as when it started."""
+    plan_file = request.plan_path or (Path(info["plan_file"]) if info.get("plan_file") else None)
+    return config_start(plan_file, request.project_dir)
 
 
 def _target_info(target: Target, api: ApiSession) -> dict[str, Any]:
-    """What the run records about its target: never a token or a password."""
+    """What the run records about its target, and the configuration file it came from: never a
+    token or a password."""
     return {
         "name": target.name,
         "kind": target.kind,
         "instance_url": api.instance_url,
         "api_version": target.api_version,
+        "description": target.describe(),
+        "config_file": target.config_file,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -55,11 +56,12 @@ def test_plan_prints_what_it_generated_and_masked_but_never_the_secret(tmp_path,
 
 def test_plan_takes_the_secret_from_the_target_it_names(tmp_path, monkeypatch):
     project = tmp_path / "project"
-    project.mkdir()
+    shutil.copytree(ROOT / "plans" / "data" / "prod", project / "data" / "prod")
+    shutil.copy(ROOT / "plans" / "copy-masked.yaml", project / "copy-masked.yaml")
     (project / "migrator.toml").write_text('[targets.sandbox]\nauth = "sf-cli"\nalias = "x"\n'
                                            'mask_secret_env = "SANDBOX_MASK"\n', encoding="utf-8")
     monkeypatch.chdir(project)
-    plan = str(ROOT / "plans" / "copy-masked.yaml")
+    plan = str(project / "copy-masked.yaml")
     env = {"SANDBOX_MASK": SECRET["MIGRATOR_MASK_SECRET"], "MIGRATOR_MASK_SECRET": "not-this-one-0123456789"}
     code, by_target = plan_json([plan, "--out", str(tmp_path / "t"), "--target", "sandbox"], env)
     code2, by_default = plan_json([plan, "--out", str(tmp_path / "d")], SECRET)
