@@ -23,6 +23,7 @@ import pandas as pd
 from migrator.compile import hierarchy
 from migrator.compile.csvio import PartWriter
 from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning
+from migrator.compile.fakeinputs import FakeInputs
 from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
@@ -35,14 +36,16 @@ from migrator.compile.manifest import (
     StepEntry,
     write_manifest,
 )
-from migrator.compile.readers import ReadContext, open_readers
+from migrator.compile.readers import ReadContext, SourceReader, open_readers
 from migrator.compile.readers.base import Database
+from migrator.compile.readers.generated import GeneratedReader
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
 from migrator.compile.stepshape import StepShape
 from migrator.compile.transform import LookupColumn, StepLayout, compile_step, transform_chunk
 from migrator.errors import PlanError, Problem, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.model import ObjectSpec, Plan
 
 Event = Callable[[str, Mapping[str, object]], None]
@@ -71,6 +74,8 @@ class PlanOptions:
     selection: Mapping[str, RowSelection] | None = None
     # What the target accepts, per step name (from its describe): broken rules make rejects.
     rules: Mapping[str, StepRules] | None = None
+    scale: int = 1  # --scale: generated sources without `per` make this many times their count
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret, never written anywhere
     # The databases SQL sources name, as the configuration resolved them (with their passwords).
     databases: Mapping[str, Database] = field(default_factory=dict)
 
@@ -107,8 +112,9 @@ class _Compiler:
         self.order: LoadOrder = build_load_order(plan)
         lookup_keys = resolve_lookup_keys(plan)
         rules = options.rules or {}
-        self.shapes = {s.name: StepShape(compile_step(s, lookup_keys[s.name], rules.get(s.name)), self.order)
-                       for s in plan.objects}
+        self.fake = FakeInputs(plan, scale=options.scale, mask_key=options.mask_key)
+        self.shapes = {s.name: StepShape(replace(compile_step(s, lookup_keys[s.name], rules.get(s.name)),
+                                                 masks=self.fake.masks(s.name)), self.order) for s in plan.objects}
         self.stats = {s.name: StepStats() for s in plan.objects}
         # (object, key field) pairs some lookup finds parents by -> the keys seen so far
         self.registry = {(c.target.lower(), c.key.lower()): KeySet() for shape in self.shapes.values()
@@ -126,6 +132,22 @@ class _Compiler:
     # --- reading ---------------------------------------------------------------------------------
 
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
+        for source in self._read(spec):
+            self._reject_unreadable(spec, source)
+            self._warn(source.warnings)
+            if not source.frame.empty:
+                chunk = self._transform(spec, source, source.file)
+                chunk = self._check_keys(spec, chunk)
+                chunk = self._check_parents(spec, chunk)
+                self.emit("chunk", {"step": spec.name, "rows": len(source.frame)})
+                yield chunk
+
+    def _readers(self, spec: ObjectSpec) -> list[SourceReader]:
+        """What the step's source names: its files, its database, or its generated rows."""
+        if spec.source.generate is not None:
+            generation, step = self.fake.generation, spec.name
+            return [GeneratedReader(spec.source.pattern, tuple(spec.source.generate.column_names),
+                                    lambda: generation.chunks(step))]
         context = ReadContext(sources_dir=self.plan.sources_dir, roots=self.plan.roots,
                               databases=self.options.databases, block_bytes=self.options.block_bytes,
                               names_from=self.plan.file.parent.resolve())
@@ -133,18 +155,13 @@ class _Compiler:
         if not readers:
             raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.label!r} "
                              f"in {self.plan.sources_dir}")
-        for reader in readers:
-            display = reader.name
-            self.stats[spec.name].files.append(display)
-            for source in reader.chunks():
-                self._reject_unreadable(spec, source)
-                self._warn(source.warnings)
-                if not source.frame.empty:
-                    chunk = self._transform(spec, source, display)
-                    chunk = self._check_keys(spec, chunk)
-                    chunk = self._check_parents(spec, chunk)
-                    self.emit("chunk", {"step": spec.name, "rows": len(source.frame)})
-                    yield chunk
+        return readers
+
+    def _read(self, spec: ObjectSpec) -> Iterator[SourceChunk]:
+        """The step's source rows in chunks, whatever their kind (see `compile.readers`)."""
+        for reader in self._readers(spec):
+            self.stats[spec.name].files.append(reader.name)
+            yield from reader.chunks()
 
     def _warn(self, warnings: tuple[SourceWarning, ...]) -> None:
         self.warning_count += len(warnings)
@@ -431,14 +448,15 @@ class _Compiler:
         sources = tuple(SourceSummary(step=s.name, object=s.object, files=tuple(st.files), source_rows=st.source_rows,
                                       filtered=st.filtered, rejected=st.rejected, rows=st.rows,
                                       missing_parents=dict(sorted(st.missing.items())), deferred_rows=st.deferred_rows,
-                                      levels=st.levels, lookups=self.shapes[s.name].lookup_entries())
+                                      levels=st.levels, lookups=self.shapes[s.name].lookup_entries(),
+                                      masked=self.fake.masked.get(s.name, {}), generated=self.fake.generated(s))
                         for s in self.plan.objects for st in (self.stats[s.name],))
         return Manifest(plan_name=self.plan.name, plan_file=self.plan.file.as_posix(),
                         plan_checksum=self.plan.checksum, description=self.plan.description,
                         strict=self.options.strict, steps=tuple(steps), sources=sources,
                         rejects=self.refusals.rejects.rows, missing_parents=self.refusals.missing.rows,
                         variables=dict(self.plan.variables), warnings=tuple(self.warnings),
-                        warning_count=self.warning_count)
+                        warning_count=self.warning_count, fake=self.fake.summary())
 
 
 def compile_plan(plan: Plan, options: PlanOptions, on_event: Event | None = None) -> Manifest:

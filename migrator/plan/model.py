@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from migrator.errors import Problem
+from migrator.plan.fakespec import GenerateSpec, MaskSpec
+from migrator.plan.location import NOWHERE, Location
 
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
 FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist", "multipicklist", "email"]
@@ -44,21 +46,6 @@ DEFAULT_PART_BYTES = 95 * 1024 * 1024
 DEFAULT_CHUNK_ROWS = 100_000
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where a node was written: file, 1-based line, and its path inside the plan."""
-
-    file: str
-    line: int | None
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-
-NOWHERE = Location(file="<plan>", line=None, path="")
-
-
 FILE_KINDS: tuple[str, ...] = ("csv", "parquet", "jsonl", "json", "xlsx")
 SOURCE_KINDS: tuple[str, ...] = (*FILE_KINDS, "sql")
 
@@ -66,8 +53,9 @@ SOURCE_KINDS: tuple[str, ...] = (*FILE_KINDS, "sql")
 @dataclass(frozen=True)
 class SourceSpec:
     """A step's input: a file name or glob relative to the plan's sources directory (`pattern`),
-    or a SQL database (`url`: a `[databases]` name of migrator.toml or a URL without a password,
-    with a `query` or a `table`).
+    a SQL database (`url`: a `[databases]` name of migrator.toml or a URL without a password,
+    with a `query` or a `table`), or, with `generate`, rows generated from the plan itself
+    (`pattern` is then `generate:<step>`).
 
     `kind` is the reader (None: chosen from each file's extension); `columns` the columns to read
     (pushed down to Parquet and SQL; other columns are left out); `sheet` and `header_row` place an
@@ -87,6 +75,7 @@ class SourceSpec:
     query: str | None = None
     table: str | None = None
     key: str | None = None
+    generate: GenerateSpec | None = None
 
     @property
     def is_sql(self) -> bool:
@@ -105,7 +94,7 @@ class FieldSpec:
     """How one target field gets its value.
 
     Exactly one of `source` (a column), `value` (a constant) or `template` (sandboxed Jinja) is
-    set. Conversion order: read -> trim -> map/default -> record type -> type conversion ->
+    set. Conversion order: read -> trim -> map/default -> record type -> type conversion -> mask ->
     truncate/length -> the target's rules -> required -> null policy.
     """
 
@@ -128,6 +117,7 @@ class FieldSpec:
     null: NullPolicy = "leave"
     record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
     location: Location = NOWHERE
+    mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,12 @@ class Flaws:
 
 
 def _has_file(step: dict[str, Any]) -> bool:
+    """A source a step can be built with: a file name, `{file: ...}`, a database (`{url: ...}`) or
+    generated rows (`{generate: ...}`)."""
     source = step.get("source")
-    return isinstance(source, str) or (isinstance(source, dict) and (isinstance(source.get("file"), str)
-                                                                     or isinstance(source.get("url"), str)))
+    return isinstance(source, str) or (isinstance(source, dict) and (
+        isinstance(source.get("file"), str) or isinstance(source.get("url"), str)
+        or isinstance(source.get("generate"), dict)))
 
 
 def _related(a: NodePath, b: NodePath) -> bool:

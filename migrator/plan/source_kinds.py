@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from migrator.plan.checks import PlanContext
 from migrator.plan.model import FILE_KINDS, SourceSpec
 from migrator.plan.positions import Path as NodePath
-from migrator.plan.suggest import did_you_mean
 
 EXTENSION_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
                    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".xlsx": "xlsx", ".xlsm": "xlsx"}
@@ -68,23 +67,16 @@ def sqlite_file(url: str, sources_dir: Path) -> Path | None:
 def spec_problems(ctx: PlanContext) -> None:
     """Check every step's `source:` for a shape the schema cannot express: a file or a url, the
     options of its kind only, a SQL source with a query or a table, and no password in a URL."""
-    objects = ctx.data.get("objects")
-    for index, step_data in enumerate(objects if isinstance(objects, list) else ()):
-        raw = step_data.get("source") if isinstance(step_data, dict) else None
-        misspelt = any(len(cut) == 4 and cut[:3] == ("objects", index, "source")
-                       and did_you_mean(str(cut[3]), ("file", "url")) for cut in ctx.flaws.paths)
-        if isinstance(raw, dict) and "file" not in raw and "url" not in raw and not misspelt:
-            ctx.add(("objects", index, "source"), "missing required key 'file' (or 'url', for a database)",
-                    hint="e.g. {file: accounts.csv} or {url: erp, table: accounts}")
     for index, step in ctx.steps:
         path: NodePath = ("objects", index, "source")
         raw = ctx.raw_step(index).get("source")
-        if not isinstance(raw, dict) or ("file" not in raw and "url" not in raw):
+        if not isinstance(raw, dict) or ("file" not in raw and "url" not in raw) or ctx.flaws.touches(path):
             continue
-        if ctx.flaws.touches(path):
+        if "url" in raw and ("file" in raw or "generate" in raw):
+            ctx.add(path, f"a source is a database (url) or {'a file' if 'file' in raw else 'generated rows'}, "
+                    "not both")
             continue
-        if "file" in raw and "url" in raw:
-            ctx.add(path, "a source is a file or a database (url), not both")
+        if "generate" in raw:
             continue
         if "url" in raw:
             _sql_problems(ctx, path, raw, step.source)

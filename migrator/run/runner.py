@@ -37,8 +37,9 @@ from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
 from migrator.compile.sources import header_reader
-from migrator.config import Target, load_databases, open_target, resolve_target
+from migrator.config import Target, load_databases, mask_key, open_target, resolve_target
 from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 from migrator.plan.project import config_start
@@ -74,6 +75,7 @@ class RunRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     strict: bool = False
+    scale: int = 1  # --scale: generated sources make this many times their rows
     options: RunOptions = field(default_factory=RunOptions)
     resume: str | None = None
     retry_of: str | None = None
@@ -109,6 +111,7 @@ class _NewRun:
     selection: dict[str, RowSelection] | None
     retry_of: str | None
     allow_paths: tuple[Path, ...] = ()
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
 def _clients(api: ApiSession) -> dict[str, IngestClient]:
@@ -121,7 +124,15 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _prepare_new(request: RunRequest, databases: Mapping[str, Database]) -> _NewRun:
+def _mask_key(plan: Plan, target: str | None, config_dir: Path, env: Mapping[str, str]) -> MaskKey | None:
+    """The target's masking secret, for a plan that masks (None for one that does not), from the
+    migrator.toml the target itself is configured by."""
+    if not any(f.mask for s in plan.objects for f in s.fields):
+        return None
+    return mask_key(target, env=env, project_dir=config_dir)
+
+
+def _prepare_new(request: RunRequest, env: Mapping[str, str], databases: Mapping[str, Database]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
@@ -137,7 +148,8 @@ def _prepare_new(request: RunRequest, databases: Mapping[str, Database]) -> _New
     plan = load_plan(request.plan_path, variables, headers=header_reader(databases), shape=shape_problems,
                      allow_paths=allow_paths)
     check_selection(plan, request.select)
-    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths)
+    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
+                   mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
 
 
 def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
@@ -146,14 +158,14 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
 
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock,
-             databases: Mapping[str, Database]) -> Manifest:
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, scale: int = 1,
+             key: MaskKey | None = None, databases: Mapping[str, Database] | None = None) -> Manifest:
     """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
     load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
-                          databases=databases)
+                          scale=scale, mask_key=key, databases=databases or {})
     manifest = compile_plan(preflight.plan, options, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
@@ -191,13 +203,14 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
             "allow_paths": [str(p.resolve()) for p in new.allow_paths],
             "check": preflight.checked,
             "changed_only": changed_only,
+            "scale": request.scale,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock, databases)
+                            clock, scale=request.scale, key=new.mask_key, databases=databases)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -212,7 +225,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
 
 
 def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
-              target: Target, clock: Clock, databases: Mapping[str, Database]) -> Manifest:
+              target: Target, clock: Clock, env: Mapping[str, str], databases: Mapping[str, Database]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
@@ -223,9 +236,11 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
                              allow_paths=_allowed(info), databases=databases)
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
+    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
-                            bool(options.get("changed_only")), clock, databases)
+                            bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key,
+                            databases=databases)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -255,13 +270,13 @@ def execute(
     paths: RunPaths | None = None
     info: dict[str, Any] = {}
     new: _NewRun | None = None
+    environment = dict(env if env is not None else os.environ)
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
-    environment = dict(env if env is not None else os.environ)
     databases = load_databases(_config_folder(request, info), environment)
     if not request.resume:
-        new = _prepare_new(request, databases)
+        new = _prepare_new(request, environment, databases)
     target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
@@ -275,7 +290,7 @@ def execute(
             paths, info, manifest = _start(request, new, started, emit, api, target, clock, databases)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock, databases)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, environment, databases)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)

@@ -136,11 +136,11 @@ DDL = {
 
 
 def load_sql(data: dict[str, pd.DataFrame], execute, placeholder: str = "%s",  # type: ignore[no-untyped-def]
-             decimal_type: str = "numeric(12, 2)") -> None:
+             decimal_type: str = "numeric(12, 2)", cascade: str = " CASCADE") -> None:
     """Create the legacy tables (an integer primary key `seq`, from 1, in the export's order) and
     insert the rows in a shuffled order: a table is read in key order whatever the insertion order."""
     for name, frame in data.items():
-        execute(f"DROP TABLE IF EXISTS {name}", None)
+        execute(f"DROP TABLE IF EXISTS {name}{cascade}", None)
         execute(DDL[name].replace("numeric(12, 2)", decimal_type), None)
         marks = ", ".join([placeholder] * (len(frame.columns) + 1))
         rows = [(i + 1, *r) for i, r in enumerate(frame.astype(object).where(frame.notna(), None)
@@ -160,7 +160,7 @@ def write_sqlite(data: dict[str, pd.DataFrame], file: Path) -> None:
             typed = [tuple(str(v) if isinstance(v, decimal.Decimal | datetime.date) else v for v in r) for r in rows]
             connection.executemany(sql, typed)
 
-    load_sql(data, execute, "?", decimal_type="text")  # SQLite has no exact decimals: money is kept as text
+    load_sql(data, execute, "?", decimal_type="text", cascade="")  # SQLite has no exact decimals: money is kept as text
     connection.commit()
     connection.close()
 
