@@ -208,6 +208,11 @@ FIELD_SPEC = {
     "additionalProperties": False,
     "properties": {
         "from": {"type": "string", "minLength": 1, "description": "Source column to read."},
+        "file": {"type": "string", "minLength": 1,
+                 "description": "Binary fields (ContentVersion.VersionData, Attachment.Body, Document.Body): the "
+                 "source column holding each row's file path, relative to sources.files. The file's bytes are "
+                 "sent, in Bulk API 1.0 ZIP batches (REST for a file too big for a batch); a missing file is a "
+                 "reject naming its path."},
         "value": {"type": ["string", "number", "boolean"],
                   "description": "Constant written on every row (kept exactly as written)."},
         "template": {"type": "string", "minLength": 1,
@@ -377,6 +382,9 @@ SCHEMA = {
                         "dir": {"type": "string", "minLength": 1,
                                 "description": "Directory of the source files, relative to the plan file "
                                 "(default: the plan's directory)."},
+                        "files": {"type": "string", "minLength": 1,
+                                  "description": "Folder of the files that binary fields name (file: COLUMN), "
+                                  "relative to the plan file (default: sources.dir); inside the project."},
                         "encoding": ENCODING, "delimiter": DELIMITER}},
         "defaults": DEFAULTS,
         "objects": {"type": "array", "items": OBJECT_SPEC, "minItems": 1,

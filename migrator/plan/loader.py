@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
-from migrator.plan import checks, source_checks, source_kinds
+from migrator.plan import checks, file_checks, source_checks, source_kinds
 from migrator.plan.checks import PlanCheck, PlanContext
 from migrator.plan.fakebuild import build_generate, build_mask
+from migrator.plan.file_checks import file_fields
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
     DEFAULT_PART_ROWS,
@@ -93,7 +94,7 @@ class _Builder:
             where=raw.get("where"),
             external_id=self.external_id(raw),
             id_source=raw.get("id"),
-            api=self.inherited(raw, "api", "bulk2"),
+            api=self.inherited(raw, "api", "bulk1" if file_fields(raw) else "bulk2"),
             concurrency=self.inherited(raw, "concurrency", "parallel"),
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
@@ -148,6 +149,8 @@ class _Builder:
         if formats is None and field_type in ("date", "datetime"):
             formats = self.defaults.get(f"{field_type}_format")
         value_map = spec.get("map")
+        if "file" in spec:
+            spec = {**{k: v for k, v in spec.items() if k != "file"}, "from": spec["file"], "_file": True}
         has_input = any(k in spec for k in ("from", "value", "template"))
         return FieldSpec(
             name=name,
@@ -168,6 +171,7 @@ class _Builder:
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
             record_type=record_type is not None,
+            file=bool(spec.get("_file", False)),
             location=self.location(path),
             mask=self.mask(spec["mask"], (*path, "mask")) if spec.get("mask") is not None else None,
         )
@@ -274,6 +278,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     problems += checks.semantic_problems(context, overrides)
     start = len(context.problems)
     source_kinds.spec_problems(context)
+    file_checks.file_problems(context)
     problems += context.problems[start:]
     problems += source_checks.generated_column_problems(context)
     problems += source_checks.path_problems(context)
@@ -298,6 +303,8 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         location=Location(file, 1, ""),
         load_order_locations=builder.load_order_locations(),
         roots=roots,
+        files_dir=(plan_path.parent / data["sources"]["files"]).resolve() if "files" in data.get("sources", {})
+        else sources_dir,
         warnings=tuple(context.warnings),
     )
     if shape is not None and not _shape_unsure(context):

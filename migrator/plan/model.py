@@ -38,7 +38,7 @@ FIELD_TYPES: tuple[str, ...] = (
 )
 
 # Standard polymorphic lookups: their relationship headers need the `Type:` prefix.
-POLYMORPHIC_FIELDS = frozenset({"WhoId", "WhatId"})
+POLYMORPHIC_FIELDS = frozenset({"WhoId", "WhatId", "FirstPublishLocationId"})
 
 DEFAULT_PART_ROWS = 100_000
 # Bulk API 2.0 accepts 150 MB after Salesforce's base64 encoding, about 100 MB raw; stay under it.
@@ -116,6 +116,7 @@ class FieldSpec:
     required: bool = False
     null: NullPolicy = "leave"
     record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
+    file: bool = False  # values are paths of files (relative to Plan.files_dir) whose bytes the field takes
     location: Location = NOWHERE
     mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
@@ -203,6 +204,7 @@ class Plan:
     # where each load_order name is written ("" for the load_order key itself)
     load_order_locations: Mapping[str, Location] = field(default_factory=dict)
     roots: tuple[Path, ...] = ()  # the project's folders: sources are read only inside them
+    files_dir: Path | None = None  # where binary fields' files are (`sources.files`; default sources_dir)
     warnings: tuple[Problem, ...] = ()  # what the checks found doubtful but not wrong
 
     def load_order_location(self, name: str = "") -> Location:

@@ -32,6 +32,8 @@ from migrator.client.bulk2 import Bulk2Client
 from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
+from migrator.client.rest_files import RestFilesIngest
+from migrator.compile.files import size_summary
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.readers.base import Database
@@ -114,8 +116,10 @@ class _NewRun:
     mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
-def _clients(api: ApiSession) -> dict[str, IngestClient]:
-    clients: dict[str, IngestClient] = {"bulk2": Bulk2Ingest(Bulk2Client(api))}
+def _clients(api: ApiSession, rest_jobs: Path) -> dict[str, IngestClient]:
+    """The bulk APIs, and REST for files too big for a ZIP batch (its results kept in `rest_jobs`)."""
+    clients: dict[str, IngestClient] = {"bulk2": Bulk2Ingest(Bulk2Client(api)),
+                                        "rest": RestFilesIngest(api, rest_jobs)}
     try:
         from migrator.client.bulk1 import Bulk1Client, Bulk1Ingest  # Bulk API 1.0, where available
     except ImportError:
@@ -303,12 +307,14 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     options = info.get("options", {})
     strict = bool(options.get("strict", request.strict))
     selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
-    executor = Executor(manifest, paths, _clients(api), load_checkpoint(paths), request.options, clock, emit)
+    executor = Executor(manifest, paths, _clients(api, paths.root / "rest-jobs"), load_checkpoint(paths),
+                        request.options, clock, emit)
     emit("run_started", {
         "run_id": paths.run_id,
         "target": info["target"],
         "steps": [{"id": s.id, "object": s.object, "operation": s.operation, "rows": s.rows}
                   for s in manifest.steps if selected is None or s.id in selected],
+        "files": size_summary(manifest.sources),  # what the binary fields send, before any of it is sent
     })
     status, error, exit_code = "succeeded", None, 0
     try:
