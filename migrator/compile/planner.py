@@ -321,8 +321,10 @@ class _Compiler:
                 self._write(node_id + REST_SUFFIX, spec, chunk.with_rows(chunk.rows[by_rest]), columns)
                 chunk = chunk.with_rows(chunk.rows[~by_rest])
         if node_id not in self.writers:
-            self.writers[node_id] = PartWriter(self.staging / node_id.replace(":", "."), columns,
-                                               max_rows=spec.part_rows, max_bytes=spec.part_bytes)
+            by_rest = node_id.endswith(REST_SUFFIX)  # files too big for a ZIP batch: rest-0001.csv beside the parts
+            folder = node_id.removesuffix(REST_SUFFIX).replace(":", ".")
+            self.writers[node_id] = PartWriter(self.staging / folder, columns, max_rows=spec.part_rows,
+                                               max_bytes=spec.part_bytes, prefix="rest" if by_rest else "part")
         rows = chunk.rows
         self.writers[node_id].write(rows, chunk.files.loc[rows.index], chunk.lines.loc[rows.index])
         return len(rows)
