@@ -11,17 +11,5 @@ if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "install-postgres.sh: need root (or sudo) to apt-get install postgresql" >&2
-        exit 1
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+"$(dirname "$0")/apt-install.sh" postgresql
 echo "installed: $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' ')"

@@ -84,7 +84,8 @@ def rows(seed: int = 15) -> tuple[list[dict[str, object]], list[dict[str, object
     for number in range(1, 31):
         city, country = rng.choice(CITIES)
         customers.append({
-            "cust_no": number, "cust_code": _code(number), "name": f"{COMPANIES[(number - 1) % len(COMPANIES)]} {rng.choice(FORMS)} {number}",
+            "cust_no": number, "cust_code": _code(number),
+            "name": f"{COMPANIES[(number - 1) % len(COMPANIES)]} {rng.choice(FORMS)} {number}",
             "sector": rng.choice(["T", "F", "M", None]),
             "revenue": _money(rng.randrange(10_000, 90_000_000) * 100) if number % 7 else None,
             "founded": datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randrange(25_000)),

@@ -106,5 +106,5 @@ def test_a_file_step_is_a_bulk1_step_and_its_folder_lies_in_the_project(tmp_path
     assert loaded.files_dir == tmp_path.resolve()
     text = plan.read_text().replace("name: f\n", "name: f\nsources: {files: ../elsewhere}\n")
     plan.write_text(text)
-    with pytest.raises(PlanError, match="the files folder .* is outside the plan's project"):
+    with pytest.raises(PlanError, match=r"the files folder .* is outside the plan's project"):
         load_plan(plan)
