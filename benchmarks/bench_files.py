@@ -20,6 +20,7 @@ import json
 import math
 import random
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -121,6 +122,8 @@ def main() -> None:
         print(f"ContentVersions in the org: {len(records):,}; read back {len(sample)}: {same} byte-identical")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS (org and client in this process): {peak:,.0f} MB")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)  # twice the files' size: the files and the org's database
 
 
 if __name__ == "__main__":
