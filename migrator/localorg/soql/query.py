@@ -163,7 +163,7 @@ class CompiledQuery:
                 yield pa.array([line for (line,) in chunk], pa.string())
                 continue
             segments = [pa.array(column, pa.string()) if index not in doubles else
-                        pc.binary_join_element_wise('"', pa.array(format_doubles(list(column)), pa.string()), '"', "")
+                        pc.binary_join_element_wise('"', format_doubles(column), '"', "")
                         for index, column in enumerate(zip(*chunk, strict=True))]
             yield pc.binary_join_element_wise(*segments, delimiter)
 
