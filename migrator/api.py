@@ -23,8 +23,9 @@ from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers, scan_headers
-from migrator.config import Target, load_targets, open_target, resolve_target
-from migrator.errors import ConfigError, Problem, UsageError
+from migrator.config import Target, load_targets, mask_key, open_target, resolve_target
+from migrator.errors import ConfigError, PlanError, Problem, UsageError
+from migrator.fake.checks import fake_problems
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
 from migrator.history.connect import Settings, settings_for
@@ -107,10 +108,13 @@ def validate(
 ) -> ValidateResult:
     """Check a plan: its schema, itself, its load graph and its object and field names against what
     the target is known to have, and with `check_sources` every source file read in full, all in one
-    pass. Raises PlanError with every problem (and warning) found."""
+    pass (generated sources and masks too: Faker providers, locales, date ranges). Raises PlanError
+    with every problem (and warning) found."""
     checked_against, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
     plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
                      allow_paths=tuple(allow_paths), extra_checks=(names,))
+    if problems := fake_problems(plan):
+        raise PlanError(problems)
     return ValidateResult(plan=plan, checked_sources=check_sources, target=checked_against)
 
 
@@ -145,18 +149,26 @@ def plan(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    scale: int = 1,
     target: str | None = None,
     allow_paths: tuple[Path, ...] = (),
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
 ) -> PlanResult:
-    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
-    _, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
+    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest.
+
+    `scale` multiplies generated sources; a plan with masks takes its secret from `target`'s
+    mask_secret_env or MIGRATOR_MASK_SECRET."""
+    config_dir = config_start(Path(plan_path), project_dir)
+    _, names = _names_check(target, env, config_dir)
     loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
                        allow_paths=tuple(allow_paths), extra_checks=(names,))
+    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=config_dir) \
+        if any(f.mask for s in loaded.objects for f in s.fields) else None
     out = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict), on_event)
+    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, scale=_scale(scale), mask_key=key),
+                            on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
 
 
@@ -195,6 +207,7 @@ def check(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    scale: int = 1,
     allow_paths: tuple[Path, ...] = (),
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
@@ -203,12 +216,17 @@ def check(
     on_event: Event | None = None,
 ) -> CheckResult:
     """The target-aware dry run: the plan against the target's describe (or `schema_files`), the
-    rows against its field rules, and, against a live org, its limits and the predicted outcome."""
+    rows against its field rules, and, against a live org, its limits and the predicted outcome
+    (masked fields compared as they would be sent, with the target's masking secret)."""
     if target is not None and schema_files:
         raise UsageError("check against a --target or against --schema files, not both")
     path = Path(plan_path)
+    environment = dict(env if env is not None else os.environ)
+    key = mask_key(target, env=environment, project_dir=config_start(path, project_dir)) \
+        if sources and _masks(path, variables, allow_paths) else None
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
-                           sources=sources, strict=strict, allow_paths=tuple(allow_paths))
+                           sources=sources, strict=strict, allow_paths=tuple(allow_paths), scale=_scale(scale),
+                           mask_key=key)
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()
@@ -218,6 +236,15 @@ def check(
                                               on_event=on_event)
 
 
+def _masks(plan_path: Path, variables: Mapping[str, str] | None, allow_paths: tuple[Path, ...]) -> bool:
+    """Whether the plan masks fields (a plan that does not load says nothing: its problems come later)."""
+    try:
+        plan = load_plan(plan_path, variables, allow_paths=tuple(allow_paths))
+    except PlanError:
+        return False
+    return any(f.mask for s in plan.objects for f in s.fields)
+
+
 # --- runs ------------------------------------------------------------------------------------
 
 
@@ -225,6 +252,12 @@ def run_options(max_retries: int, send_orphans: bool, concurrency: int) -> RunOp
     if max_retries < 0:
         raise UsageError("--max-retries must be 0 or more")
     return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency))
+
+
+def _scale(scale: int) -> int:
+    if scale < 1:
+        raise UsageError("--scale must be 1 or more")
+    return scale
 
 
 def run(
@@ -237,6 +270,7 @@ def run(
     select: tuple[str, ...] = (),
     max_retries: int = 3,
     strict: bool = False,
+    scale: int = 1,
     send_orphans: bool = False,
     concurrency: int = 4,
     resume: str | None = None,
@@ -263,6 +297,7 @@ def run(
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,
+        scale=_scale(scale),
         options=run_options(max_retries, send_orphans, concurrency),
         resume=resume,
         home=home,
@@ -299,6 +334,7 @@ def retry(
         target=target or (run_info.get("target") or {}).get("name"),
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
+        scale=int(run_info["options"].get("scale", 1)),
         options=run_options(max_retries, send_orphans, concurrency),
         retry_of=original.run_id,
         home=home,

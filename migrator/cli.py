@@ -35,6 +35,8 @@ FORMAT = click.option(
     show_default=True,
     help="Output tables for people, or one JSON document for scripts.",
 )
+SCALE = click.option("--scale", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Multiply the row counts of generated sources (the first rows stay the same).")
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
 )
@@ -192,6 +194,16 @@ def _plan_table(result: api.PlanResult) -> Table:
     return table
 
 
+def _fake_lines(manifest: Any) -> list[str]:
+    """Which sources were generated and which fields masked (with the masking key's id)."""
+    lines = [f"Generated {s.step}: {s.generated['rows']:,} rows (seed {s.generated['seed']})"
+             for s in manifest.sources if s.generated]
+    masked = [f"{s.step}.{name} ({how})" for s in manifest.sources for name, how in s.masked.items()]
+    if masked:
+        lines.append(f"Masked (key {manifest.fake.get('mask_key_id', '?')}): {', '.join(masked)}")
+    return lines
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -202,7 +214,9 @@ def _plan_table(result: api.PlanResult) -> Table:
 )
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
-@NAMES_TARGET
+@SCALE
+@click.option("--target", "-t", help="Check object and field names against what this target is known to have, "
+              "and key the masks with the secret its mask_secret_env names (default: the target a run would use).")
 @VARS
 @ALLOW_PATH
 @FORMAT
@@ -211,6 +225,7 @@ def plan(
     out_dir: Path | None,
     strict: bool,
     graph: str | None,
+    scale: int,
     target: str | None,
     var_pairs: tuple[str, ...],
     allow_paths: tuple[Path, ...],
@@ -231,6 +246,7 @@ def plan(
                 out_dir=out_dir,
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
+                scale=scale,
                 target=target,
                 allow_paths=allow_paths,
                 on_event=on_event if output_format == "text" else None,
@@ -246,6 +262,8 @@ def plan(
             totals = manifest.totals()
             out.print(Text.assemble(f"Wrote {totals['parts']} part(s) to ", (str(result.out_dir), "bold")))
             _print_source_warnings(out, manifest, result.out_dir / MANIFEST_FILE)
+            for line in _fake_lines(manifest):
+                out.print(line, markup=False)
             if manifest.rejects:
                 out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),
                                         f": see {result.out_dir / 'rejects.csv'}"))
@@ -323,6 +341,7 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).")
 @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
+@SCALE
 @click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
 @click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra org schema file for a local target (custom objects and fields; repeatable).")
@@ -332,9 +351,10 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Send only rows that differ from the target's current values; the rest are 'unchanged'.")
 @VARS
 @_execution_options
-def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
-        schema_files: tuple[Path, ...], no_check: bool, changed_only: bool, var_pairs: tuple[str, ...],
-        target: str | None, max_retries: int, send_orphans: bool, concurrency: int, allow_paths: tuple[Path, ...],
+def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
+        api_version: str | None, schema_files: tuple[Path, ...], no_check: bool, changed_only: bool,
+        var_pairs: tuple[str, ...], target: str | None, max_retries: int, send_orphans: bool, concurrency: int,
+        allow_paths: tuple[Path, ...],
         home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
     it against the target's describe."""
@@ -342,7 +362,7 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
-        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
+        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
         send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
         changed_only=changed_only, home=home, allow_paths=allow_paths, on_event=progress))
 
@@ -453,12 +473,13 @@ def jobs(
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@SCALE
 @VARS
 @ALLOW_PATH
 @HOME
 @FORMAT
 def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
-          strict: bool, var_pairs: tuple[str, ...], allow_paths: tuple[Path, ...], home: Path,
+          strict: bool, scale: int, var_pairs: tuple[str, ...], allow_paths: tuple[Path, ...], home: Path,
           output_format: str) -> None:
     """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
     source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
@@ -475,7 +496,7 @@ def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], s
                     status.update("querying the target for the plan's keys...")
 
             result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
-                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, scale=scale,
                                allow_paths=allow_paths, home=home,
                                on_event=on_event if output_format == "text" else None)
         if output_format == "json":

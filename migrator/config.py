@@ -36,10 +36,11 @@ from migrator.client.auth import (
 from migrator.client.error_mapping import redact
 from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSession
 from migrator.errors import ConfigError
+from migrator.fake.masks import MaskKey
 from migrator.plan import project as plan_project
 
-__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "open_target",
-           "redact", "resolve_target"]
+__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "mask_key",
+           "open_target", "redact", "resolve_target"]
 
 CONFIG_FILE = plan_project.CONFIG_FILE
 LOCAL = "local"
@@ -50,7 +51,8 @@ LOCAL_DB_NAME = "local-org.db"
 TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets", "migrations"})
 MIGRATIONS_KEYS = frozenset({"dir", "history"})
 HISTORY_STORES = ("org", "file")
-COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description"})
+COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description", "mask_secret_env"})
+MASK_SECRET_ENV = "MIGRATOR_MASK_SECRET"  # the masking secret, unless the target names another variable
 KEYS_BY_AUTH: dict[str, frozenset[str]] = {
     "local": frozenset({"db", "schema"}),
     "token": frozenset({"instance_url", "access_token_env"}),
@@ -419,6 +421,23 @@ def resolve_target(name: str | None, *, cli_overrides: Mapping[str, Any], env: M
     if not re.fullmatch(r"\d{2}\.0", target.api_version):
         raise ConfigError(f"API version must look like 62.0, not {target.api_version!r}")
     return target
+
+
+def mask_key(name: str | None, *, env: Mapping[str, str], project_dir: Path) -> MaskKey | None:
+    """The masking secret for target `name` (chosen as `resolve_target` chooses): from the variable its
+    ``mask_secret_env`` names, else from ``MIGRATOR_MASK_SECRET``; None when neither is set. A target
+    that names a variable which is not set is an error: its masks would silently change.
+
+    Only the secret's source (a variable name) is ever shown; credentials are not needed for it."""
+    project = load_project_config(project_dir)
+    chosen = name or env.get("MIGRATOR_TARGET") or project.default_target or LOCAL
+    config = project.targets.get(chosen)
+    variable = (config.settings.get("mask_secret_env") if config else None) or MASK_SECRET_ENV
+    value = env.get(variable) or None
+    if value is None and config is not None and "mask_secret_env" in config.settings:
+        raise ConfigError(f"target '{chosen}' ({config.file.name}) takes its masking secret from the environment "
+                          f"variable {variable}, which is not set")
+    return MaskKey.from_text(value, variable) if value is not None else None
 
 
 # --- connecting -----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.config import Target, open_target
 from migrator.errors import PlanError, Problem
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan, unreported
 
 Event = Callable[[str, Mapping[str, object]], None]
@@ -49,6 +50,8 @@ class CheckOptions:
     sources: bool = True
     strict: bool = False
     allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
+    scale: int = 1  # generated sources, as `run --scale` makes them
+    mask_key: MaskKey | None = field(default=None, repr=False)  # masked fields are compared as they would be sent
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
         return CheckResult(**base, notes=("sources not read (--no-sources): no row checks and no prediction",))
     schema = target_check.schema
     manifest = compile_plan(plan, PlanOptions(out_dir=options.out_dir, strict=options.strict,
-                                              rules=step_rules(plan, schema)), on_event)
+                                              rules=step_rules(plan, schema), scale=options.scale,
+                                              mask_key=options.mask_key), on_event)
     rejects = _reject_examples(options.out_dir)
     if org is None:
         return CheckResult(**base, manifest=manifest, out_dir=options.out_dir, rejects=rejects,

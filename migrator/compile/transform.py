@@ -9,8 +9,8 @@ hierarchy levels) belong to the planner, which sees the whole step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ from migrator.plan.templating import Template, compile_template
 from migrator.plan.where import WhereFilter, compile_where
 
 CLEAR = convert.CLEAR
+MASKED = "(masked)"  # what rejects show instead of the real value of a masked field
+Mask = Callable[[pd.Series], pd.Series]
 _SALESFORCE_ID = r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$"
 # Salesforce's longest text field (Long and Rich Text Area) holds 131,072 characters, and Bulk API
 # takes at most 400,000 characters in one record: a longer value can only fail, so it is refused here.
@@ -54,6 +56,7 @@ class StepLayout:
     templates: Mapping[str, Template]
     where: WhereFilter | None
     rules: StepRules | None = None  # what the target accepts, when it is known (check/, run)
+    masks: Mapping[str, Mask] = field(default_factory=dict)  # field name -> its mask (see migrator.fake.masks)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -158,7 +161,7 @@ def _typed(values: pd.Series, field: FieldSpec) -> convert.Converted:
 def convert_field(
     frame: pd.DataFrame, field: FieldSpec, layout: StepLayout, variables: Mapping[str, str]
 ) -> convert.Converted:
-    """One field through the whole pipeline: raw -> map/default -> type -> length -> required -> null."""
+    """One field through the whole pipeline: raw -> map/default -> type -> mask -> length -> required -> null."""
     values, errors = _field_raw(frame, field, layout, variables)
     if field.value_map is not None:
         # a multi-select value is a list of items: each is mapped, as each is one picklist value
@@ -178,6 +181,14 @@ def convert_field(
         values[convertible] = typed.values
         errors = errors.copy()
         errors[convertible] = typed.errors
+    mask = layout.masks.get(field.name)
+    if mask is not None:
+        hidden = (values != "") & ~clear & (errors == "")
+        if hidden.all():
+            values = mask(values)
+        elif hidden.any():
+            values = values.copy()
+            values[hidden] = mask(values[hidden])
     if field.truncate is not None:
         values = values.mask(~clear, values.str.slice(0, field.truncate))
     if field.max_length is not None:
@@ -339,6 +350,8 @@ def transform_chunk(frame: pd.DataFrame, layout: StepLayout, variables: Mapping[
             result = convert_field(frame, field, layout, variables)
             out[field.name], errors[field.name] = result.values, result.errors
             raw[field.name] = _source_values(frame, field.source, False) if field.source else result.values
+            if field.name in layout.masks:  # rejects never show the real value of a masked field
+                raw[field.name] = pd.Series(MASKED, index=frame.index, dtype="str")
         for lookup in spec.lookups:
             columns = tuple(c for c in layout.lookup_columns if c.lookup is lookup)
             values, lookup_errors = convert_lookup(frame, lookup, columns)

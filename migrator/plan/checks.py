@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import Problem
+from migrator.plan.fakechecks import generation_problems
 from migrator.plan.model import DELETE_OPERATIONS, ObjectSpec
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.positions import PositionedDocument, format_path
@@ -126,6 +127,7 @@ def semantic_problems(ctx: PlanContext, overrides: Mapping[str, str]) -> list[Pr
         _check_fields(ctx, index, step)
         _check_lookups(ctx, index, step)
         _check_where(ctx, index, step)
+    generation_problems(ctx.steps, {**ctx.declared, **overrides}, ctx.add, ctx.doc.text_line)
     return ctx.problems
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from migrator.errors import PlanError, Problem
 from migrator.plan import checks, source_checks
 from migrator.plan.checks import PlanCheck, PlanContext
+from migrator.plan.fakebuild import build_generate, build_mask
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
     DEFAULT_PART_ROWS,
@@ -25,6 +26,7 @@ from migrator.plan.model import (
     FieldSpec,
     Location,
     LookupSpec,
+    MaskSpec,
     ObjectSpec,
     Plan,
     SourceSpec,
@@ -62,9 +64,14 @@ class _Builder:
         self.data: dict[str, Any] = doc.data  # type: ignore[assignment]
         self.defaults: dict[str, Any] = self.data.get("defaults", {})
         self.sources: dict[str, Any] = self.data.get("sources", {})
+        self.problems: list[Problem] = []  # found while building generated sources and masks
 
     def location(self, path: NodePath, *, key: bool = True) -> Location:
         return Location(self.file, self.doc.line_of(path, key=key), format_path(path))
+
+    def problem_at(self, path: NodePath, message: str, *, key: bool = False, hint: str | None = None) -> Problem:
+        return Problem(message, file=self.file, line=self.doc.line_of(path, key=key), path=format_path(path) or None,
+                       hint=hint)
 
     def inherited(self, raw: Mapping[str, Any], key: str, default: Any) -> Any:
         """The step's or field's own setting, else the plan default, else the built-in one."""
@@ -77,7 +84,7 @@ class _Builder:
         return ObjectSpec(
             object=raw["object"],
             name=raw.get("name", raw["object"]),
-            source=self.source(raw["source"], (*path, "source")),
+            source=self.source(raw["source"], (*path, "source"), raw.get("name", raw["object"])),
             operation=self.inherited(raw, "operation", "upsert"),
             fields=tuple(self.field(name, spec, (*path, "fields", name))
                          for name, spec in raw.get("fields", {}).items()),
@@ -105,9 +112,20 @@ class _Builder:
             return None
         return inherited
 
-    def source(self, raw: str | dict[str, Any], path: NodePath) -> SourceSpec:
+    def source(self, raw: str | dict[str, Any], path: NodePath, step: str) -> SourceSpec:
         spec = {"file": raw} if isinstance(raw, str) else raw
-        return SourceSpec(pattern=spec["file"],
+        if "generate" in spec:
+            generate, problems = build_generate(spec["generate"], (*path, "generate"), step, self.defaults,
+                                                self.problem_at, self.location)
+            self.problems += problems
+            if "file" in spec:
+                self.problems.append(self.problem_at((*path, "file"), "a source is a file or generated rows, "
+                                                     "not both: remove file or generate", key=True))
+            return SourceSpec(pattern=generate.display, location=self.location(path, key=False), generate=generate)
+        if "file" not in spec:
+            self.problems.append(self.problem_at(path, "a source needs file (a file name or glob) or generate "
+                                                 "(rows generated from the plan)"))
+        return SourceSpec(pattern=spec.get("file", ""),
                           encoding=spec.get("encoding", self.sources.get("encoding", "utf-8")),
                           delimiter=spec.get("delimiter", self.sources.get("delimiter", ",")),
                           location=self.location(path, key=False))
@@ -144,7 +162,13 @@ class _Builder:
             null=self.inherited(spec, "null", "leave"),
             record_type=record_type is not None,
             location=self.location(path),
+            mask=self.mask(spec["mask"], (*path, "mask")) if spec.get("mask") is not None else None,
         )
+
+    def mask(self, raw: object, path: NodePath) -> MaskSpec:
+        mask, problems = build_mask(raw, path, self.defaults, self.problem_at, self.location)
+        self.problems += problems
+        return mask
 
     def load_order_locations(self) -> dict[str, Location]:
         """Where each name of `load_order` is written (its group, for a name inside a list)."""
@@ -233,6 +257,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     doc = replace(doc, data=data)
     builder = _Builder(doc, file)
     steps = [(i, builder.step(i)) for i in range(len(data["objects"])) if i not in flaws.broken_steps]
+    problems += builder.problems
     declared = {name: str(value) for name, value in data.get("variables", {}).items()}
     overrides = {str(k): str(v) for k, v in (variables or {}).items()}
     sources_dir = (plan_path.parent / data.get("sources", {}).get("dir", ".")).resolve()
@@ -240,6 +265,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir,
                           roots=roots, flaws=flaws)
     problems += checks.semantic_problems(context, overrides)
+    problems += source_checks.generated_column_problems(context)
     problems += source_checks.path_problems(context)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
         problems += source_checks.source_problems(context, headers)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from migrator.errors import Problem
+from migrator.plan.fakespec import GenerateSpec, MaskSpec
+from migrator.plan.location import NOWHERE, Location
 
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
 FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist", "multipicklist", "email"]
@@ -45,28 +47,15 @@ DEFAULT_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
-class Location:
-    """Where a node was written: file, 1-based line, and its path inside the plan."""
-
-    file: str
-    line: int | None
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-
-NOWHERE = Location(file="<plan>", line=None, path="")
-
-
-@dataclass(frozen=True)
 class SourceSpec:
-    """A step's input: a file name or glob relative to the plan's sources directory."""
+    """A step's input: a file name or glob relative to the plan's sources directory, or, with
+    `generate`, rows generated from the plan itself (`pattern` is then `generate:<step>`)."""
 
     pattern: str
     encoding: str = "utf-8"
     delimiter: str = ","
     location: Location = NOWHERE
+    generate: GenerateSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +63,7 @@ class FieldSpec:
     """How one target field gets its value.
 
     Exactly one of `source` (a column), `value` (a constant) or `template` (sandboxed Jinja) is
-    set. Conversion order: read -> trim -> map/default -> record type -> type conversion ->
+    set. Conversion order: read -> trim -> map/default -> record type -> type conversion -> mask ->
     truncate/length -> the target's rules -> required -> null policy.
     """
 
@@ -97,6 +86,7 @@ class FieldSpec:
     null: NullPolicy = "leave"
     record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
     location: Location = NOWHERE
+    mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
 
 @dataclass(frozen=True)

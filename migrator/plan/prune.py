@@ -44,8 +44,10 @@ class Flaws:
 
 
 def _has_file(step: dict[str, Any]) -> bool:
+    """A source a step can be built with: a file name, `{file: ...}` or generated rows (`{generate: ...}`)."""
     source = step.get("source")
-    return isinstance(source, str) or (isinstance(source, dict) and isinstance(source.get("file"), str))
+    return isinstance(source, str) or (isinstance(source, dict) and (
+        isinstance(source.get("file"), str) or isinstance(source.get("generate"), dict)))
 
 
 def _related(a: NodePath, b: NodePath) -> bool:

@@ -29,6 +29,7 @@ PATTERN_HELP = {
         "or __ before a suffix such as __c)",
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "a valid name (letters, digits, '_', '.' and '-', no spaces)",
     r"^[A-Za-z][A-Za-z0-9_]*$": "a valid variable name (a letter, then letters, digits and '_')",
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "a valid column name (a letter or '_', then letters, digits and '_')",
 }
 
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "number": "a number",

@@ -64,7 +64,7 @@ def path_problems(ctx: PlanContext) -> list[Problem]:
                 f"({where})", hint=ALLOW_HINT)
     elif inside(ctx.sources_dir, roots):
         for index, step in ctx.steps:
-            if ctx.flaws.touches(("objects", index, "source")):
+            if ctx.flaws.touches(("objects", index, "source")) or step.source.generate is not None:
                 continue
             fixed = ctx.sources_dir / _fixed_part(step.source.pattern)
             if not inside(fixed, roots):
@@ -126,6 +126,21 @@ def _header_difference(header: list[str], columns: list[str]) -> str:
                                  extra and f"extra: {', '.join(extra)}") if x) or "order differs"
 
 
+def generated_column_problems(ctx: PlanContext) -> list[Problem]:
+    """A generated source's columns are known from the plan: what its step reads is checked always,
+    with or without the source files."""
+    start = len(ctx.problems)
+    for index, step in ctx.steps:
+        if step.source.generate is None:
+            continue
+        names = list(step.source.generate.column_names)
+        for path, column in _used_columns(ctx, index, step):
+            if column not in names:
+                ctx.add(path, f"column {column!r} is not one of the columns this step generates",
+                        hint=_columns_hint(column, names))
+    return ctx.problems[start:]
+
+
 def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Problem]:
     """Every column the plan reads checked against the headers of the files its sources match.
     `read_headers` comes from the compile stage, which knows how to read each kind of source.
@@ -135,8 +150,8 @@ def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Proble
         return []
     for index, step in ctx.steps:
         source_path: NodePath = ("objects", index, "source")
-        if ctx.flaws.touches(source_path) or index in ctx.outside:
-            continue
+        if ctx.flaws.touches(source_path) or index in ctx.outside or step.source.generate is not None:
+            continue  # a generated source's columns are in the plan: generated_column_problems checks them
         headers = read_headers(ctx.sources_dir, step.source, ctx.roots)
         if not headers:
             ctx.add(source_path, f"no source file matches {step.source.pattern!r} in {ctx.sources_dir}",

@@ -36,8 +36,9 @@ from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
 from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
-from migrator.config import Target, open_target, resolve_target
+from migrator.config import Target, mask_key, open_target, resolve_target
 from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 from migrator.plan.project import config_start
@@ -73,6 +74,7 @@ class RunRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     strict: bool = False
+    scale: int = 1  # --scale: generated sources make this many times their rows
     options: RunOptions = field(default_factory=RunOptions)
     resume: str | None = None
     retry_of: str | None = None
@@ -108,6 +110,7 @@ class _NewRun:
     selection: dict[str, RowSelection] | None
     retry_of: str | None
     allow_paths: tuple[Path, ...] = ()
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
 def _clients(api: ApiSession) -> dict[str, IngestClient]:
@@ -120,7 +123,15 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _prepare_new(request: RunRequest) -> _NewRun:
+def _mask_key(plan: Plan, target: str | None, config_dir: Path, env: Mapping[str, str]) -> MaskKey | None:
+    """The target's masking secret, for a plan that masks (None for one that does not), from the
+    migrator.toml the target itself is configured by."""
+    if not any(f.mask for s in plan.objects for f in s.fields):
+        return None
+    return mask_key(target, env=env, project_dir=config_dir)
+
+
+def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
@@ -135,7 +146,8 @@ def _prepare_new(request: RunRequest) -> _NewRun:
         allow_paths = allow_paths or _allowed(original_info)
     plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
     check_selection(plan, request.select)
-    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths)
+    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
+                   mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
 
 
 def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
@@ -144,12 +156,14 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
 
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock) -> Manifest:
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, scale: int = 1,
+             key: MaskKey | None = None) -> Manifest:
     """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
     load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
+                          scale=scale, mask_key=key)
     manifest = compile_plan(preflight.plan, options, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
@@ -187,13 +201,14 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
             "allow_paths": [str(p.resolve()) for p in new.allow_paths],
             "check": preflight.checked,
             "changed_only": changed_only,
+            "scale": request.scale,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock)
+                            clock, scale=request.scale, key=new.mask_key)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -208,7 +223,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
 
 
 def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
-              target: Target, clock: Clock) -> Manifest:
+              target: Target, clock: Clock, env: Mapping[str, str]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
@@ -219,9 +234,10 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
                              allow_paths=_allowed(info))
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
+    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
-                            bool(options.get("changed_only")), clock)
+                            bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -251,15 +267,16 @@ def execute(
     paths: RunPaths | None = None
     info: dict[str, Any] = {}
     new: _NewRun | None = None
+    environment = dict(env if env is not None else os.environ)
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
     else:
-        new = _prepare_new(request)
+        new = _prepare_new(request, environment)
     target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
-        env=dict(env if env is not None else os.environ),
+        env=environment,
         project_dir=_config_folder(request, info),
     )
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
@@ -269,7 +286,7 @@ def execute(
             paths, info, manifest = _start(request, new, started, emit, api, target, clock)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)

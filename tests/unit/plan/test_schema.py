@@ -75,7 +75,7 @@ def test_every_object_schema_rejects_unknown_keys():
 
 def test_every_pattern_is_explained_in_words():
     patterns = {node["pattern"] for _, node in _walk(plan_schema()) if isinstance(node.get("pattern"), str)}
-    assert len(patterns) == 3 and patterns <= set(PATTERN_HELP)
+    assert len(patterns) == 4 and patterns <= set(PATTERN_HELP)
 
 
 def _plan_with_every_level() -> dict:
