@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,19 +29,23 @@ from migrator.client.rest import RestClient
 
 JOB_COST_ROWS = 50_000
 PARALLEL_QUERIES = 4
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 @dataclass(frozen=True)
 class Fetch:
     """What to read: `columns` (SOQL field paths, the key first) of `object` where `key` is in `keys`.
-    `case_sensitive` keys match exactly; others (external ids) ignore case, as Salesforce does."""
+    `case_sensitive` keys match exactly; others (external ids) ignore case, as Salesforce does.
+    `stamp` is the object's SystemModstamp field (None: the object has none, and nothing read of it
+    is kept), `types` the describe type of each column (a kept column whose type changed is void)."""
 
     object: str
     key: str
     columns: tuple[str, ...]
     keys: Sequence[str]
     case_sensitive: bool = False
+    stamp: str | None = None
+    types: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,18 +91,34 @@ def read_page(data: bytes) -> pd.DataFrame:
                            convert_options=pacsv.ConvertOptions(
                                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                quoted_strings_can_be_null=False))
-    return table.to_pandas(types_mapper={pa.string(): _TEXT}.get)
+    return table.to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get)
+
+
+class KeptRecords(Protocol):
+    """Records kept from earlier reads (`record_cache.RecordCache`): answers a fetch from what is
+    still current and reads the rest with `read`."""
+
+    def fetch(self, wanted: Fetch, read: Callable[[Fetch], Fetched]) -> Fetched: ...
+
+    def save(self) -> None: ...
 
 
 class CurrentRecords:
-    """Reads current records from one org, remembering object sizes for the strategy choice."""
+    """Reads current records from one org, remembering object sizes for the strategy choice; with
+    `kept`, through the records kept from earlier reads (see `record_cache`)."""
 
     def __init__(self, bulk: Bulk2Client, rest: RestClient, timing: QueryTiming,
-                 on_query: Callable[[str], None] | None = None):
+                 on_query: Callable[[str], None] | None = None, kept: KeptRecords | None = None):
         self.bulk, self.rest, self.timing = bulk, rest, timing
         self.on_query = on_query or (lambda soql: None)
         self.sizes: dict[str, int] = {}
         self.queries = 0
+        self.kept = kept
+
+    def save(self) -> None:
+        """Keep what was read for the next comparison (nothing without `kept`)."""
+        if self.kept is not None:
+            self.kept.save()
 
     def size(self, object_name: str) -> int:
         if object_name not in self.sizes:
@@ -110,6 +131,11 @@ class CurrentRecords:
         return [read_page(data) for data in run_query(self.bulk, soql, self.timing)]
 
     def fetch(self, wanted: Fetch) -> Fetched:
+        if self.kept is not None and wanted.stamp is not None:
+            return self.kept.fetch(wanted, self._read)
+        return self._read(wanted)
+
+    def _read(self, wanted: Fetch) -> Fetched:
         keys = pd.Series(list(dict.fromkeys(k for k in wanted.keys if k)), dtype="str")
         folded = fold(keys, wanted.key, wanted.case_sensitive)
         select = f"SELECT {', '.join(wanted.columns)} FROM {wanted.object}"

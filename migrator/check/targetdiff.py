@@ -80,6 +80,14 @@ def _columns(step: StepEntry, obj: ObjectInfo) -> list[_Sent]:
     return out
 
 
+def fetch_of(obj: ObjectInfo, key: str, columns: tuple[str, ...], keys: list[str], case_sensitive: bool) -> Fetch:
+    """What to ask the org for: with the object's SystemModstamp and the columns' types, so that what
+    is read can be kept for the next comparison (`record_cache`)."""
+    stamp = obj.field("SystemModstamp")
+    types = tuple((c, info.type) for c in columns if (info := obj.field(c)) is not None)
+    return Fetch(obj.name, key, columns, keys, case_sensitive, stamp.name if stamp is not None else None, types)
+
+
 def _key_field(step: StepEntry, obj: ObjectInfo) -> tuple[str, bool]:
     key = step.key_column or "Id"
     info = obj.field(key)
@@ -117,8 +125,9 @@ class _ParentIds:
         have = pc.is_in(text(fold(wanted, name, sensitive)), value_set=keys).to_numpy(zero_copy_only=False)
         missing = wanted[~have]
         if len(missing):
-            fetched = self.records.fetch(Fetch(obj, name, (name, "Id"), missing.tolist(), sensitive))
-            self._add(obj, name, fetched.records)
+            fetch = fetch_of(info, name, (name, "Id"), missing.tolist(), sensitive) if info is not None else \
+                Fetch(obj, name, (name, "Id"), missing.tolist(), sensitive)
+            self._add(obj, name, self.records.fetch(fetch).records)
         return self._arrays(where)
 
 
@@ -198,8 +207,8 @@ def _read(group: _Group, records: CurrentRecords, with_ids: bool) -> pd.DataFram
     key = group.key
     targets = dict.fromkeys(c.target for columns in group.plans.values() for c in columns if c.target)
     select = (key, *(["Id"] if with_ids and key != "Id" else []), *[t for t in targets if t not in (key, "Id")])
-    return records.fetch(Fetch(group.obj.name, key, select, pd.concat(keys, ignore_index=True).tolist(),
-                               group.case_sensitive)).records
+    return records.fetch(fetch_of(group.obj, key, select, pd.concat(keys, ignore_index=True).tolist(),
+                                  group.case_sensitive)).records
 
 
 def _classify(group: _Group, parents: _ParentIds, planned: dict[tuple[str, str], pa.Array]) -> dict[str, StepDiff]:
