@@ -42,7 +42,7 @@ class Fetch:
     object: str
     key: str
     columns: tuple[str, ...]
-    keys: Sequence[str]
+    keys: Sequence[str] | pd.Series
     case_sensitive: bool = False
     stamp: str | None = None
     types: tuple[tuple[str, str], ...] = ()
@@ -56,6 +56,31 @@ class Fetched:
     records: pd.DataFrame
     strategy: str  # "in-lists" or "extract"
     queries: int
+
+
+TEXT = pa.large_string()
+
+
+def text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
+    """Values as an Arrow (large) string array, '' for nulls; zero-copy for Arrow-backed Series."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        array = values
+    elif isinstance(values, pd.Series):
+        array = pa.array(values) if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype) else pa.array(
+            values.to_numpy(dtype=object, na_value=""), TEXT)
+    else:
+        array = pa.array(values, TEXT)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != TEXT:
+        array = pc.cast(array, TEXT)
+    return pc.fill_null(array, "")
+
+
+def unique_keys(keys: Sequence[str] | pd.Series) -> pd.Series:
+    """The distinct non-empty keys, in their first order, as Arrow-backed text (no Python per key)."""
+    values = text(keys if isinstance(keys, pd.Series) else pd.Series(list(keys), dtype=TEXT_DTYPE))
+    return pd.Series(pc.unique(values.filter(pc.not_equal(values, ""))).cast(pa.string()), dtype=TEXT_DTYPE)
 
 
 def id18(ids: pd.Series) -> pd.Series:
@@ -136,7 +161,7 @@ class CurrentRecords:
         return self._read(wanted)
 
     def _read(self, wanted: Fetch) -> Fetched:
-        keys = pd.Series(list(dict.fromkeys(k for k in wanted.keys if k)), dtype="str")
+        keys = unique_keys(wanted.keys)
         folded = fold(keys, wanted.key, wanted.case_sensitive)
         select = f"SELECT {', '.join(wanted.columns)} FROM {wanted.object}"
         empty = pd.DataFrame({c: pd.Series(dtype="str") for c in (*wanted.columns, "__match")})
@@ -154,7 +179,7 @@ class CurrentRecords:
                 pages = [p for result in pool.map(self._pages, statements) for p in result]
         else:
             pages = self._pages(select)
-        wanted_keys = pa.array(folded.to_numpy(dtype=object), pa.string())
+        wanted_keys = text(folded)
         kept = []
         for page in pages:
             if page.empty:
@@ -162,7 +187,7 @@ class CurrentRecords:
             match = fold(page[wanted.key].astype("str"), wanted.key, wanted.case_sensitive)
             page = page.assign(__match=match)
             if not use_lists:  # an extract: keep the records of the keys asked for
-                asked = pc.is_in(pa.array(match.to_numpy(dtype=object), pa.string()), value_set=wanted_keys)
+                asked = pc.is_in(text(match), value_set=wanted_keys)
                 page = page[asked.to_numpy(zero_copy_only=False)]
             kept.append(page)
         records = pd.concat(kept, ignore_index=True) if kept else empty

@@ -37,8 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from migrator.check.compare import text
-from migrator.check.current import TEXT_DTYPE, Fetch, Fetched, fold
+from migrator.check.current import TEXT_DTYPE, Fetch, Fetched, fold, text, unique_keys
 from migrator.client.http import ApiSession
 from migrator.client.identity import fetch_identity
 from migrator.compile.files import atomic_write_bytes
@@ -71,6 +70,11 @@ class _Object:
     types: dict[str, str]
     lock: threading.Lock = field(default_factory=threading.Lock)
     changed: bool = False
+
+
+def _member(values: pd.Series, of: pd.Series) -> np.ndarray:
+    """`values.isin(of)` in Arrow (pandas compares Arrow strings one by one in Python)."""
+    return pc.is_in(text(values), value_set=text(of)).to_numpy(zero_copy_only=False) & values.notna().to_numpy()
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -137,53 +141,68 @@ class RecordCache:
             if column in kept.frame and kept.types.get(column, kind) != kind:
                 kept.frame = kept.frame.drop(columns=[column])
         full = tuple(dict.fromkeys((*wanted.columns, "Id", stamp)))
-        asked = pd.Series(pd.unique(pd.Series([k for k in wanted.keys if k], dtype="str")), dtype="str")
-        folded_asked = fold(asked, wanted.key, wanted.case_sensitive)
-        if wanted.key in kept.frame:
-            keys_kept = fold(kept.frame[wanted.key].fillna("").astype("str"), wanted.key, wanted.case_sensitive)
-            of_asked = keys_kept.isin(folded_asked).to_numpy() & kept.frame[wanted.key].notna().to_numpy()
-        else:
-            keys_kept, of_asked = None, np.zeros(len(kept.frame), dtype=bool)
-        usable = of_asked & kept.frame.reindex(columns=list(full)).notna().all(axis=1).to_numpy()
-        if not usable.any() or usable.sum() * 2 < len(asked):
+        asked = unique_keys(wanted.keys)
+        complete = kept.frame.reindex(columns=list(full)).notna().all(axis=1).to_numpy()
+        if not complete.any() or int(complete.sum()) * 2 < len(asked):  # too little kept: read it all at once
             fetched = read(replace(wanted, columns=full))
-            self._keep(kept, of_asked, fetched.records, full, types)
-            return Fetched(fetched.records[[*wanted.columns, "__match"]], fetched.strategy, fetched.queries)
+            found = fetched.records
+            gone = _missing(asked, found, wanted)
+            _keep(kept, found[list(full)], _rows_of(kept, wanted, gone) | _member(kept.frame["Id"], found["Id"]),
+                  full, types)
+            return Fetched(found[[*wanted.columns, "__match"]], fetched.strategy, fetched.queries)
         first = read(replace(wanted, columns=(wanted.key, stamp)))
-        assert keys_kept is not None
         now = first.records
-        unique = now[~now["__match"].duplicated(keep=False)]  # a key two records share is read in full
-        candidates = np.flatnonzero(usable)
-        at = pc.index_in(text(keys_kept.iloc[candidates]), value_set=text(unique["__match"]))
-        stamp_now = text(unique[stamp]).take(at)
-        same = pc.fill_null(pc.equal(stamp_now, text(kept.frame[stamp].iloc[candidates])), False)
-        valid = candidates[same.to_numpy(zero_copy_only=False)]
-        fresh_keys = pc.is_in(text(now["__match"]), value_set=text(keys_kept.iloc[valid]))
-        need = now.loc[~fresh_keys.to_numpy(zero_copy_only=False), wanted.key]
-        second = read(replace(wanted, columns=full, keys=need.tolist())) if len(need) else None
-        from_cache = kept.frame.iloc[valid][list(full)].reset_index(drop=True)
-        from_cache["__match"] = keys_kept.iloc[valid].to_numpy()
+        keys_kept = fold(kept.frame[wanted.key].fillna("").astype(TEXT_DTYPE), wanted.key, wanted.case_sensitive)
+        # each record the org has for the keys: where it is kept, and whether the kept row is its version now
+        at = pc.index_in(text(now["__match"]), value_set=text(keys_kept.where(pd.Series(complete), "")))
+        position = at.to_numpy(zero_copy_only=False)
+        found_kept = at.is_valid().to_numpy(zero_copy_only=False)
+        same = np.zeros(len(now), dtype=bool)
+        if found_kept.any():
+            spots = position[found_kept].astype(np.int64)
+            same[found_kept] = (text(now[stamp]).filter(pa.array(found_kept)).to_numpy(zero_copy_only=False) ==
+                                text(kept.frame[stamp]).take(pa.array(spots)).to_numpy(zero_copy_only=False))
+        same &= ~now["__match"].duplicated(keep=False).to_numpy()  # a key two records share is read in full
+        need = now.loc[~same, wanted.key]
+        second = read(replace(wanted, columns=full, keys=need)) if len(need) else None
+        from_kept = kept.frame.iloc[position[same].astype(np.int64)][list(full)].reset_index(drop=True)
+        from_kept["__match"] = now["__match"].to_numpy()[same]
         fresh = second.records if second is not None else _empty((*full, "__match"))
-        records = pd.concat([from_cache, fresh[[*full, "__match"]]], ignore_index=True)
-        self._keep(kept, of_asked, records, full, types)
+        records = pd.concat([from_kept, fresh[[*full, "__match"]]], ignore_index=True) if len(fresh) else from_kept
+        gone = _missing(asked, now, wanted)
+        if len(fresh) or len(gone):
+            replaced = _rows_of(kept, wanted, gone)
+            replaced[position[found_kept & ~same].astype(np.int64)] = True
+            _keep(kept, fresh[list(full)], replaced | _member(kept.frame["Id"], fresh["Id"]), full, types)
         queries = first.queries + (second.queries if second is not None else 0)
         return Fetched(records[[*wanted.columns, "__match"]], "cache+" + first.strategy, queries)
 
-    @staticmethod
-    def _keep(kept: _Object, replaced: np.ndarray, found: pd.DataFrame, columns: tuple[str, ...],
-              types: dict[str, str]) -> None:
-        """Replace the kept rows of the keys asked for (`replaced`) and of the records found by the
-        records found: each row whole, from one read (fields it was not read with are null)."""
-        found = found[list(columns)]
-        frame = kept.frame
-        stale = replaced | frame["Id"].isin(found["Id"]).to_numpy()
-        rest = frame[~stale]
-        merged = pd.concat([rest, found.astype(TEXT_DTYPE)], ignore_index=True) if len(rest) else \
-            found.astype(TEXT_DTYPE).reset_index(drop=True)
-        for column in merged.columns:
-            if merged[column].dtype != TEXT_DTYPE:
-                merged[column] = merged[column].astype(TEXT_DTYPE)
-        kept.frame = merged
-        kept.types.update({c: types.get(c, "") for c in columns})
-        kept.changed = True
 
+def _missing(asked: pd.Series, found: pd.DataFrame, wanted: Fetch) -> pd.Series:
+    """The folded keys asked for that the org no longer has (deleted, or their key changed)."""
+    folded = text(fold(asked, wanted.key, wanted.case_sensitive))
+    absent = pc.invert(pc.is_in(folded, value_set=text(found["__match"])))
+    return pd.Series(folded.filter(absent), dtype=pd.ArrowDtype(pa.large_string()))
+
+
+def _rows_of(kept: _Object, wanted: Fetch, folded_keys: pd.Series) -> np.ndarray:
+    """Which kept rows hold one of `folded_keys` in the key field."""
+    if not len(folded_keys) or wanted.key not in kept.frame:
+        return np.zeros(len(kept.frame), dtype=bool)
+    keys_kept = fold(kept.frame[wanted.key].fillna("").astype(TEXT_DTYPE), wanted.key, wanted.case_sensitive)
+    return _member(keys_kept, folded_keys)
+
+
+def _keep(kept: _Object, found: pd.DataFrame, replaced: np.ndarray, columns: tuple[str, ...],
+          types: dict[str, str]) -> None:
+    """Keep the records `found` (each row whole, from one read: fields it was not read with are
+    null), dropping the `replaced` rows: the older versions and the records no longer found."""
+    rest = kept.frame[~replaced]
+    found = found.astype(TEXT_DTYPE)
+    merged = pd.concat([rest, found], ignore_index=True) if len(rest) else found.reset_index(drop=True)
+    for column in merged.columns:
+        if merged[column].dtype != TEXT_DTYPE:
+            merged[column] = merged[column].astype(TEXT_DTYPE)
+    kept.frame = merged
+    kept.types.update({c: types.get(c, "") for c in columns})
+    kept.changed = True
