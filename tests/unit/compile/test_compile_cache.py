@@ -4,10 +4,9 @@ option compiles again, and what is copied is what a compile would have written."
 from pathlib import Path
 
 from migrator.compile.cache import compile_cached
+from migrator.compile.csvio import read_table
 from migrator.compile.planner import PlanOptions
 from migrator.plan.loader import load_plan
-
-from migrator.compile.csvio import read_table
 
 from .test_planner import write_plan
 
@@ -46,7 +45,7 @@ def test_a_changed_source_byte_compiles_again(tmp_path: Path):
     accounts.write_bytes(accounts.read_bytes().replace(b"Root", b"Roos"))  # one byte, same size
     _, hit = _compile(plan, tmp_path / "run2", cache)
     assert not hit
-    assert ["A1", "Roos"] == [row[:2] for row in rows_of(tmp_path / "run2", "Account") if row[0] == "A1"][0]
+    assert next(row[:2] for row in rows_of(tmp_path / "run2", "Account") if row[0] == "A1") == ["A1", "Roos"]
     _, hit = _compile(plan, tmp_path / "run3", cache)  # and that compile is the one kept now
     assert hit
 
