@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrator import __version__, api
-from migrator.compile.files import size_summary
+from migrator.compile.binary_files import size_summary
 from migrator.compile.manifest import MANIFEST_FILE
 from migrator.errors import Interrupted, MigratorError, PlanError
 

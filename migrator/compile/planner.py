@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from migrator.compile import hierarchy
+from migrator.compile.binary_files import REST_SUFFIX, FileResolver, FileStats, goes_by_rest
 from migrator.compile.csvio import PartWriter
 from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning
 from migrator.compile.fakeinputs import FakeInputs
 from migrator.compile.field_rules import StepRules
-from migrator.compile.files import REST_SUFFIX, FileResolver, FileStats, goes_by_rest
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
 from migrator.compile.manifest import (

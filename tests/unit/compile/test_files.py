@@ -11,7 +11,7 @@ import pytest
 
 from migrator.client.bulk1_batches import plan_zip_batches
 from migrator.client.rest_files import entity_json
-from migrator.compile.files import FileResolver, goes_by_rest, size_summary
+from migrator.compile.binary_files import FileResolver, goes_by_rest, size_summary
 from migrator.compile.manifest import SourceSummary
 from migrator.errors import LimitExceededError, PlanError
 from migrator.plan.loader import load_plan
