@@ -12,6 +12,7 @@ import pytest
 from migrator.client.bulk1_batches import plan_zip_batches
 from migrator.client.rest_files import entity_json
 from migrator.compile.binary_files import FileResolver, goes_by_rest, size_summary
+from migrator.compile.cache import cacheable
 from migrator.compile.manifest import SourceSummary
 from migrator.errors import LimitExceededError, PlanError
 from migrator.plan.loader import load_plan
@@ -108,3 +109,16 @@ def test_a_file_step_is_a_bulk1_step_and_its_folder_lies_in_the_project(tmp_path
     plan.write_text(text)
     with pytest.raises(PlanError, match=r"the files folder .* is outside the plan's project"):
         load_plan(plan)
+
+
+def test_a_plan_with_files_is_never_compiled_from_the_cache(tmp_path):
+    """The files' sizes decide how rows are batched and are not part of the cache's key."""
+    plan = _plan(tmp_path, """\
+        - object: ContentVersion
+          operation: insert
+          source: f.csv
+          fields: {Title: id, VersionData: {file: path}}
+        """)
+    assert not cacheable(load_plan(plan))
+    plan.write_text(plan.read_text().replace("VersionData: {file: path}", "Description: path"))
+    assert cacheable(load_plan(plan))
