@@ -136,13 +136,15 @@ def plan(
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
     target: str | None = None,
+    sources_dir: Path | None = None,
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
 ) -> PlanResult:
-    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
+    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest.
+    `sources_dir` reads the sources from another folder laid out like the plan's (an extract's)."""
     _, names = _names_check(target, env, project_dir)
-    loaded = load_plan(plan_path, variables, headers=read_headers, extra_checks=(names,))
+    loaded = load_plan(plan_path, variables, headers=read_headers, extra_checks=(names,), sources_dir=sources_dir)
     out = out_dir or default_plan_dir(loaded)
     manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
@@ -182,6 +184,7 @@ def check(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    sources_dir: Path | None = None,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
@@ -194,7 +197,7 @@ def check(
         raise UsageError("check against a --target or against --schema files, not both")
     path = Path(plan_path)
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
-                           sources=sources, strict=strict)
+                           sources=sources, strict=strict, sources_dir=sources_dir)
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()
@@ -227,6 +230,7 @@ def run(
     resume: str | None = None,
     check: bool = True,
     changed_only: bool = False,
+    sources_dir: Path | None = None,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     on_event: Event | None = None,
@@ -237,7 +241,8 @@ def run(
 
     When the target serves describe, the plan is first checked against it (`check=False` skips
     this) and nothing is sent if it would fail; `changed_only` sends only the rows that differ from
-    the target's current values (as `skip_unchanged: true` does for a step)."""
+    the target's current values (as `skip_unchanged: true` does for a step). `sources_dir` reads the
+    sources from another folder laid out like the plan's (what `extract --out DIR` wrote)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -251,6 +256,7 @@ def run(
         project_dir=project_dir,
         check=check,
         changed_only=changed_only,
+        sources_dir=Path(sources_dir) if sources_dir else None,
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 
@@ -277,6 +283,7 @@ def retry(
     request = RunRequest(
         plan_path=plan_file,
         target=target or (run_info.get("target") or {}).get("name"),
+        sources_dir=Path(run_info["sources_dir"]) if run_info.get("sources_dir") and not plan_path else None,
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
         options=run_options(max_retries, send_orphans, concurrency),

@@ -37,6 +37,9 @@ FORMAT = click.option(
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
 )
+SOURCES_DIR = click.option(
+    "--sources-dir", "sources_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Read the sources from this folder (laid out like the plan's sources.dir, e.g. `extract --out DIR`).")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -177,6 +180,7 @@ def _plan_table(result: api.PlanResult) -> Table:
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
 @NAMES_TARGET
+@SOURCES_DIR
 @VARS
 @FORMAT
 def plan(
@@ -185,6 +189,7 @@ def plan(
     strict: bool,
     graph: str | None,
     target: str | None,
+    sources_dir: Path | None,
     var_pairs: tuple[str, ...],
     output_format: str,
 ) -> None:
@@ -204,6 +209,7 @@ def plan(
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
                 target=target,
+                sources_dir=sources_dir,
                 on_event=on_event if output_format == "text" else None,
             )
         manifest = result.manifest
@@ -297,12 +303,13 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Do not check the plan against the target's describe before sending.")
 @click.option("--changed-only", is_flag=True,
               help="Send only rows that differ from the target's current values; the rest are 'unchanged'.")
+@SOURCES_DIR
 @VARS
 @_execution_options
 def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
-        schema_files: tuple[Path, ...], no_check: bool, changed_only: bool, var_pairs: tuple[str, ...],
-        target: str | None, max_retries: int, send_orphans: bool, concurrency: int, home: Path,
-        output_format: str) -> None:
+        schema_files: tuple[Path, ...], no_check: bool, changed_only: bool, sources_dir: Path | None,
+        var_pairs: tuple[str, ...], target: str | None, max_retries: int, send_orphans: bool, concurrency: int,
+        home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
     it against the target's describe."""
     if plan_file is None and resume is None:
@@ -311,7 +318,7 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
         variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
         send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
-        changed_only=changed_only, home=home, on_event=progress))
+        changed_only=changed_only, sources_dir=sources_dir, home=home, on_event=progress))
 
 
 @cli.command()
@@ -420,11 +427,12 @@ def jobs(
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@SOURCES_DIR
 @VARS
 @HOME
 @FORMAT
 def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
-          strict: bool, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+          strict: bool, sources_dir: Path | None, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
     """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
     source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
     Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
@@ -440,7 +448,8 @@ def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], s
                     status.update("querying the target for the plan's keys...")
 
             result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
-                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, home=home,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict,
+                               sources_dir=sources_dir, home=home,
                                on_event=on_event if output_format == "text" else None)
         if output_format == "json":
             _emit_json(result.to_json())

@@ -47,6 +47,7 @@ class CheckOptions:
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: bool = True
     strict: bool = False
+    sources_dir: Path | None = None  # the sources in another folder laid out like the plan's
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,13 @@ def check_against_files(files: Iterable[Path], plan_path: Path, options: CheckOp
 
 
 def load_checked(plan_path: Path, source: SchemaSource, variables: Mapping[str, str], *,
-                 sources: bool) -> tuple[Any, TargetCheck]:
+                 sources: bool, sources_dir: Path | None = None) -> tuple[Any, TargetCheck]:
     """The plan and its check against the target. Plan problems and target problems are raised
     together (a PlanError); target problems alone are left in the TargetCheck for the caller."""
     target_check = TargetCheck(source)
     try:
         plan = load_plan(plan_path, variables, headers=read_headers if sources else None,
-                         extra_checks=(target_check,))
+                         extra_checks=(target_check,), sources_dir=sources_dir)
     except PlanError as exc:
         problems = list(dict.fromkeys([*exc.problems, *target_check.problems]))
         raise PlanError(sorted(problems, key=lambda p: (p.line or 0, p.path or ""))) from None
@@ -123,7 +124,8 @@ def load_checked(plan_path: Path, source: SchemaSource, variables: Mapping[str, 
 
 def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
            org: tuple[RestClient, CurrentRecords] | None, on_event: Event | None) -> CheckResult:
-    plan, target_check = load_checked(plan_path, source, options.variables, sources=options.sources)
+    plan, target_check = load_checked(plan_path, source, options.variables, sources=options.sources,
+                                      sources_dir=options.sources_dir)
     problems = tuple(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")))
     base = {"plan_name": plan.name, "target": source.source, "live": org is not None, "problems": problems}
     if not options.sources:

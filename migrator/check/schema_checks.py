@@ -125,6 +125,9 @@ class TargetCheck:
                 known = ", ".join(rt.developer_name for rt in obj.record_types) or "none"
                 self._add((*path, "record_type", "value"), f"{obj.name} has no record type {constant!r} "
                           f"(known: {known})", _hint(constant, [rt.developer_name for rt in obj.record_types]))
+        if step.field_spec(name) is not None and step.field_spec(name).user and (
+                info.type != "reference" or "User" not in info.reference_to):
+            self._add(path, f"user applies to a lookup to User; {obj.name}.{info.name} is {info.type}", key=True)
         return info
 
     def _check_key(self, obj: ObjectInfo, key: str, path: NodePath, what: str) -> None:

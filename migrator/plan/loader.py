@@ -26,6 +26,7 @@ from migrator.plan.model import (
     ObjectSpec,
     Plan,
     SourceSpec,
+    UserMapping,
 )
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.positions import PositionedDocument, format_path, load_positioned
@@ -86,6 +87,7 @@ class _Builder:
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
             skip_unchanged=bool(self.inherited(raw, "skip_unchanged", False)),
+            delete_where=raw.get("delete_where"),
             location=self.location(path, key=False),
         )
 
@@ -113,6 +115,10 @@ class _Builder:
         if record_type is not None:  # {record_type: COLUMN} or {record_type: {value: NAME}}
             spec = {**{k: v for k, v in spec.items() if k != "record_type"},
                     **(record_type if isinstance(record_type, dict) else {"from": record_type})}
+        user = spec.get("user")
+        if user is not None:  # {user: COLUMN} or {user: {value: USERNAME}}
+            spec = {**{k: v for k, v in spec.items() if k != "user"},
+                    **(user if isinstance(user, dict) else {"from": user})}
         field_type = spec.get("type", "string")
         formats = spec.get("format")
         if formats is None and field_type in ("date", "datetime"):
@@ -138,8 +144,17 @@ class _Builder:
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
             record_type=record_type is not None,
+            user=user is not None,
+            source_id=bool(spec.get("source_id", False)),
             location=self.location(path),
         )
+
+    def users(self) -> UserMapping:
+        raw: dict[str, Any] = self.data.get("users") or {}
+        where = self.location(("users",)) if "users" in self.data else Location(self.file, None, "")
+        return UserMapping(match=raw.get("match", "username"),
+                           map={str(k): str(v) for k, v in (raw.get("map") or {}).items()},
+                           default=_text(raw.get("default")), location=where)
 
     def lookup(self, name: str, raw: dict[str, Any], path: NodePath) -> LookupSpec:
         targets = (raw["to"],) if isinstance(raw["to"], str) else tuple(raw["to"])
@@ -183,8 +198,10 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
-              headers: HeaderReader | None = None, extra_checks: Sequence[PlanCheck] = ()) -> Plan:
+              headers: HeaderReader | None = None, extra_checks: Sequence[PlanCheck] = (),
+              sources_dir: Path | None = None) -> Plan:
     """Load and check a plan file. `variables` override the plan's declared variables (--var).
+    `sources_dir` reads the sources from another folder laid out like the plan's (an extract's).
 
     Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
     column the plan reads is checked against their headers. `extra_checks` (from later stages, such
@@ -213,7 +230,9 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     steps = [(i, builder.step(i)) for i in range(len(data["objects"])) if i not in broken]
     declared = {name: str(value) for name, value in data.get("variables", {}).items()}
     overrides = {str(k): str(v) for k, v in (variables or {}).items()}
-    sources_dir = (plan_path.parent / data.get("sources", {}).get("dir", ".")).resolve()
+    if sources_dir is None:
+        sources_dir = plan_path.parent / data.get("sources", {}).get("dir", ".")
+    sources_dir = Path(sources_dir).resolve()
     context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir)
     problems += checks.semantic_problems(context, overrides)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
@@ -235,6 +254,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         variables={**declared, **overrides},
         load_order=None if order is None else tuple(
             (entry,) if isinstance(entry, str) else tuple(entry) for entry in order),
+        users=builder.users(),
         checksum=hashlib.sha256(raw_bytes).hexdigest(),
         location=Location(file, 1, ""),
     )
