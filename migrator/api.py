@@ -24,6 +24,9 @@ from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.sources import read_headers
 from migrator.config import Target, load_targets, open_target, resolve_target
 from migrator.errors import ConfigError, UsageError
+from migrator.extract import extract_command
+from migrator.extract.extract_command import ExtractResult
+from migrator.extract.options import ExtractOptions
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
 from migrator.history.connect import Settings, settings_for
@@ -360,6 +363,49 @@ def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, obje
         if len(runs) >= limit:
             break
     return runs
+
+
+# --- extract, copy, delete ---------------------------------------------------------------------
+
+
+def extract(
+    plan_path: Path | str | None = None,
+    *,
+    source: str | None = None,
+    out_dir: Path | str | None = None,
+    select: tuple[str, ...] = (),
+    where: tuple[str, ...] = (),
+    limit: int | None = None,
+    pk_chunking: int | None = None,
+    id_ranges: int | None = None,
+    workers: int = 4,
+    page_rows: int = 100_000,
+    variables: Mapping[str, str] | None = None,
+    resume: str | None = None,
+    strict: bool = False,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> ExtractResult:
+    """Read the plan's records from the `source` org and write them as the plan's source files (into
+    its sources folder, or `out_dir`), sorted by key, with `extract_manifest.json`. `where` holds
+    `OBJECT=CONDITION` pairs (a subset: the objects that look up to it follow, the parents they need
+    come too), `limit` the records per root. `resume` (an extract id) finishes a stopped extract."""
+    if workers < 1 or page_rows < 1:
+        raise UsageError("--workers and --page-rows must be 1 or more")
+    if resume is not None and source is None:
+        source = (extract_command.resume_info(home, resume).get("source") or {}).get("name")
+    options = ExtractOptions(select=tuple(select), where=tuple(where), limit=limit, pk_chunking=pk_chunking,
+                             id_ranges=id_ranges, workers=workers, page_rows=page_rows,
+                             variables=dict(variables or {}))
+    timer = clock or Clock()
+    return extract_command.run_extract(
+        _target(source, env, project_dir), Path(plan_path) if plan_path else None, options,
+        out_dir=Path(out_dir) if out_dir else None, home=home, resume=resume,
+        timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep), emit=on_event or (lambda kind, data: None),
+        strict=strict)
 
 
 # --- remote jobs -----------------------------------------------------------------------------
