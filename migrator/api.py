@@ -24,7 +24,9 @@ from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.compile.sources import read_headers
 from migrator.config import Target, load_targets, open_target, resolve_target
 from migrator.errors import ConfigError, UsageError
-from migrator.extract import extract_command
+from migrator.extract import copy_command, delete_command, extract_command
+from migrator.extract.copy_command import CopyOptions, CopyResult
+from migrator.extract.delete_command import DeleteResult
 from migrator.extract.extract_command import ExtractResult
 from migrator.extract.options import ExtractOptions
 from migrator.history import admin as history_admin
@@ -406,6 +408,88 @@ def extract(
         out_dir=Path(out_dir) if out_dir else None, home=home, resume=resume,
         timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep), emit=on_event or (lambda kind, data: None),
         strict=strict)
+
+
+def copy(
+    plan_path: Path | str | None = None,
+    *,
+    source: str | None = None,
+    target: str | None = None,
+    select: tuple[str, ...] = (),
+    where: tuple[str, ...] = (),
+    limit: int | None = None,
+    clean: bool = False,
+    yes: bool = False,
+    hard_delete: bool = False,
+    pk_chunking: int | None = None,
+    id_ranges: int | None = None,
+    workers: int = 4,
+    variables: Mapping[str, str] | None = None,
+    max_retries: int = 3,
+    concurrency: int = 4,
+    strict: bool = False,
+    check: bool = True,
+    changed_only: bool = False,
+    resume: str | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> CopyResult:
+    """Copy the plan's records from the `source` org to the `target` org: an extract (whole objects,
+    or the subset `where`/`limit` select, with their closure) and a run of the plan on it, in one run
+    directory with one report. With `clean`, the subset's records in the target are found first (by
+    key, and each step's `delete_where`) and, only with `yes`, deleted before loading (`hard_delete`:
+    hardDelete); without `yes` the copy stops after listing them."""
+    if source is None and resume is None:
+        raise UsageError("copy needs --from (the org to copy from)")
+    if resume is not None:
+        info = read_json(copy_command.run_paths_for_copy(home, resume).root / copy_command.COPY_FILE)
+        source, target = source or info["from"], target or info["to"]
+        saved = info.get("options") or {}
+        extract_options = ExtractOptions.from_json(saved.get("extract") or {})
+        clean, hard_delete = bool(saved.get("clean")), bool(saved.get("hard"))
+        strict, check, changed_only = bool(saved.get("strict")), bool(saved.get("check", True)), \
+            bool(saved.get("changed_only"))
+    else:
+        extract_options = ExtractOptions(select=tuple(select), where=tuple(where), limit=limit,
+                                         pk_chunking=pk_chunking, id_ranges=id_ranges, workers=max(1, workers),
+                                         variables=dict(variables or {}))
+    options = CopyOptions(extract=extract_options, clean=clean, yes=yes, hard=hard_delete, check=check,
+                          strict=strict, changed_only=changed_only,
+                          run=run_options(max_retries, False, concurrency))
+    return copy_command.copy(Path(plan_path) if plan_path else None, _target(source, env, project_dir),
+                             _target(target, env, project_dir), options, home=home, resume=resume, clock=clock,
+                             emit=on_event)
+
+
+def delete(
+    plan_path: Path | str,
+    *,
+    target: str | None = None,
+    select: tuple[str, ...] = (),
+    yes: bool = False,
+    hard_delete: bool = False,
+    variables: Mapping[str, str] | None = None,
+    max_retries: int = 3,
+    concurrency: int = 4,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> DeleteResult:
+    """Delete the plan's records from the target, children first: the records of the keys its sources
+    hold, and those each step's `delete_where` selects. Without `yes`, a dry run: what would be
+    deleted is counted and listed, nothing is. `hard_delete` uses hardDelete (no recycle bin)."""
+    loaded = load_plan(plan_path, variables, headers=read_headers)
+    steps = delete_command.steps_of(loaded, tuple(select))
+    resolved = _target(target, env, project_dir)
+    with open_target(resolved, data_dir=home) as session:
+        return delete_command.delete(loaded, resolved, session, steps=steps, yes=yes, hard=hard_delete, home=home,
+                                     run_options=run_options(max_retries, False, concurrency), clock=clock,
+                                     emit=on_event)
 
 
 # --- remote jobs -----------------------------------------------------------------------------

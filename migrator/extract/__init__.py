@@ -6,4 +6,7 @@ One plan describes a dataset in both directions: `readback.py` reads a plan's st
 extract directory (`state.py`), `shape.py` and `write.py` turn pages into sorted source files, and
 `manifest.py` says what was written. `copy_command.py` runs an extract and a load in one run
 directory; `delete_command.py` deletes a plan's records (children first) by their keys.
+
+It sits above run (a copy is an extract, then a run; a delete is a run of a generated plan) beside
+history: it may import run, check, config, compile, plan, client and errors, and not history.
 """

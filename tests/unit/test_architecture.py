@@ -20,7 +20,7 @@ import migrator
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "api.py", "cli.py", "config.py", "errors.py"}
-STAGE_PACKAGES = {"plan", "compile", "check", "run", "client", "localorg", "history"}
+STAGE_PACKAGES = {"plan", "compile", "check", "run", "client", "localorg", "history", "extract"}
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
@@ -67,6 +67,9 @@ def test_the_import_contracts_hold():
     ("run/report.py", "import migrator.cli", "migrator.run is not allowed to import migrator.cli"),
     ("run/runner.py", "from migrator.history import states", "migrator.run is not allowed to import migrator.history"),
     ("history/states.py", "import migrator.api", "migrator.history is not allowed to import migrator.api"),
+    ("extract/soql.py", "from migrator.history import states",
+     "migrator.extract is not allowed to import migrator.history"),
+    ("run/runner.py", "from migrator.extract import soql", "migrator.run is not allowed to import migrator.extract"),
 ])
 def test_an_upward_import_breaks_a_contract(tmp_path, module, line, broken):
     result = _lint(_copy_with(tmp_path, module, line))
