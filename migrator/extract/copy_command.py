@@ -16,6 +16,7 @@ finishes the extract (without downloading finished pages again) and then the run
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from migrator.config import Target, open_target
 from migrator.errors import Interrupted, RunStateError, UsageError
 from migrator.extract import delete_command
 from migrator.extract.delete_command import DeleteResult
-from migrator.extract.extract_command import ExtractResult, check_outputs, extract, plan_for, prepare
+from migrator.extract.extract_command import ExtractResult, extract, plan_for, prepare
 from migrator.extract.options import ExtractOptions, StepFile
 from migrator.extract.state import ExtractPaths
 from migrator.plan.loader import load_plan
@@ -160,18 +161,22 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
         plan_path = Path(info["plan_file"])
     elif plan_path is None:
         raise UsageError("give a PLAN_FILE, or --resume RUN_ID")
-    plan = plan_for(plan_path, options.extract.variables)
     if source.name == target.name and source.local_db == target.local_db:
         raise UsageError(f"--from and --to name the same org ({source.name}): a copy needs two orgs")
     with open_target(source, data_dir=home) as from_session, open_target(target, data_dir=home) as to_session:
         if resume is None:
-            readbacks, _, _ = prepare(plan, from_session, source.name, options.extract)  # refuse before creating
             paths = RunPaths(runs_root(home) / new_run_id(now or datetime.now(UTC)))
-            paths.root.mkdir(parents=True)
+            try:  # a copy that cannot start leaves nothing behind
+                plan = plan_for(plan_path, options.extract.variables, paths.root / "sources")
+                prepare(plan, from_session, source.name, options.extract)
+            except BaseException:
+                shutil.rmtree(paths.root, ignore_errors=True)
+                raise
             atomic_write_json(paths.root / COPY_FILE, {
                 "plan_file": str(plan_path), "from": source.name, "to": target.name, "options": options.to_json(),
                 "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds")})
-            check_outputs(plan, readbacks, paths.root / "sources")
+        else:
+            plan = plan_for(plan_path, options.extract.variables, paths.root / "sources")
         if paths.run_info.exists():  # the extract was done and the run started: finish the run
             return _resume_run(paths, source, target, to_session, home, options, timer, notify)
         sources = paths.root / "sources"

@@ -160,7 +160,7 @@ class Downloader:
         path = folder / f"{_slug(unit.id)}-{name}.csv"
         rows = self.bulk2.download_query_result_page(url, path, job_id=unit.job_id)
         self.state.add_page(unit, name, path, rows)
-        self.emit("extract_rows", {"step": step, "rows": rows})
+        self.emit("extract_rows", {"step": step, "rows": rows, "page": f"{unit.id}/{name}"})
 
     def _pages_by_locator(self, unit: UnitState, step: str, folder: Path) -> None:
         """API versions before 58: pages one locator after another (a resumed unit reads them all again)."""
@@ -171,7 +171,7 @@ class Downloader:
             path = folder / f"{_slug(unit.id)}-p{index:05d}.csv"
             _write(path, page.data)
             self.state.add_page(unit, f"p{index:05d}", path, page.number_of_records)
-            self.emit("extract_rows", {"step": step, "rows": page.number_of_records})
+            self.emit("extract_rows", {"step": step, "rows": page.number_of_records, "page": f"{unit.id}/p{index:05d}"})
 
     # --- Bulk API 1.0 PK chunking -------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class Downloader:
         self.bulk1.download_query_result(unit.job_id, batch_id, result_id, path)
         rows = count_rows(path)
         self.state.add_page(unit, f"{batch_id}-{result_id}", path, rows)
-        self.emit("extract_rows", {"step": step, "rows": rows})
+        self.emit("extract_rows", {"step": step, "rows": rows, "page": f"{unit.id}/{batch_id}-{result_id}"})
 
 
 def _slug(unit_id: str) -> str:

@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from migrator.check.current import CurrentRecords, Fetch
 from migrator.check.describe import LiveDescribe
@@ -259,9 +262,33 @@ def extract(plan: Plan, session: ApiSession, target: str, options: ExtractOption
     return ExtractResult(paths.extract_id, paths.root, out_dir, document, tuple(files), strict=strict)
 
 
-def plan_for(plan_path: Path, variables: Mapping[str, str]) -> Plan:
-    """The plan, checked against itself only: its source files are what the extract writes."""
-    return load_plan(plan_path, variables)
+def _written_sources_dir(plan_path: Path) -> Path | None:
+    """The folder a plan names for its sources (None when the file cannot be read as YAML: loading it
+    then says why)."""
+    try:
+        data = yaml.safe_load(Path(plan_path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    folder = sources.get("dir", ".") if isinstance(sources, dict) else "."
+    return (Path(plan_path).parent / str(folder)).resolve()
+
+
+def plan_for(plan_path: Path, variables: Mapping[str, str], out_dir: Path | None = None) -> Plan:
+    """The plan, checked against itself only, reading its sources from `out_dir` (default: its own
+    sources folder): the files there are what the extract writes, so the folder may not exist yet (it
+    is created, and removed again if the plan is refused)."""
+    folder = Path(out_dir) if out_dir is not None else _written_sources_dir(plan_path)
+    if folder is None:
+        return load_plan(plan_path, variables)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return load_plan(plan_path, variables, sources_dir=folder)
+    except BaseException:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def resume_info(home: Path, extract_id: str) -> dict[str, Any]:
@@ -287,12 +314,27 @@ def run_extract(target: Target, plan_path: Path | None, options: ExtractOptions,
         options = ExtractOptions.from_json(info.get("options") or {})
     if plan_path is None:
         raise UsageError("give a PLAN_FILE, or --resume EXTRACT_ID")
-    plan = plan_for(plan_path, options.variables)
-    out = Path(out_dir) if out_dir is not None else plan.sources_dir
-    with open_target(target, data_dir=home) as session:
+    folder = Path(out_dir) if out_dir is not None else _written_sources_dir(plan_path)
+    fresh_folder = folder is not None and not folder.exists()
+    plan = plan_for(plan_path, options.variables, out_dir)
+    out = plan.sources_dir
+    try:
+        session_context = open_target(target, data_dir=home)
+        session = session_context.__enter__()
+    except BaseException:
+        if fresh_folder:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    with contextlib.ExitStack() as stack:
+        stack.push(session_context)
         if paths is None:
-            readbacks, _, _ = prepare(plan, session, target.name, options)  # refuse before creating anything
-            check_outputs(plan, readbacks, out)
+            try:  # refuse before creating anything
+                readbacks, _, _ = prepare(plan, session, target.name, options)
+                check_outputs(plan, readbacks, out)
+            except BaseException:
+                if fresh_folder:
+                    shutil.rmtree(out, ignore_errors=True)
+                raise
             paths = new_extract(extracts_root(home), now or datetime.now(UTC))
         try:
             return extract(plan, session, target.name, options, paths, out, timing=timing, emit=emit, now=now,
