@@ -127,7 +127,8 @@ def test_an_interrupted_extract_resumes_without_downloading_finished_pages(orgs:
 
 
 def test_fields_the_source_org_lacks_are_reported_before_anything_is_read(orgs: Orgs, tmp_path):
-    plan = orgs.plan().read_text(encoding="utf-8").replace("Phone: phone\n      Website", "Fax__c: phone\n      Website")
+    plan = orgs.plan().read_text(encoding="utf-8").replace("Phone: phone\n      Website",
+                                                           "Fax__c: phone\n      Website")
     broken = orgs.project / "plans" / "broken.yaml"
     broken.write_text(plan, encoding="utf-8")
     with pytest.raises(CheckFailed) as error:
