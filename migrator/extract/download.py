@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ log = logging.getLogger("migrator.extract")
 Event = Callable[[str, Mapping[str, object]], None]
 DEFAULT_PAGE_ROWS = 100_000
 DEFAULT_WORKERS = 4
+
+
+class Cancelled(Exception):
+    """The extract was stopped (Ctrl-C while writing): raised in the threads still reading."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,18 @@ class Downloader:
         self.bulk2 = Bulk2Client(session)
         self._bulk1: Bulk1Client | None = None
         self.pages = ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="extract-page")
+        self._cancelled = threading.Event()
 
     def close(self) -> None:
         self.pages.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        """Stop: queries and pages not started yet are not started (the state keeps what is done)."""
+        self._cancelled.set()
+
+    def _check(self) -> None:
+        if self._cancelled.is_set():
+            raise Cancelled("the extract was stopped")
 
     def __enter__(self) -> Downloader:
         return self
@@ -99,6 +113,7 @@ class Downloader:
 
     def run(self, query: Query) -> UnitState:
         """One unit to the end, by the unit's API."""
+        self._check()
         api = query.api
         unit = self.state.unit(query.unit, query.step, query.soql, api)
         if unit.done:
@@ -135,7 +150,8 @@ class Downloader:
         job_id = unit.job_id
         assert job_id is not None
         info = self.bulk2.wait_for_job(job_id, "query", clock=timing.clock, sleep=timing.sleep, timeout=timing.timeout,
-                                       poll_initial=timing.poll_initial, poll_max=timing.poll_max)
+                                       poll_initial=timing.poll_initial, poll_max=timing.poll_max,
+                                       on_poll=lambda _: self._check())
         if info.state != "JobComplete":
             raise JobFailedError(f"query job {info.state}: {info.error_message or 'no reason given'}",
                                  job_id=job_id, error_code=info.state)
@@ -157,6 +173,7 @@ class Downloader:
             self.bulk2.delete_job(job_id, "query")
 
     def _page(self, unit: UnitState, step: str, name: str, url: str, folder: Path) -> None:
+        self._check()
         path = folder / f"{_slug(unit.id)}-{name}.csv"
         rows = self.bulk2.download_query_result_page(url, path, job_id=unit.job_id)
         self.state.add_page(unit, name, path, rows)
@@ -188,7 +205,8 @@ class Downloader:
         assert job_id is not None and original_id is not None
         batches = wait_for_batches(client, job_id, lambda bs: query_batches_done(bs, original_id, True),
                                    clock=timing.clock, sleep=timing.sleep, timeout=timing.timeout,
-                                   poll_initial=timing.poll_initial, poll_max=max(timing.poll_max, 0.25))
+                                   poll_initial=timing.poll_initial, poll_max=max(timing.poll_max, 0.25),
+                                   on_poll=lambda _: self._check())
         done = result_batches(batches, original_id, True, job_id)
         total = sum(b.number_records_processed for b in done)
         self.state.update(unit, total=total)
@@ -205,6 +223,7 @@ class Downloader:
             client.close_job(job_id)
 
     def _result_set(self, unit: UnitState, step: str, batch_id: str, result_id: str, folder: Path) -> None:
+        self._check()
         assert unit.job_id is not None
         path = folder / f"{_slug(unit.id)}-{batch_id}-{result_id}.csv"
         self.bulk1.download_query_result(unit.job_id, batch_id, result_id, path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -185,15 +186,47 @@ def _frames(readback: StepReadBack, files: list[Path], id_keys: IdKeys, stats: S
         yield frame
 
 
+class _Readiness:
+    """Which steps have all their records, set from the thread that reads them; a failure there is kept
+    and wakes every waiter, so the writer stops and the failure is raised where the extract was called."""
+
+    def __init__(self, steps: Mapping[str, object]):
+        self.events = {name: threading.Event() for name in steps}
+        self.failure: BaseException | None = None
+
+    def set(self, step: str) -> None:
+        self.events[step].set()
+
+    def run(self, gather: Callable[[], object]) -> None:
+        try:
+            gather()
+        except BaseException as exc:  # re-raised by the writer's thread (raise_failure)
+            self.failure = exc
+        finally:
+            for event in self.events.values():
+                event.set()
+
+    def wait(self, step: str) -> None:
+        self.events[step].wait()
+        self.raise_failure()
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+
 def write_files(plan: Plan, readbacks: Mapping[str, StepReadBack], modes: Mapping[str, str], state: ExtractState,
                 out_dir: Path, session: ApiSession, timing: QueryTiming, memory_rows: int,
-                emit: Event) -> tuple[list[StepFile], list[WrittenFile], dict[str, ShapeStats]]:
-    """Every step's file, parents first (children's polymorphic lookups read their parents' keys)."""
+                emit: Event, wait: Callable[[str], None] = lambda step: None,
+                ) -> tuple[list[StepFile], list[WrittenFile], dict[str, ShapeStats]]:
+    """Every step's file, parents first (children's polymorphic lookups read their parents' keys), each
+    as soon as `wait(step)` says its records are all downloaded."""
     id_keys = IdKeys()
     records = CurrentRecords(Bulk2Client(session), RestClient(session), timing)
     order = [s for s in build_load_order(plan).processing_order if s in readbacks]
     files, written, stats = [], [], {}
     for name in order:
+        wait(name)
         readback = readbacks[name]
         emit("extract_writing", {"step": name, "file": readback.file})
         pages = list(state.files(name))
@@ -250,9 +283,20 @@ def extract(plan: Plan, session: ApiSession, target: str, options: ExtractOption
     with Downloader(session, state, download, emit) as downloader:
         gatherer = Gatherer(plan, readbacks, prefixes, downloader, state,
                             GatherOptions(pk_chunking=bool(options.pk_chunking), id_ranges=options.id_ranges))
-        modes = gatherer.run(selection)
-    files, written, stats = write_files(plan, readbacks, modes, state, out_dir, session, timing, options.memory_rows,
-                                        emit)
+        modes = gatherer.plan_modes(selection)
+        ready = _Readiness(readbacks)
+        reading = threading.Thread(target=ready.run, args=(lambda: gatherer.run(selection, on_ready=ready.set),),
+                                   name="extract-gather", daemon=True)
+        reading.start()
+        try:
+            files, written, stats = write_files(plan, readbacks, modes, state, out_dir, session, timing,
+                                                options.memory_rows, emit, wait=ready.wait)
+        except BaseException:
+            downloader.cancel()
+            reading.join()
+            raise
+        reading.join()
+        ready.raise_failure()
     document = manifest_file.build(plan, target, options, selection, readbacks, modes, files, written, stats,
                                    out_dir)
     manifest_file.write(out_dir, document)

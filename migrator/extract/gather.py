@@ -20,7 +20,8 @@ queries again and downloads only what it lacks.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from migrator.compile.graph import build_load_order
 from migrator.errors import UsageError
 from migrator.extract import soql
 from migrator.extract.chunks import read_chunk
-from migrator.extract.download import Downloader, Query
+from migrator.extract.download import Cancelled, Downloader, Query
 from migrator.extract.readback import StepReadBack
 from migrator.extract.state import ExtractState
 from migrator.plan.model import Plan
@@ -102,17 +103,46 @@ class Gatherer:
                 following.add(step)
         return restricted, following
 
-    def run(self, selection: Selection) -> dict[str, str]:
+    def plan_modes(self, selection: Selection) -> dict[str, str]:
+        """How each step will be read: its whole object, or as part of the subset."""
         restricted, following = self.restricted(selection)
-        subset = [s for s in self.order if s in restricted | following]
-        whole = [s for s in self.order if s not in subset]
-        self.modes = {s: (SUBSET if s in subset else WHOLE) for s in self.order}
-        queries = [q for s in whole for q in self._whole(s, selection.where.get(s))]
-        self.downloader.run_all(queries)
-        for step in subset:
-            self._down(step, selection, step in following)
-        self._up(subset)
-        return self.modes
+        self.modes = {s: (SUBSET if s in restricted | following else WHOLE) for s in self.order}
+        return dict(self.modes)
+
+    def run(self, selection: Selection, on_ready: Callable[[str], None] | None = None) -> dict[str, str]:
+        """Read every step's records; `on_ready(step)` once a step has all of them (whole objects as soon as
+        their queries are done, a subset's steps once its closure is complete), so files can be written
+        while the rest downloads."""
+        ready = on_ready or (lambda step: None)
+        _, following = self.restricted(selection)
+        self.plan_modes(selection)
+        subset = [s for s in self.order if self.modes[s] == SUBSET]
+        whole = [s for s in self.order if self.modes[s] == WHOLE]
+        errors: list[BaseException] = []
+        with ThreadPoolExecutor(max_workers=max(1, len(whole)), thread_name_prefix="extract-step") as pool:
+            futures = {pool.submit(self._read_whole, s, selection.where.get(s)): s for s in whole}
+            for future in futures:  # one step failing (or stopped) stops the others at their next page
+                future.add_done_callback(lambda done: self.downloader.cancel() if done.exception() else None)
+            try:
+                for step in subset:
+                    self._down(step, selection, step in following)
+                self._up(subset)
+                for step in subset:
+                    ready(step)
+            except BaseException as exc:
+                self.downloader.cancel()
+                errors.append(exc)
+            for future in as_completed(futures):
+                if future.exception() is None:
+                    ready(futures[future])
+                else:
+                    errors.append(future.exception())  # type: ignore[arg-type]
+        if errors:  # the failure that stopped the others, not their being stopped
+            raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+        return dict(self.modes)
+
+    def _read_whole(self, step: str, condition: str | None) -> None:
+        self.downloader.run_all(self._whole(step, condition))
 
     # --- whole objects -------------------------------------------------------------------------------
 

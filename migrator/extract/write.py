@@ -100,8 +100,17 @@ def _sorted(table: pa.Table, key: str | None, columns: list[str]) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in order]).select(columns)
 
 
+def _column(values: pd.Series) -> pa.ChunkedArray:
+    """A text column as Arrow strings, without copying when pandas already holds it in Arrow."""
+    array = values.array
+    if isinstance(getattr(array, "_pa_array", None), pa.ChunkedArray):
+        chunked = array._pa_array
+        return chunked if chunked.type == pa.string() else chunked.cast(pa.string())
+    return pa.chunked_array([pa.array(values.to_numpy(dtype=object), pa.string())])
+
+
 def _as_table(frame: pd.DataFrame, columns: list[str]) -> pa.Table:
-    return pa.table({c: pa.array(frame[c].to_numpy(dtype=object), pa.string()) for c in columns})
+    return pa.table({c: _column(frame[c]) for c in columns})
 
 
 class SortedWriter:
