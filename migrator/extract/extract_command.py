@@ -188,45 +188,67 @@ def _frames(readback: StepReadBack, files: list[Path], id_keys: IdKeys, stats: S
 
 class _Readiness:
     """Which steps have all their records, set from the thread that reads them; a failure there is kept
-    and wakes every waiter, so the writer stops and the failure is raised where the extract was called."""
+    and wakes the writer, so it stops and the failure is raised where the extract was called."""
 
     def __init__(self, steps: Mapping[str, object]):
-        self.events = {name: threading.Event() for name in steps}
+        self.ready: set[str] = set()
         self.failure: BaseException | None = None
+        self._changed = threading.Condition()
 
     def set(self, step: str) -> None:
-        self.events[step].set()
+        with self._changed:
+            self.ready.add(step)
+            self._changed.notify_all()
 
     def run(self, gather: Callable[[], object]) -> None:
         try:
             gather()
         except BaseException as exc:  # re-raised by the writer's thread (raise_failure)
-            self.failure = exc
+            with self._changed:
+                self.failure = exc
         finally:
-            for event in self.events.values():
-                event.set()
+            with self._changed:
+                self._changed.notify_all()
 
-    def wait(self, step: str) -> None:
-        self.events[step].wait()
-        self.raise_failure()
+    def first_ready(self, candidates: list[str]) -> str:
+        """The first of `candidates` whose records are all in (waiting for one if none is yet)."""
+        with self._changed:
+            while True:
+                self.raise_failure()
+                chosen = next((c for c in candidates if c in self.ready), None)
+                if chosen is not None:
+                    return chosen
+                self._changed.wait()
 
     def raise_failure(self) -> None:
         if self.failure is not None:
             raise self.failure
 
 
+def _key_parents(readbacks: Mapping[str, StepReadBack]) -> dict[str, set[str]]:
+    """The steps whose keys a step's polymorphic lookups read: written before it."""
+    by_object: dict[str, list[str]] = {}
+    for name, readback in readbacks.items():
+        by_object.setdefault(readback.object.lower(), []).append(name)
+    return {name: {parent for column in readback.columns if isinstance(column, PolymorphicColumn)
+                   for target in column.keys for parent in by_object.get(target.lower(), []) if parent != name}
+            for name, readback in readbacks.items()}
+
+
 def write_files(plan: Plan, readbacks: Mapping[str, StepReadBack], modes: Mapping[str, str], state: ExtractState,
                 out_dir: Path, session: ApiSession, timing: QueryTiming, memory_rows: int,
-                emit: Event, wait: Callable[[str], None] = lambda step: None,
+                emit: Event, first_ready: Callable[[list[str]], str] | None = None,
                 ) -> tuple[list[StepFile], list[WrittenFile], dict[str, ShapeStats]]:
-    """Every step's file, parents first (children's polymorphic lookups read their parents' keys), each
-    as soon as `wait(step)` says its records are all downloaded."""
+    """Every step's file, each as soon as `first_ready` says its records are all downloaded, after the
+    steps whose keys its polymorphic lookups read; the results come back in the plan's load order."""
     id_keys = IdKeys()
     records = CurrentRecords(Bulk2Client(session), RestClient(session), timing)
     order = [s for s in build_load_order(plan).processing_order if s in readbacks]
-    files, written, stats = [], [], {}
-    for name in order:
-        wait(name)
+    needs = _key_parents(readbacks)
+    pick = first_ready or (lambda candidates: candidates[0])
+    done: dict[str, tuple[StepFile, WrittenFile, ShapeStats]] = {}
+    while len(done) < len(order):
+        name = pick([s for s in order if s not in done and needs[s] <= set(done)])
         readback = readbacks[name]
         emit("extract_writing", {"step": name, "file": readback.file})
         pages = list(state.files(name))
@@ -244,11 +266,10 @@ def write_files(plan: Plan, readbacks: Mapping[str, StepReadBack], modes: Mappin
                               out_dir / readback.file, list(readback.names), key, encoding=readback.encoding,
                               delimiter=readback.delimiter, scratch=state.paths.scratch / name,
                               memory_rows=memory_rows, on_frame=remember)
-        files.append(StepFile(name, readback.object, result.path, result.rows, modes.get(name, "whole")))
-        written.append(result)
-        stats[name] = step_stats
+        done[name] = (StepFile(name, readback.object, result.path, result.rows, modes.get(name, "whole")), result,
+                      step_stats)
         emit("extract_written", {"step": name, "file": str(result.path), "rows": result.rows})
-    return files, written, stats
+    return [done[s][0] for s in order], [done[s][1] for s in order], {s: done[s][2] for s in order}
 
 
 def new_extract(root: Path, now: datetime) -> ExtractPaths:
@@ -290,7 +311,7 @@ def extract(plan: Plan, session: ApiSession, target: str, options: ExtractOption
         reading.start()
         try:
             files, written, stats = write_files(plan, readbacks, modes, state, out_dir, session, timing,
-                                                options.memory_rows, emit, wait=ready.wait)
+                                                options.memory_rows, emit, first_ready=ready.first_ready)
         except BaseException:
             downloader.cancel()
             reading.join()

@@ -251,3 +251,28 @@ def test_records_without_external_ids_travel_by_source_id_record_type_and_owner(
     assert again.exit_code == 0 and again.run.results["totals"]["created"] == 0
     assert orgs.b.count("Account") == 3 + 4 and orgs.b.count("Contact") == 2 and orgs.b.count("Task") == 2
     assert len(orgs.b.query("SELECT Id FROM Account WHERE Name LIKE 'B\\'s own%'")) == 4
+
+
+def test_copy_from_the_command_line(orgs: Orgs, monkeypatch):
+    from click.testing import CliRunner
+
+    from migrator.cli import cli
+
+    orgs.load_a()
+    monkeypatch.chdir(orgs.project)
+    for name, value in orgs.env.items():
+        monkeypatch.setenv(name, value)
+    shown = CliRunner().invoke(cli, ["copy", "plans/crm.yaml", "--from", "A", "--to", "B", "--where",
+                                     "Account=Industry = 'Finance'", "--clean"])
+    assert shown.exit_code == 0, shown.output
+    assert "Cleanup (dry run: nothing deleted)" in shown.output and "nothing was deleted or loaded" in shown.output
+    assert orgs.b.count("Account") == 0
+    done = CliRunner().invoke(cli, ["copy", "plans/crm.yaml", "--from", "A", "--to", "B", "--where",
+                                    "Account=Industry = 'Finance'", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    document = json.loads(done.output)
+    finance = {r["Legacy_Id__c"] for r in orgs.a.query("SELECT Legacy_Id__c FROM Account WHERE Industry = 'Finance'")}
+    copied = {r["Legacy_Id__c"] for r in orgs.b.query("SELECT Legacy_Id__c FROM Account")}
+    assert finance <= copied and document["run"]["totals"]["created"] == document["extract"]["rows"]
+    refused = CliRunner().invoke(cli, ["copy", "plans/crm.yaml", "--from", "A", "--to", "A"])
+    assert refused.exit_code == 2 and "same org" in refused.output
