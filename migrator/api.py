@@ -21,14 +21,16 @@ from migrator.client.bulk2_query import QueryTiming
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
-from migrator.compile.sources import read_headers
-from migrator.config import Target, load_targets, open_target, resolve_target
-from migrator.errors import ConfigError, UsageError
+from migrator.compile.shape import shape_problems
+from migrator.compile.sources import read_headers, scan_headers
+from migrator.config import Target, load_targets, mask_key, open_target, resolve_target
+from migrator.errors import ConfigError, PlanError, Problem, UsageError
 from migrator.extract import copy_command, delete_command, extract_command
 from migrator.extract.copy_command import CopyOptions, CopyResult
 from migrator.extract.delete_command import DeleteResult
 from migrator.extract.extract_command import ExtractResult
 from migrator.extract.options import ExtractOptions
+from migrator.fake.checks import fake_problems
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
 from migrator.history.connect import Settings, settings_for
@@ -39,6 +41,7 @@ from migrator.history.naming import Version
 from migrator.plan.checks import PlanCheck
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run import rundir
 from migrator.run.checkpoint import Checkpoint
 from migrator.run.executor import Clock, RunOptions
@@ -65,12 +68,17 @@ def default_plan_dir(plan: Plan, home: Path = DEFAULT_HOME) -> Path:
 
 @dataclass(frozen=True)
 class ValidateResult:
-    """A plan that passed every check (and, when `checked_sources`, its sources' headers too);
-    `target` names the target whose known objects and fields the names were checked against."""
+    """A plan that passed every check (and, when `checked_sources`, its source files too), with
+    what the checks found doubtful but not wrong (`plan.warnings`); `target` names the target whose
+    known objects and fields the names were checked against."""
 
     plan: Plan
     checked_sources: bool
     target: str | None = None
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.plan.warnings
 
 
 def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, **overrides: object) -> Target:
@@ -99,13 +107,19 @@ def validate(
     variables: Mapping[str, str] | None = None,
     check_sources: bool = False,
     target: str | None = None,
+    allow_paths: tuple[Path, ...] = (),
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
 ) -> ValidateResult:
-    """Check a plan (and with `check_sources`, its source headers), and its object and field names
-    against what the target is known to have. Raises PlanError with every problem."""
-    checked_against, names = _names_check(target, env, project_dir)
-    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None, extra_checks=(names,))
+    """Check a plan: its schema, itself, its load graph and its object and field names against what
+    the target is known to have, and with `check_sources` every source file read in full, all in one
+    pass (generated sources and masks too: Faker providers, locales, date ranges). Raises PlanError
+    with every problem (and warning) found."""
+    checked_against, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
+    plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
+                     allow_paths=tuple(allow_paths), extra_checks=(names,))
+    if problems := fake_problems(plan):
+        raise PlanError(problems)
     return ValidateResult(plan=plan, checked_sources=check_sources, target=checked_against)
 
 
@@ -140,18 +154,28 @@ def plan(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    scale: int = 1,
     target: str | None = None,
     sources_dir: Path | None = None,
+    allow_paths: tuple[Path, ...] = (),
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
 ) -> PlanResult:
     """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest.
-    `sources_dir` reads the sources from another folder laid out like the plan's (an extract's)."""
-    _, names = _names_check(target, env, project_dir)
-    loaded = load_plan(plan_path, variables, headers=read_headers, extra_checks=(names,), sources_dir=sources_dir)
+
+    `scale` multiplies generated sources; a plan with masks takes its secret from `target`'s
+    mask_secret_env or MIGRATOR_MASK_SECRET. `sources_dir` reads the sources from another folder
+    laid out like the plan's (an extract's)."""
+    config_dir = config_start(Path(plan_path), project_dir)
+    _, names = _names_check(target, env, config_dir)
+    loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
+                       allow_paths=tuple(allow_paths), extra_checks=(names,), sources_dir=sources_dir)
+    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=config_dir) \
+        if any(f.mask for s in loaded.objects for f in s.fields) else None
     out = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict), on_event)
+    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, scale=_scale(scale), mask_key=key),
+                            on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
 
 
@@ -174,7 +198,8 @@ def describe(
     names = list(objects)
     if plan_path is not None:
         names = describe_command.plan_objects(load_plan(plan_path, variables)) + names
-    result = describe_command.describe(_target(target, env, project_dir), names, data_dir=home)
+    config_dir = config_start(Path(plan_path), project_dir) if plan_path is not None else project_dir
+    result = describe_command.describe(_target(target, env, config_dir), names, data_dir=home)
     if out is not None:
         atomic_write_bytes(Path(out), result.text.encode("utf-8"))
     return result
@@ -190,6 +215,8 @@ def check(
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
     sources_dir: Path | None = None,
+    scale: int = 1,
+    allow_paths: tuple[Path, ...] = (),
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
@@ -197,18 +224,33 @@ def check(
     on_event: Event | None = None,
 ) -> CheckResult:
     """The target-aware dry run: the plan against the target's describe (or `schema_files`), the
-    rows against its field rules, and, against a live org, its limits and the predicted outcome."""
+    rows against its field rules, and, against a live org, its limits and the predicted outcome
+    (masked fields compared as they would be sent, with the target's masking secret)."""
     if target is not None and schema_files:
         raise UsageError("check against a --target or against --schema files, not both")
     path = Path(plan_path)
+    environment = dict(env if env is not None else os.environ)
+    key = mask_key(target, env=environment, project_dir=config_start(path, project_dir)) \
+        if sources and _masks(path, variables, allow_paths) else None
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
-                           sources=sources, strict=strict, sources_dir=sources_dir)
+                           sources=sources, strict=strict, allow_paths=tuple(allow_paths), scale=_scale(scale),
+                           mask_key=key, sources_dir=sources_dir)
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()
-    return check_command.check_against_target(_target(target, env, project_dir), path, options, data_dir=home,
+    resolved = _target(target, env, config_start(path, project_dir))
+    return check_command.check_against_target(resolved, path, options, data_dir=home,
                                               timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep),
                                               on_event=on_event)
+
+
+def _masks(plan_path: Path, variables: Mapping[str, str] | None, allow_paths: tuple[Path, ...]) -> bool:
+    """Whether the plan masks fields (a plan that does not load says nothing: its problems come later)."""
+    try:
+        plan = load_plan(plan_path, variables, allow_paths=tuple(allow_paths))
+    except PlanError:
+        return False
+    return any(f.mask for s in plan.objects for f in s.fields)
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -218,6 +260,12 @@ def run_options(max_retries: int, send_orphans: bool, concurrency: int) -> RunOp
     if max_retries < 0:
         raise UsageError("--max-retries must be 0 or more")
     return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency))
+
+
+def _scale(scale: int) -> int:
+    if scale < 1:
+        raise UsageError("--scale must be 1 or more")
+    return scale
 
 
 def run(
@@ -230,6 +278,7 @@ def run(
     select: tuple[str, ...] = (),
     max_retries: int = 3,
     strict: bool = False,
+    scale: int = 1,
     send_orphans: bool = False,
     concurrency: int = 4,
     resume: str | None = None,
@@ -238,15 +287,18 @@ def run(
     sources_dir: Path | None = None,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
     """Compile the plan into a new run directory and load it into the target (or resume a run).
 
-    When the target serves describe, the plan is first checked against it (`check=False` skips
-    this) and nothing is sent if it would fail; `changed_only` sends only the rows that differ from
-    the target's current values (as `skip_unchanged: true` does for a step). `sources_dir` reads the
+    The target is configured by the migrator.toml beside the plan (or above it); `project_dir` is
+    where it is looked for when there is no plan file (a resume of a run whose plan moved). When the
+    target serves describe, the plan is first checked against it (`check=False` skips this) and
+    nothing is sent if it would fail; `changed_only` sends only the rows that differ from the
+    target's current values (as `skip_unchanged: true` does for a step). `sources_dir` reads the
     sources from another folder laid out like the plan's (what `extract --out DIR` wrote)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
@@ -255,10 +307,12 @@ def run(
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,
+        scale=_scale(scale),
         options=run_options(max_retries, send_orphans, concurrency),
         resume=resume,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
         check=check,
         changed_only=changed_only,
         sources_dir=Path(sources_dir) if sources_dir else None,
@@ -276,6 +330,7 @@ def retry(
     concurrency: int = 4,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
@@ -291,10 +346,12 @@ def retry(
         sources_dir=Path(run_info["sources_dir"]) if run_info.get("sources_dir") and not plan_path else None,
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
+        scale=int(run_info["options"].get("scale", 1)),
         options=run_options(max_retries, send_orphans, concurrency),
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 

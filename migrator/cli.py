@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrator import __version__, api
+from migrator.compile.manifest import MANIFEST_FILE
 from migrator.errors import Interrupted, MigratorError, PlanError
 
 FORMAT = click.option(
@@ -34,12 +35,19 @@ FORMAT = click.option(
     show_default=True,
     help="Output tables for people, or one JSON document for scripts.",
 )
+SCALE = click.option("--scale", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Multiply the row counts of generated sources (the first rows stay the same).")
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
 )
 SOURCES_DIR = click.option(
     "--sources-dir", "sources_dir", type=click.Path(file_okay=False, path_type=Path),
     help="Read the sources from this folder (laid out like the plan's sources.dir, e.g. `extract --out DIR`).")
+ALLOW_PATH = click.option(
+    "--allow-path", "allow_paths", multiple=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+    help="Also let sources be read from DIR (by default only inside the plan's folder and its migrator.toml's; "
+         "repeatable).",
+)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -74,10 +82,24 @@ def _fail(exc: MigratorError, output_format: str) -> None:
             err.print(Text(f"{count} problem{'s' if count != 1 else ''} in the plan:", style="bold red"))
             for problem in exc.problems:
                 err.print(Text(f"  {problem}"))
+            _print_warnings(err, exc.warnings)
         else:
             label = "interrupted:" if isinstance(exc, Interrupted) else "error:"
             err.print(Text.assemble((label, "bold red"), " ", str(exc)))
     sys.exit(exc.exit_code)
+
+
+def _print_warnings(console: Console, warnings: Any) -> None:
+    for warning in warnings:
+        console.print(Text(f"  warning: {warning}", style="yellow"))
+
+
+def _print_source_warnings(console: Console, manifest: Any, manifest_file: Path) -> None:
+    """A compiled plan's source warnings: the first ones the manifest keeps, and how many more."""
+    _print_warnings(console, manifest.warnings)
+    if manifest.warning_count > len(manifest.warnings):
+        console.print(Text(f"  ... and {manifest.warning_count - len(manifest.warnings)} more warning(s): see "
+                           f"{manifest_file}", style="yellow"))
 
 
 def _guarded(output_format: str, action: Callable[[], int]) -> None:
@@ -107,17 +129,21 @@ NAMES_TARGET = click.option("--target", "-t", help="Check object and field names
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sources", "check_sources", is_flag=True, help="Also check every column against the source files.")
+@click.option("--sources", "check_sources", is_flag=True,
+              help="Also read every source file in full: columns, encoding, quoting.")
 @NAMES_TARGET
 @VARS
+@ALLOW_PATH
 @FORMAT
 def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs: tuple[str, ...],
-             output_format: str) -> None:
-    """Check PLAN_FILE against the plan schema and itself; report every problem with file:line."""
+             allow_paths: tuple[Path, ...], output_format: str) -> None:
+    """Check PLAN_FILE against the plan schema, itself, its load graph and the names the target is
+    known to have (and with --sources its source files); report every problem at once, each with
+    file:line."""
 
     def action() -> int:
         result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources,
-                              target=target)
+                              target=target, allow_paths=allow_paths)
         plan = result.plan
         if output_format == "json":
             _emit_json(
@@ -128,6 +154,7 @@ def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs
                     "checked_sources": check_sources,
                     "target": result.target,
                     "steps": [{"name": s.name, "object": s.object, "operation": s.operation} for s in plan.objects],
+                    "warnings": [w.as_dict() for w in result.warnings],
                 }
             )
         else:
@@ -135,6 +162,7 @@ def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs
             names = f"; names checked against {result.target}" if result.target else ""
             _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps"
                                            f"{names})"))
+            _print_warnings(_console(), result.warnings)
         return 0
 
     _guarded(output_format, action)
@@ -169,6 +197,16 @@ def _plan_table(result: api.PlanResult) -> Table:
     return table
 
 
+def _fake_lines(manifest: Any) -> list[str]:
+    """Which sources were generated and which fields masked (with the masking key's id)."""
+    lines = [f"Generated {s.step}: {s.generated['rows']:,} rows (seed {s.generated['seed']})"
+             for s in manifest.sources if s.generated]
+    masked = [f"{s.step}.{name} ({how})" for s in manifest.sources for name, how in s.masked.items()]
+    if masked:
+        lines.append(f"Masked (key {manifest.fake.get('mask_key_id', '?')}): {', '.join(masked)}")
+    return lines
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -179,18 +217,23 @@ def _plan_table(result: api.PlanResult) -> Table:
 )
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
-@NAMES_TARGET
+@SCALE
+@click.option("--target", "-t", help="Check object and field names against what this target is known to have, "
+              "and key the masks with the secret its mask_secret_env names (default: the target a run would use).")
 @SOURCES_DIR
 @VARS
+@ALLOW_PATH
 @FORMAT
 def plan(
     plan_file: Path,
     out_dir: Path | None,
     strict: bool,
     graph: str | None,
+    scale: int,
     target: str | None,
     sources_dir: Path | None,
     var_pairs: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
     output_format: str,
 ) -> None:
     """Dry run: compile PLAN_FILE into the exact Bulk API CSVs a run would send."""
@@ -208,8 +251,10 @@ def plan(
                 out_dir=out_dir,
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
+                scale=scale,
                 target=target,
                 sources_dir=sources_dir,
+                allow_paths=allow_paths,
                 on_event=on_event if output_format == "text" else None,
             )
         manifest = result.manifest
@@ -222,6 +267,9 @@ def plan(
             out.print(_plan_table(result))
             totals = manifest.totals()
             out.print(Text.assemble(f"Wrote {totals['parts']} part(s) to ", (str(result.out_dir), "bold")))
+            _print_source_warnings(out, manifest, result.out_dir / MANIFEST_FILE)
+            for line in _fake_lines(manifest):
+                out.print(line, markup=False)
             if manifest.rejects:
                 out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),
                                         f": see {result.out_dir / 'rejects.csv'}"))
@@ -249,6 +297,8 @@ def _run_output(result: api.RunResult, output_format: str) -> int:
         out.print(report.summary_table(result.results))
         for line in report.summary_lines(result.results, result.paths.root):
             out.print(Text(line))
+        if result.manifest is not None:
+            _print_source_warnings(out, result.manifest, result.paths.plan_dir / MANIFEST_FILE)
     return result.exit_code
 
 
@@ -272,6 +322,7 @@ def _execution_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Times a row that failed for a transient reason is sent again."),
         click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them."),
         click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once."),
+        ALLOW_PATH,
         HOME,
         FORMAT,
     ]):
@@ -296,6 +347,7 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).")
 @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
+@SCALE
 @click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
 @click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra org schema file for a local target (custom objects and fields; repeatable).")
@@ -306,9 +358,10 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
 @SOURCES_DIR
 @VARS
 @_execution_options
-def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
-        schema_files: tuple[Path, ...], no_check: bool, changed_only: bool, sources_dir: Path | None,
-        var_pairs: tuple[str, ...], target: str | None, max_retries: int, send_orphans: bool, concurrency: int,
+def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
+        api_version: str | None, schema_files: tuple[Path, ...], no_check: bool, changed_only: bool,
+        sources_dir: Path | None, var_pairs: tuple[str, ...], target: str | None, max_retries: int,
+        send_orphans: bool, concurrency: int, allow_paths: tuple[Path, ...],
         home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
     it against the target's describe."""
@@ -316,9 +369,9 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
-        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
+        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
         send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
-        changed_only=changed_only, sources_dir=sources_dir, home=home, on_event=progress))
+        changed_only=changed_only, sources_dir=sources_dir, home=home, allow_paths=allow_paths, on_event=progress))
 
 
 def _pk_chunk_size(value: str | None) -> int | None:
@@ -499,12 +552,12 @@ def delete(plan_file: Path, target: str | None, select: tuple[str, ...], yes: bo
               help="Plan file to recompile (default: the one the run used).")
 @_execution_options
 def retry(run_id: str | None, plan_file: Path | None, target: str | None, max_retries: int, send_orphans: bool,
-          concurrency: int, home: Path, output_format: str) -> None:
+          concurrency: int, allow_paths: tuple[Path, ...], home: Path, output_format: str) -> None:
     """Send again only the rows of RUN_ID (default: the last run) that were rejected, failed or skipped,
     recompiled from the current sources, after you fixed the data or the org."""
     _load(output_format, lambda progress: api.retry(
         run_id, plan_path=plan_file, target=target, max_retries=max_retries, send_orphans=send_orphans,
-        concurrency=concurrency, home=home, on_event=progress))
+        concurrency=concurrency, home=home, allow_paths=allow_paths, on_event=progress))
 
 
 @cli.command()
@@ -599,12 +652,15 @@ def jobs(
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@SCALE
 @SOURCES_DIR
 @VARS
+@ALLOW_PATH
 @HOME
 @FORMAT
 def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
-          strict: bool, sources_dir: Path | None, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+          strict: bool, scale: int, sources_dir: Path | None, var_pairs: tuple[str, ...],
+          allow_paths: tuple[Path, ...], home: Path, output_format: str) -> None:
     """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
     source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
     Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
@@ -620,8 +676,8 @@ def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], s
                     status.update("querying the target for the plan's keys...")
 
             result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
-                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict,
-                               sources_dir=sources_dir, home=home,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, scale=scale,
+                               sources_dir=sources_dir, allow_paths=allow_paths, home=home,
                                on_event=on_event if output_format == "text" else None)
         if output_format == "json":
             _emit_json(result.to_json())

@@ -43,11 +43,15 @@ class NameCheck:
         self.schema, self.complete = schema, complete
 
     def __call__(self, ctx: PlanContext) -> None:
-        for index, step in ctx.steps:
+        for index, step in ctx.steps:  # what a schema problem cut out (ctx.flaws) is not judged again
+            if ctx.flaws.touches(("objects", index, "object")):
+                continue
             obj = self._object(ctx, ("objects", index, "object"), step.object)
             if obj is not None and self.complete:
                 self._fields(ctx, index, step, obj)
             for lookup in step.lookups:
+                if ctx.flaws.touches(("objects", index, "lookups", lookup.field)):
+                    continue
                 raw_to = ctx.raw_step(index)["lookups"][lookup.field]["to"]
                 for position, target in enumerate(lookup.targets):
                     path = ("objects", index, "lookups", lookup.field, "to")
@@ -68,10 +72,11 @@ class NameCheck:
         here = ("objects", index)
         names = [((*here, "fields", f.name), f.name) for f in step.fields]
         names += [((*here, "lookups", lk.field), lk.field) for lk in step.lookups]
-        if step.external_id and step.external_id not in {f.name for f in step.fields}:
+        if step.external_id and step.external_id not in {f.name for f in step.fields} \
+                and not ctx.flaws.setting_cut(index, ctx.raw_step(index), "external_id"):
             names.append(((*here, "external_id"), step.external_id))
         for path, name in names:
-            if is_custom(name) or obj.field(name) is not None:
+            if is_custom(name) or obj.field(name) is not None or ctx.flaws.touches(path):
                 continue
             guess = closest(name, obj.fields)
             ctx.add(path, f"{obj.name} has no field {name!r}", key=path[-2] in ("fields", "lookups"),

@@ -29,6 +29,7 @@ from migrator.client.http import ApiSession
 from migrator.client.rest import RestClient
 from migrator.compile.field_rules import StepRules
 from migrator.compile.manifest import Manifest
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.errors import CheckFailed, NotFoundError, Problem
 from migrator.plan.loader import load_plan
@@ -55,19 +56,23 @@ def _serves_describe(live: LiveDescribe) -> bool:
 
 
 def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *, check: bool,
-                 target: str, plan: Plan | None = None, sources_dir: Path | None = None) -> RunPreflight:
+                 target: str, plan: Plan | None = None, allow_paths: tuple[Path, ...] = (),
+                 sources_dir: Path | None = None) -> RunPreflight:
     """`plan`, when the caller has loaded it already, spares loading it again when nothing is checked
-    (checking loads it again: the problems need the plan's positions). `sources_dir` reads the
+    (checking loads it again: the problems need the plan's positions). `allow_paths` are the folders
+    outside the plan's project its sources may be read from (`--allow-path`); `sources_dir` reads the
     sources from another folder laid out like the plan's (a copy's extract)."""
     live = LiveDescribe(RestClient(session), target)
     if check and _serves_describe(live):
-        checked, target_check = load_checked(plan_path, live, variables, sources=True, sources_dir=sources_dir)
+        checked, target_check = load_checked(plan_path, live, variables, sources=True, allow_paths=allow_paths,
+                                             sources_dir=sources_dir)
         if target_check.problems:
             raise CheckFailed(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")),
                               target=target)
         rules = _with_users(session, checked, step_rules(checked, target_check.schema))
         return RunPreflight(checked, rules, target_check.schema, True)
-    plan = plan or load_plan(plan_path, variables, headers=read_headers, sources_dir=sources_dir)
+    plan = plan or load_plan(plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths,
+                             sources_dir=sources_dir)
     needs_types = [s for s in plan.objects if any(f.record_type for f in s.fields)]
     if not needs_types:
         return RunPreflight(plan, _with_users(session, plan, None), None, False)

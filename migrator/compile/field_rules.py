@@ -21,9 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migrator.compile.convert import MAX_YEAR, MIN_YEAR, Converted, on_distinct
+from migrator.compile.convert import CLEAR, MAX_YEAR, MIN_YEAR, Converted, on_distinct
 
-CLEAR = "#N/A"
 # Patterns are RE2-friendly (pandas runs them in Arrow): no \s or \d.
 _EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 _PHONE = r"\+?[0-9 ().\-/#*]*[0-9][0-9 ().\-/#*]*(?:[ ]*(?:x|ext\.?|#)[ ]*[0-9]+)?"

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from migrator.compile.csvread import SourceWarning
 from migrator.errors import RunStateError
 
 MANIFEST_VERSION = 1
@@ -22,6 +23,7 @@ MISSING_PARENTS_FILE = "missing_parents.csv"
 UNCHANGED_FILE = "unchanged.csv"  # rows a changed-only load did not send: the target already has them
 UNCHANGED_COLUMNS = ("step", "step_id", "object", "source_file", "source_row", "key")
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
+MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (
     "step",
     "object",
@@ -108,6 +110,15 @@ class SourceSummary:
     levels: int
     lookups: tuple[LookupEntry, ...] = ()
     unchanged: int = 0  # source rows a changed-only load did not send (their pass-1 rows were unchanged)
+    masked: dict[str, str] = field(default_factory=dict)  # field -> its mask, e.g. "email (domain kept)"
+    generated: dict[str, Any] | None = None  # a generated source: rows, seed, locale, count or per + children
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("masked", "generated"):  # sources read from files, unmasked, look as they always did
+            if not data[key]:
+                data.pop(key)
+        return data
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,9 @@ class Manifest:
     missing_parents: int
     variables: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
+    fake: dict[str, Any] = field(default_factory=dict)  # Faker version, --scale, mask key id: never the secret
+    warnings: tuple[SourceWarning, ...] = ()  # the first MAX_WARNINGS; `warning_count` has them all
+    warning_count: int = 0
     manifest_version: int = MANIFEST_VERSION
     migrator_version: str = MIGRATOR_VERSION
 
@@ -147,11 +161,13 @@ class Manifest:
             },
             "strict": self.strict,
             "variables": self.variables,
+            **({"fake": self.fake} if self.fake else {}),
             "steps": [s.to_json() for s in self.steps],
-            "sources": [asdict(s) for s in self.sources],
+            "sources": [s.to_json() for s in self.sources],
             "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
             "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
             "unchanged": {"path": UNCHANGED_FILE, "rows": self.unchanged},
+            "warnings": {"count": self.warning_count, "shown": [asdict(w) for w in self.warnings]},
             "totals": self.totals(),
         }
 
@@ -227,6 +243,9 @@ def read_manifest(directory: Path) -> Manifest:
         missing_parents=data["missing_parents"]["rows"],
         variables=data.get("variables", {}),
         unchanged=(data.get("unchanged") or {}).get("rows", 0),
+        fake=data.get("fake", {}),
+        warnings=tuple(SourceWarning(**w) for w in data.get("warnings", {}).get("shown", ())),
+        warning_count=data.get("warnings", {}).get("count", 0),
         manifest_version=version,
         migrator_version=data["migrator_version"],
     )

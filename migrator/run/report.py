@@ -51,7 +51,8 @@ _STEP_DEFAULTS: dict[str, Any] = {
 }
 _SOURCE_DEFAULTS: dict[str, Any] = {"step": "", "object": "", "files": [], "source_rows": 0, "filtered": 0,
                                     "rejected": 0, "unchanged": 0, "to_send": 0, "sent": 0, "succeeded": 0,
-                                    "failed": 0, "skipped": 0, "in_flight": 0, "not_sent": 0, "selected": True}
+                                    "failed": 0, "skipped": 0, "in_flight": 0, "not_sent": 0, "selected": True,
+                                    "masked": {}, "generated": None}
 _TOTAL_KEYS = ("source_rows", "filtered", "rejected", "unchanged", "to_send", "sent", "succeeded", "created",
                "updated", "deleted", "failed", "skipped", "in_flight", "not_sent", "retried", "jobs")
 SHOWN_REASONS, SHOWN_CODES = 3, 5  # listed in the terminal caption; the rest are counted
@@ -104,6 +105,7 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
     data["options"] = dict(results.get("options") or {})
     data["files"] = dict(results.get("files") or {})
     data["top_errors"] = list(results.get("top_errors") or [])
+    data["fake"] = dict(results.get("fake") or {})
     data["reject_reasons"] = list(results.get("reject_reasons") or [])
     data.setdefault("status", "error")
     data.setdefault("run_id", "")

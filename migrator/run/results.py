@@ -137,6 +137,8 @@ def build_results(
                 **{kind: sum(s[kind] for s in mine) for kind in _OUTCOME_KEYS},
                 "missing_parents": summary.missing_parents,
                 "selected": bool(mine),
+                **({"masked": summary.masked} if summary.masked else {}),
+                **({"generated": summary.generated} if summary.generated else {}),
             }
         )
     chosen = [s for s in sources if s["selected"]]
@@ -169,6 +171,7 @@ def build_results(
         "error": error,
         "resume_command": resume_command,
         "options": run_info.get("options", {}),
+        **({"fake": manifest.fake} if manifest.fake else {}),
         "steps": steps,
         "sources": sources,
         "totals": totals,

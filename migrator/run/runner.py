@@ -34,11 +34,14 @@ from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
-from migrator.config import Target, open_target, resolve_target
+from migrator.config import Target, mask_key, open_target, resolve_target
 from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
 from migrator.run.executor import Clock, Executor, RunOptions
 from migrator.run.results import build_results, run_outcome
@@ -71,11 +74,13 @@ class RunRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     strict: bool = False
+    scale: int = 1  # --scale: generated sources make this many times their rows
     options: RunOptions = field(default_factory=RunOptions)
     resume: str | None = None
     retry_of: str | None = None
     home: Path = DEFAULT_HOME
-    project_dir: Path = Path(".")
+    project_dir: Path = Path(".")  # where migrator.toml is looked for (upward) when there is no plan file
+    allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
     check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
     changed_only: bool = False  # send only rows that differ from the target (--changed-only)
     sources_dir: Path | None = None  # read the sources from this folder, laid out like the plan's
@@ -86,10 +91,12 @@ class RunRequest:
 class RunResult:
     """A finished (or stopped) run: its directory and its `run_results.json` as a dict, whose
     totals add up to every row of the plan; `exit_code` is 0, 1 (rows failed or nothing was sent),
-    2 (could not run) or 130 (interrupted)."""
+    2 (could not run) or 130 (interrupted). `manifest` is the compiled plan that was sent (its
+    source warnings are shown with the summary, as `plan` shows them)."""
 
     paths: RunPaths
     results: dict[str, Any]
+    manifest: Manifest | None = None
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +111,8 @@ class _NewRun:
     variables: dict[str, str]
     selection: dict[str, RowSelection] | None
     retry_of: str | None
+    allow_paths: tuple[Path, ...] = ()
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
 def _clients(api: ApiSession) -> dict[str, IngestClient]:
@@ -116,28 +125,48 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _prepare_new(request: RunRequest) -> _NewRun:
+def _mask_key(plan: Plan, target: str | None, config_dir: Path, env: Mapping[str, str]) -> MaskKey | None:
+    """The target's masking secret, for a plan that masks (None for one that does not), from the
+    migrator.toml the target itself is configured by."""
+    if not any(f.mask for s in plan.objects for f in s.fields):
+        return None
+    return mask_key(target, env=env, project_dir=config_dir)
+
+
+def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
+    allow_paths = tuple(request.allow_paths)
     if request.retry_of is not None:
         original = run_paths(request.home, request.retry_of)
         check_retryable(original, resume_command(original.run_id, request.home))
         retry_of = original.run_id
-        variables = {**read_json(original.run_info).get("variables", {}), **variables}
+        original_info = read_json(original.run_info)
+        variables = {**original_info.get("variables", {}), **variables}
         selection = retry_selection(original)
-    plan = load_plan(request.plan_path, variables, headers=read_headers, sources_dir=request.sources_dir)
+        allow_paths = allow_paths or _allowed(original_info)
+    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths,
+                     sources_dir=request.sources_dir)
     check_selection(plan, request.select)
-    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of)
+    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
+                   mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
+
+
+def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The --allow-path folders a run was started with (a retry or a recompile reads the same files)."""
+    return tuple(Path(p) for p in (info.get("options") or {}).get("allow_paths", ()))
 
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock) -> Manifest:
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, scale: int = 1,
+             key: MaskKey | None = None) -> Manifest:
     """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
     load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
+                          scale=scale, mask_key=key)
     manifest = compile_plan(preflight.plan, options, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
@@ -153,7 +182,7 @@ def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: 
 def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
            clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
     preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
-                             plan=new.plan, sources_dir=request.sources_dir)
+                             plan=new.plan, allow_paths=new.allow_paths, sources_dir=request.sources_dir)
     changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / (request.run_id or new_run_id(now)))
     paths.root.mkdir(parents=True, exist_ok=request.run_id is not None)
@@ -173,15 +202,17 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "allow_paths": [str(p.resolve()) for p in new.allow_paths],
             "check": preflight.checked,
             "changed_only": changed_only,
+            "scale": request.scale,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock)
+                            clock, scale=request.scale, key=new.mask_key)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         _remove_run(paths, shared=request.run_id is not None)
@@ -208,7 +239,7 @@ def _remove_run(paths: RunPaths, *, shared: bool) -> None:
 
 
 def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
-              target: Target, clock: Clock) -> Manifest:
+              target: Target, clock: Clock, env: Mapping[str, str]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
@@ -217,12 +248,13 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     sources_dir = Path(info["sources_dir"]) if info.get("sources_dir") else None
     preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
                              check=bool(options.get("check", request.check)), target=target.name,
-                             sources_dir=sources_dir)
+                             allow_paths=_allowed(info), sources_dir=sources_dir)
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
+    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
-                            bool(options.get("changed_only")), clock)
+                            bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -252,16 +284,17 @@ def execute(
     paths: RunPaths | None = None
     info: dict[str, Any] = {}
     new: _NewRun | None = None
+    environment = dict(env if env is not None else os.environ)
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
     else:
-        new = _prepare_new(request)
+        new = _prepare_new(request, environment)
     target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
-        env=dict(env if env is not None else os.environ),
-        project_dir=request.project_dir,
+        env=environment,
+        project_dir=_config_folder(request, info),
     )
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
@@ -270,7 +303,7 @@ def execute(
             paths, info, manifest = _start(request, new, started, emit, api, target, clock)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
@@ -317,16 +350,25 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     atomic_write_json(paths.results, results)
     _write_report(paths)
     emit("run_done", {"status": results["status"], "run_id": paths.run_id})
-    return RunResult(paths=paths, results=results)
+    return RunResult(paths=paths, results=results, manifest=manifest)
+
+
+def _config_folder(request: RunRequest, info: Mapping[str, Any]) -> Path:
+    """Where the run's migrator.toml is looked for: beside its plan (then upward), as when it started."""
+    plan_file = request.plan_path or (Path(info["plan_file"]) if info.get("plan_file") else None)
+    return config_start(plan_file, request.project_dir)
 
 
 def _target_info(target: Target, api: ApiSession) -> dict[str, Any]:
-    """What the run records about its target: never a token or a password."""
+    """What the run records about its target, and the configuration file it came from: never a
+    token or a password."""
     return {
         "name": target.name,
         "kind": target.kind,
         "instance_url": api.instance_url,
         "api_version": target.api_version,
+        "description": target.describe(),
+        "config_file": target.config_file,
     }
 
 

@@ -142,7 +142,7 @@ def test_describe_and_check_commands_print_for_people(local_project):
     assert checked.exit_code == 1, checked.output
     assert "Predicted outcome on local" in checked.output
     assert "12 row(s) would be rejected before sending:" in checked.output
-    assert "data/crm/accounts.csv:15: Account.AnnualRevenue = '$2.4M': not a number" in checked.output
+    assert "data/crm/accounts.csv:16: Account.AnnualRevenue = '$2.4M': not a number" in checked.output
     assert "check against local: 12 row(s) would be refused" in checked.output
     offline = CliRunner().invoke(cli, ["check", "plans/crm.yaml", "--schema", "snap.yaml", "--schema",
                                        "plans/org/schema.yaml", "--no-sources", "--format", "json"])
