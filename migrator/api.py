@@ -518,7 +518,7 @@ def copy(
                           run=run_options(max_retries, False, concurrency))
     return copy_command.copy(Path(plan_path) if plan_path else None, _target(source, env, project_dir),
                              _target(target, env, project_dir), options, home=home, resume=resume, clock=clock,
-                             emit=on_event)
+                             emit=on_event, env=env, project_dir=project_dir)
 
 
 def delete(

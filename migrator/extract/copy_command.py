@@ -16,6 +16,7 @@ finishes the extract (without downloading finished pages again) and then the run
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ from typing import Any
 
 from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
+from migrator.compile.fakeinputs import FakeInputs
 from migrator.compile.sources import read_headers
-from migrator.config import Target, open_target
+from migrator.config import Target, mask_key, open_target
 from migrator.errors import Interrupted, RunStateError, UsageError
 from migrator.extract import delete_command
 from migrator.extract.delete_command import DeleteResult
@@ -34,6 +36,8 @@ from migrator.extract.extract_command import ExtractResult, extract, plan_for, p
 from migrator.extract.options import ExtractOptions, StepFile
 from migrator.extract.state import ExtractPaths
 from migrator.plan.loader import load_plan
+from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run.executor import Clock, RunOptions
 from migrator.run.report import write_report
 from migrator.run.rundir import DEFAULT_HOME, RunPaths, atomic_write_json, new_run_id, read_json, run_paths, runs_root
@@ -150,8 +154,13 @@ def _clean(plan_path: Path, options: CopyOptions, paths: RunPaths, sources: Path
 
 def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOptions, *, home: Path = DEFAULT_HOME,
          resume: str | None = None, clock: Clock | None = None, emit: Event | None = None,
-         now: datetime | None = None) -> CopyResult:
-    """Extract `plan_path`'s records from `source` and load them into `target` (see the module docstring)."""
+         now: datetime | None = None, env: Mapping[str, str] | None = None,
+         project_dir: Path = Path(".")) -> CopyResult:
+    """Extract `plan_path`'s records from `source` and load them into `target` (see the module docstring).
+
+    A plan that masks fields masks them as `run` does, with the target's secret (its mask_secret_env,
+    else MIGRATOR_MASK_SECRET from `env`): a copy without the secret stops before reading anything."""
+    environment = dict(env if env is not None else os.environ)
     timer = clock or Clock()
     notify: Event = emit or (lambda kind, data: None)
     timing = QueryTiming(clock=timer.monotonic, sleep=timer.sleep)
@@ -169,6 +178,7 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
             try:  # a copy that cannot start leaves nothing behind
                 plan = plan_for(plan_path, options.extract.variables, paths.root / "sources")
                 prepare(plan, from_session, source.name, options.extract)
+                _masks_ready(plan, plan_path, target, environment, project_dir)
             except BaseException:
                 shutil.rmtree(paths.root, ignore_errors=True)
                 raise
@@ -178,7 +188,7 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
         else:
             plan = plan_for(plan_path, options.extract.variables, paths.root / "sources")
         if paths.run_info.exists():  # the extract was done and the run started: finish the run
-            return _resume_run(paths, source, target, to_session, home, options, timer, notify)
+            return _resume_run(paths, source, target, to_session, home, options, timer, notify, environment)
         sources = paths.root / "sources"
         try:
             extracted = extract(plan, from_session, source.name, options.extract, ExtractPaths(paths.root / "extract"),
@@ -196,8 +206,15 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
                              variables=dict(options.extract.variables), select=options.extract.select,
                              strict=options.strict, options=options.run, home=home, check=options.check,
                              changed_only=options.changed_only)
-        run = execute(request, on_event=notify, clock=timer, connection=(target, to_session))
+        run = execute(request, on_event=notify, env=environment, clock=timer, connection=(target, to_session))
         return CopyResult(paths.root, source.name, target.name, extracted, clean, _record(run, section))
+
+
+def _masks_ready(plan: Plan, plan_path: Path, target: Target, env: Mapping[str, str], project_dir: Path) -> None:
+    """Refuse a masking copy without its secret (or with a mask Faker cannot make) before anything is
+    read: the run would refuse it only after the whole extract."""
+    if any(f.mask for s in plan.objects for f in s.fields):
+        FakeInputs(plan, mask_key=mask_key(target.name, env=env, project_dir=config_start(plan_path, project_dir)))
 
 
 def run_paths_for_copy(home: Path, run_id: str) -> RunPaths:
@@ -208,11 +225,11 @@ def run_paths_for_copy(home: Path, run_id: str) -> RunPaths:
 
 
 def _resume_run(paths: RunPaths, source: Target, target: Target, session: ApiSession, home: Path,
-                options: CopyOptions, clock: Clock, emit: Event) -> CopyResult:
+                options: CopyOptions, clock: Clock, emit: Event, env: Mapping[str, str]) -> CopyResult:
     """A copy stopped while loading: the run resumes from its checkpoint, and keeps the copy's section."""
     run_paths(home, paths.run_id)
-    run = execute(RunRequest(resume=paths.run_id, home=home, options=options.run), on_event=emit, clock=clock,
-                  connection=(target, session))
+    run = execute(RunRequest(resume=paths.run_id, home=home, options=options.run), on_event=emit, env=env,
+                  clock=clock, connection=(target, session))
     info = read_json(paths.root / COPY_FILE)
     sources = paths.root / "sources"
     document = read_json(sources / "extract_manifest.json")
