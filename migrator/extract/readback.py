@@ -353,7 +353,11 @@ def read_back(plan: Plan, step: ObjectSpec, schema: TargetSchema) -> tuple[StepR
     """The step read backwards against the source org's schema, and the problems found (fields the
     source org does not have, lookups without a key to extract)."""
     builder = _Builder(plan, step, schema)
-    if builder.obj is None:
+    if step.source.generate is not None:  # the run would generate its rows again, not load the org's
+        builder.problem(f"step {step.name} generates its rows (source.generate): there is no source file to "
+                        "extract its records into", step.source,
+                        hint="leave it out with --select, or give it a file source to extract and copy it")
+    elif builder.obj is None:
         builder.problem(f"the source org has no object {step.object!r}", step)
     else:
         for spec in step.fields:

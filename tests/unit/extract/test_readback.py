@@ -177,3 +177,25 @@ def test_an_output_file_matches_its_source_pattern(pattern, file):
 
     assert output_file(pattern) == file
     assert fnmatch.fnmatch(file, pattern.replace("**/", "")) or "**" in pattern
+
+
+def test_a_generated_step_has_no_file_to_extract_into(tmp_path: Path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA, encoding="utf-8")
+    (tmp_path / "plan.yaml").write_text("""\
+version: 1
+name: gen
+defaults: {operation: upsert, external_id: Legacy_Id__c}
+objects:
+  - object: Account
+    source:
+      generate:
+        count: 3
+        columns:
+          id: {seq: "A-{n}"}
+    fields: {Legacy_Id__c: id}
+""", encoding="utf-8")
+    plan = load_plan(tmp_path / "plan.yaml")
+    _, problems = read_back(plan, plan.step("Account"), load_schema_files([tmp_path / "schema.yaml"]))
+    assert [p.message for p in problems] == [
+        "step Account generates its rows (source.generate): there is no source file to extract its records into"]
+    assert (problems[0].line, problems[0].path) == (7, "objects[0].source") and "--select" in (problems[0].hint or "")
