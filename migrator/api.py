@@ -539,14 +539,18 @@ def delete(
 ) -> DeleteResult:
     """Delete the plan's records from the target, children first: the records of the keys its sources
     hold, and those each step's `delete_where` selects. Without `yes`, a dry run: what would be
-    deleted is counted and listed, nothing is. `hard_delete` uses hardDelete (no recycle bin)."""
+    deleted is counted and listed, nothing is. `hard_delete` uses hardDelete (no recycle bin). A plan
+    that masks is compiled with the target's masking secret, so its keys are the ones a run sent."""
     loaded = load_plan(plan_path, variables, headers=read_headers)
     steps = delete_command.steps_of(loaded, tuple(select))
     resolved = _target(target, env, project_dir)
+    key = mask_key(resolved.name, env=dict(env if env is not None else os.environ),
+                   project_dir=config_start(Path(plan_path), project_dir)) \
+        if any(f.mask for s in loaded.objects for f in s.fields) else None
     with open_target(resolved, data_dir=home) as session:
         return delete_command.delete(loaded, resolved, session, steps=steps, yes=yes, hard=hard_delete, home=home,
                                      run_options=run_options(max_retries, False, concurrency), clock=clock,
-                                     emit=on_event)
+                                     emit=on_event, mask_key=key)
 
 
 # --- remote jobs -----------------------------------------------------------------------------

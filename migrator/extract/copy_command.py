@@ -35,6 +35,7 @@ from migrator.extract.delete_command import DeleteResult
 from migrator.extract.extract_command import ExtractResult, extract, plan_for, prepare
 from migrator.extract.options import ExtractOptions, StepFile
 from migrator.extract.state import ExtractPaths
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
 from migrator.plan.project import config_start
@@ -134,12 +135,12 @@ def _record(run: RunResult, section: dict[str, Any]) -> RunResult:
 
 
 def _clean(plan_path: Path, options: CopyOptions, paths: RunPaths, sources: Path, target: Target,
-           session: ApiSession, clock: Clock, emit: Event) -> DeleteResult:
+           session: ApiSession, clock: Clock, emit: Event, key: MaskKey | None) -> DeleteResult:
     """The subset's records in the target (by the keys extracted, and each step's delete_where):
     listed, and with `yes` deleted by a run kept under clean/."""
     plan = load_plan(plan_path, options.extract.variables, headers=read_headers, sources_dir=sources)
     folder = paths.root / "clean"
-    keys = delete_command.plan_keys(plan, folder / ".compiled")
+    keys = delete_command.plan_keys(plan, folder / ".compiled", mask_key=key)
     timing = QueryTiming(clock=clock.monotonic, sleep=clock.sleep)
     steps = delete_command.steps_of(plan, options.extract.select) if options.extract.select else None
     found = delete_command.find_records(plan, keys, session, timing, steps)
@@ -178,7 +179,7 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
             try:  # a copy that cannot start leaves nothing behind
                 plan = plan_for(plan_path, options.extract.variables, paths.root / "sources")
                 prepare(plan, from_session, source.name, options.extract)
-                _masks_ready(plan, plan_path, target, environment, project_dir)
+                key = _mask_key_for(plan, plan_path, target, environment, project_dir)
             except BaseException:
                 shutil.rmtree(paths.root, ignore_errors=True)
                 raise
@@ -187,6 +188,7 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
                 "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds")})
         else:
             plan = plan_for(plan_path, options.extract.variables, paths.root / "sources")
+            key = _mask_key_for(plan, plan_path, target, environment, project_dir)
         if paths.run_info.exists():  # the extract was done and the run started: finish the run
             return _resume_run(paths, source, target, to_session, home, options, timer, notify, environment)
         sources = paths.root / "sources"
@@ -196,7 +198,7 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
         except KeyboardInterrupt:
             raise Interrupted(f"copy {paths.run_id} stopped while extracting; resume with: "
                               f"migrator copy --resume {paths.run_id}") from None
-        clean = (_clean(plan_path, options, paths, sources, target, to_session, timer, notify)
+        clean = (_clean(plan_path, options, paths, sources, target, to_session, timer, notify, key)
                  if options.clean else None)
         if clean is not None and clean.dry_run:
             return CopyResult(paths.root, source.name, target.name, extracted, clean, None)
@@ -210,11 +212,16 @@ def copy(plan_path: Path | None, source: Target, target: Target, options: CopyOp
         return CopyResult(paths.root, source.name, target.name, extracted, clean, _record(run, section))
 
 
-def _masks_ready(plan: Plan, plan_path: Path, target: Target, env: Mapping[str, str], project_dir: Path) -> None:
-    """Refuse a masking copy without its secret (or with a mask Faker cannot make) before anything is
-    read: the run would refuse it only after the whole extract."""
-    if any(f.mask for s in plan.objects for f in s.fields):
-        FakeInputs(plan, mask_key=mask_key(target.name, env=env, project_dir=config_start(plan_path, project_dir)))
+def _mask_key_for(plan: Plan, plan_path: Path, target: Target, env: Mapping[str, str],
+                  project_dir: Path) -> MaskKey | None:
+    """The target's masking secret for a plan that masks (None for one that does not). A masking copy
+    without its secret (or with a mask Faker cannot make) is refused here, before anything is read:
+    the run would refuse it only after the whole extract."""
+    if not any(f.mask for s in plan.objects for f in s.fields):
+        return None
+    key = mask_key(target.name, env=env, project_dir=config_start(plan_path, project_dir))
+    FakeInputs(plan, mask_key=key)
+    return key
 
 
 def run_paths_for_copy(home: Path, run_id: str) -> RunPaths:

@@ -33,6 +33,7 @@ from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.config import Target
 from migrator.errors import UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.model import DELETE_OPERATIONS, Plan
 from migrator.run.executor import Clock, RunOptions
 from migrator.run.rundir import DEFAULT_HOME, RunPaths, new_run_id, runs_root
@@ -94,10 +95,12 @@ class DeleteResult:
                         if self.run is not None else None)}
 
 
-def plan_keys(plan: Plan, scratch: Path, on_event: Event | None = None) -> dict[str, list[str]]:
-    """Per plan step, the keys its compiled parts send (rows the plan refuses are not its records)."""
+def plan_keys(plan: Plan, scratch: Path, on_event: Event | None = None, *,
+              mask_key: MaskKey | None = None) -> dict[str, list[str]]:
+    """Per plan step, the keys its compiled parts send (rows the plan refuses are not its records).
+    A plan that masks is compiled with the target's `mask_key`, so its keys are those a run sent."""
     shutil.rmtree(scratch, ignore_errors=True)
-    manifest: Manifest = compile_plan(plan, PlanOptions(out_dir=scratch), on_event)
+    manifest: Manifest = compile_plan(plan, PlanOptions(out_dir=scratch, mask_key=mask_key), on_event)
     keys: dict[str, list[str]] = {}
     for step in manifest.steps:
         if step.pass_no != 1 or step.operation in DELETE_OPERATIONS or not step.key_column:
@@ -204,12 +207,12 @@ def delete_found(plan: Plan, found: list[StepRecords], target: Target, session: 
 
 def delete(plan: Plan, target: Target, session: ApiSession, *, steps: list[str] | None, yes: bool, hard: bool,
            home: Path = DEFAULT_HOME, run_options: RunOptions | None = None, clock: Clock | None = None,
-           emit: Event | None = None) -> DeleteResult:
+           emit: Event | None = None, mask_key: MaskKey | None = None) -> DeleteResult:
     """`migrator delete`: find the plan's records in the target; delete them only with `yes`."""
     timer = clock or Clock()
     timing = QueryTiming(clock=timer.monotonic, sleep=timer.sleep)
     notify = emit or (lambda kind, data: None)
-    keys = plan_keys(plan, home / "delete" / plan.name / ".compiled")
+    keys = plan_keys(plan, home / "delete" / plan.name / ".compiled", mask_key=mask_key)
     found = find_records(plan, keys, session, timing, steps)
     list_dir = home / "delete" / plan.name
     write_lists(found, list_dir)

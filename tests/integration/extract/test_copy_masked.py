@@ -69,6 +69,14 @@ def test_a_masked_copy_masks_in_the_target_only_and_copying_again_changes_nothin
     assert again.run.results["totals"]["created"] == 0, again.run.results["totals"]
     assert _by_key(orgs.b, PEOPLE) == masked
 
+    cleaned = orgs.copy("copy-masked.yaml", clean=True, yes=True)  # keys found as the masked run sent them
+    assert cleaned.clean.records == len(real) + len(real_leads) + orgs.a.count("Account")
+    assert cleaned.run.results["totals"]["created"] == cleaned.clean.records
+    gone = api.delete(orgs.plan("copy-masked.yaml"), target="B", yes=True, **orgs.kw())
+    assert gone.exit_code == 0 and gone.records == cleaned.clean.records
+    assert orgs.b.count("Contact") == orgs.b.count("Lead") == orgs.b.count("Account") == 0
+    assert _by_key(orgs.a, PEOPLE) == real
+
 
 def test_a_masked_copy_without_the_secret_stops_before_reading(orgs: Orgs):
     api.run(orgs.plan(_unmasked(orgs)), target="A", **orgs.kw())
