@@ -5,6 +5,9 @@ extract without downloading finished pages again."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,6 +127,42 @@ def test_an_interrupted_extract_resumes_without_downloading_finished_pages(orgs:
     assert not set(downloaded) & done and len(downloaded) == pages_in_all - len(done)
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in before.items())
     assert files_of(orgs.project / "resumed") == files_of(orgs.project / "complete")
+
+
+KILLED_EXTRACT = """
+import os, sys
+from pathlib import Path
+from migrator import api
+
+pages = []
+
+def kill(kind, data):
+    if kind == "extract_rows" and "page" in data:
+        pages.append(data["page"])
+        if len(pages) == 4:  # die as SIGKILL would: no handler, no cleanup
+            os._exit(9)
+
+api.extract(sys.argv[1], source="A", out_dir=Path("killed"), page_rows=2, workers=1, home=Path(".migrator"),
+            project_dir=Path("."), on_event=kill)
+"""
+
+
+def test_a_killed_extract_resumes_from_its_saved_pages(orgs: Orgs):
+    orgs.load_a()
+    complete = api.extract(orgs.plan(), source="A", out_dir=orgs.project / "complete", page_rows=2, **orgs.kw())
+    killed = subprocess.run([sys.executable, "-c", KILLED_EXTRACT, str(orgs.plan())], cwd=orgs.project,
+                            env={**os.environ, **orgs.env}, capture_output=True, text=True, timeout=180)
+    assert killed.returncode == 9, killed.stderr
+    stopped = max((orgs.home / "extracts").iterdir(), key=lambda p: p.name)
+    assert stopped.name != complete.extract_id
+    state = json.loads((stopped / "state.json").read_text(encoding="utf-8"))
+    done = {f"{u['id']}/{name}" for u in state["units"] for name in u["pages"]}
+    assert len(done) == 4  # each page is in the state (atomically written) before it is reported
+    downloaded: list[str] = []
+    result = api.extract(resume=stopped.name, on_event=lambda kind, data: downloaded.append(data["page"])
+                         if kind == "extract_rows" and "page" in data else None, **orgs.kw())
+    assert result.extract_id == stopped.name and not set(downloaded) & done
+    assert files_of(orgs.project / "killed") == files_of(orgs.project / "complete")
 
 
 def test_fields_the_source_org_lacks_are_reported_before_anything_is_read(orgs: Orgs, tmp_path):
