@@ -22,6 +22,7 @@ from migrator.check.current import CurrentRecords
 from migrator.check.describe import LiveDescribe
 from migrator.check.limits import LimitUse, limit_uses
 from migrator.check.predict import StepForecast, forecast
+from migrator.check.record_cache import org_cache
 from migrator.check.rules import step_rules
 from migrator.check.schema_checks import SchemaSource, SnapshotSource, TargetCheck
 from migrator.check.snapshot import load_schema_files
@@ -101,7 +102,7 @@ def check_against_target(target: Target, plan_path: Path, options: CheckOptions,
     with open_target(target, data_dir=data_dir) as session:
         rest = RestClient(session)
         live = LiveDescribe(rest, target.name)
-        records = CurrentRecords(Bulk2Client(session), rest, timing)
+        records = CurrentRecords(Bulk2Client(session), rest, timing, kept=org_cache(session, data_dir))
         return _check(plan_path, live, options, org=(rest, records), on_event=on_event)
 
 
@@ -151,6 +152,7 @@ def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
     if on_event:
         on_event("predicting", {"steps": len(known)})
     diffs = diff_steps(manifest, options.out_dir, schema, records, known)
+    records.save()
     return CheckResult(**base, manifest=manifest, out_dir=options.out_dir, rejects=rejects, limits=limits,
                        forecast=tuple(forecast(manifest, diffs)))
 

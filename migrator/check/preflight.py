@@ -19,6 +19,7 @@ from migrator.check.check_command import load_checked
 from migrator.check.current import CurrentRecords
 from migrator.check.describe import LiveDescribe
 from migrator.check.limits import limit_uses
+from migrator.check.record_cache import org_cache
 from migrator.check.rules import record_types, step_rules
 from migrator.check.schema import TargetSchema
 from migrator.check.unchanged import drop_unchanged
@@ -106,8 +107,10 @@ def limit_problems(manifest: Manifest, session: ApiSession) -> list[Problem]:
 
 
 def skip_unchanged(manifest: Manifest, plan_dir, session: ApiSession, preflight: RunPreflight,
-                   plan_steps: Iterable[str], timing: QueryTiming, target: str) -> Manifest:
-    """Drop the rows of `plan_steps` the target already holds (see `check.unchanged`)."""
+                   plan_steps: Iterable[str], timing: QueryTiming, target: str, home: Path | None = None) -> Manifest:
+    """Drop the rows of `plan_steps` the target already holds (see `check.unchanged`). With `home`,
+    through the records kept from earlier comparisons with this org (`record_cache`), and keeping
+    what this one reads."""
     steps = list(plan_steps)
     if not steps:
         return manifest
@@ -117,5 +120,8 @@ def skip_unchanged(manifest: Manifest, plan_dir, session: ApiSession, preflight:
     if schema is None or any(schema.get(o) is None for o in objects):
         schema = LiveDescribe(rest, target).schema(objects | {t for s in preflight.plan.objects
                                                                for lk in s.lookups for t in lk.targets})
-    records = CurrentRecords(Bulk2Client(session), rest, timing)
-    return drop_unchanged(manifest, plan_dir, schema, records, steps)
+    records = CurrentRecords(Bulk2Client(session), rest, timing,
+                             kept=org_cache(session, home) if home is not None else None)
+    filtered = drop_unchanged(manifest, plan_dir, schema, records, steps)
+    records.save()
+    return filtered

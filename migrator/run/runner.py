@@ -32,8 +32,9 @@ from migrator.client.bulk2 import Bulk2Client
 from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
+from migrator.compile.cache import COMPILE_DIR, compile_cached
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
-from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
+from migrator.compile.planner import PlanOptions, RowSelection
 from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.config import Target, mask_key, open_target, resolve_target
@@ -159,20 +160,20 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
 
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, scale: int = 1,
-             key: MaskKey | None = None) -> Manifest:
-    """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
-    load the day's limits cannot take."""
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, home: Path,
+             scale: int = 1, key: MaskKey | None = None) -> Manifest:
+    """Compile with the target's rules (or copy the cached compile of the same inputs), drop what a
+    changed-only load need not send, and refuse a load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
                           scale=scale, mask_key=key)
-    manifest = compile_plan(preflight.plan, options, emit)
+    manifest, _ = compile_cached(preflight.plan, options, home / COMPILE_DIR, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
         emit("comparing", {"steps": unchanged_steps})
         manifest = skip_unchanged(manifest, paths.plan_dir, api, preflight, unchanged_steps,
-                                  QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name)
+                                  QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name, home)
     over = limit_problems(manifest, api) if preflight.checked else []
     if over:
         raise CheckFailed(over, target=target.name)
@@ -212,7 +213,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock, scale=request.scale, key=new.mask_key)
+                            clock, home=request.home, scale=request.scale, key=new.mask_key)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         _remove_run(paths, shared=request.run_id is not None)
@@ -254,7 +255,8 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
-                            bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key)
+                            bool(options.get("changed_only")), clock, home=request.home,
+                            scale=int(options.get("scale", 1)), key=key)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
