@@ -175,3 +175,25 @@ def test_fields_the_source_org_lacks_are_reported_before_anything_is_read(orgs: 
     assert "Account has no field 'Fax__c' in the source org" in str(error.value)
     assert error.value.problems[0].line is not None
     assert not (tmp_path / "never").exists() and not (orgs.home / "extracts").exists()
+
+
+def test_progress_shows_the_rows_of_every_object(orgs: Orgs):
+    import io
+
+    from rich.console import Console
+
+    from migrator.extract.progress import ExtractProgress
+
+    orgs.load_a()
+    screen = io.StringIO()
+    with ExtractProgress(Console(file=screen, force_terminal=True, width=160), live=True) as bars:
+        api.extract(orgs.plan(), source="A", out_dir=orgs.project / "live", page_rows=4, on_event=bars, **orgs.kw())
+    assert {name: (s.rows, s.total, s.done) for name, s in bars.steps.items()} == {
+        name: (count, count, True) for name, count in CRM_COUNTS.items()}
+    shown = screen.getvalue()
+    assert all(f"{count}/{count}" in shown for count in CRM_COUNTS.values()) and "Opportunity" in shown
+
+    lines = io.StringIO()
+    with ExtractProgress(Console(file=lines, width=160), live=False) as plain:
+        api.extract(orgs.plan(), source="A", out_dir=orgs.project / "plain", on_event=plain, **orgs.kw())
+    assert f"✓ Contact (Contact): 20 rows -> {orgs.project / 'plain' / 'contacts.csv'}\n" in lines.getvalue()
