@@ -43,7 +43,11 @@ def _timestamp_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 def _float_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Floats in their shortest exact form, never in exponent notation (`123456789012`, `0.00001`):
     the transforms read plain decimals."""
-    text = column.cast(pa.string())
+    return plain_decimal_text(column.cast(pa.string()))
+
+
+def plain_decimal_text(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Numbers written as text (`1e-05`, `1.5e+20`) as plain decimals (`0.00001`); others as they are."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     exponent = pc.fill_null(pc.match_substring(text, "e"), False)
