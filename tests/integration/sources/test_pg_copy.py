@@ -19,20 +19,20 @@ from migrator.plan.model import SourceSpec
 TYPED = """
 CREATE TABLE typed (seq integer PRIMARY KEY, t text, v varchar(20), c char(3), b boolean, d date, ts timestamp,
                     tz timestamptz, tm time, n numeric(10, 3), i integer, big bigint, f8 float8, f4 real,
-                    by bytea, u uuid)
+                    by bytea, u uuid, nu numeric)
 """
 ROWS = [
     "(1, 'plain', 'v', 'ab', true, '2024-01-31', '2024-01-31 10:30:00', '2024-01-31 10:30:00+02', '10:30:00', "
-    "1200.5, 42, 9007199254740993, 1.5, 0.1, '\\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')",
+    "1200.5, 42, 9007199254740993, 1.5, 0.1, '\\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1.5)",
     "(2, '', '', '', false, '1999-12-31', '2024-01-31 10:30:00.25', '2024-06-30 23:59:59.5-07', '23:59:59.123', "
-    "-0.001, -7, 0, 0.30000000000000004, 3.25, '', NULL)",
-    "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    "-0.001, -7, 0, 0.30000000000000004, 3.25, '', NULL, 1.25)",
+    "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     "(4, E'two\\nlines, \"quoted\"', 'é ü 😀', 'x', true, '0900-03-01', '2000-02-29 00:00:00.000001', "
-    "'1970-01-01 00:00:00+00', '00:00:00', 0, 2147483647, -9223372036854775808, 1e-05, 1e20, '\\x41', NULL)",
+    "'1970-01-01 00:00:00+00', '00:00:00', 0, 2147483647, -9223372036854775808, 1e-05, 1e20, '\\x41', NULL, 100)",
     "(5, ' padded ', 'NULL', 'NA', false, '2024-02-29', NULL, NULL, NULL, 99999.999, 0, 1, 123456789012, -2.5e-7, "
-    "NULL, NULL)",
-    "(6, 'floats', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'NaN', 'Infinity', NULL, NULL)",
-    "(7, 'floats', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '-Infinity', 1, NULL, NULL)",
+    "NULL, NULL, 0.0000001)",
+    "(6, 'floats', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'NaN', 'Infinity', NULL, NULL, 'NaN')",
+    "(7, 'floats', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '-Infinity', 1, NULL, NULL, -3)",
 ]
 
 
@@ -96,6 +96,8 @@ def test_copy_text_rules(typed, monkeypatch):
     assert rows["1"]["by"] == "AP8Q" and rows["2"]["by"] == "" and rows["4"]["by"] == "QQ=="
     assert rows["4"]["t"] == 'two\nlines, "quoted"' and rows["4"]["v"] == "é ü 😀"
     assert rows["1"]["u"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    # an unconstrained numeric keeps each value's own scale, never exponents
+    assert [rows[str(n)]["nu"] for n in range(1, 8)] == ["1.5", "1.25", "", "100", "0.0000001", "NaN", "-3"]
 
 
 def test_the_legacy_tables_go_by_copy_and_json_or_arrays_by_the_driver(typed, monkeypatch):
