@@ -34,6 +34,7 @@ from migrator.compile.manifest import Manifest, PartEntry, StepEntry
 from migrator.compile.refused_parents import REFUSED_PARENTS_FILE
 from migrator.errors import AuthError, BulkApiError, Interrupted, TransientApiError
 from migrator.run.checkpoint import Checkpoint, JobRecord, PartProgress, save_checkpoint
+from migrator.run.document_links import Query, document_lookups, resolve_documents
 from migrator.run.failed_keys import FailedKeys
 from migrator.run.outcomes import FAILED_COLUMNS, SOURCE_FILE, SOURCE_ROW, SUCCESS_COLUMNS, classify, exhausted
 from migrator.run.rundir import RunPaths
@@ -74,8 +75,10 @@ class Executor:
         options: RunOptions = RunOptions(),
         clock: Clock = Clock(),
         on_event: Event | None = None,
+        query: Query | None = None,
     ):
         self.manifest, self.paths, self.clients = manifest, paths, clients
+        self.query = query  # SOQL on the target, for ContentDocumentIds found by their versions' keys
         self.checkpoint, self.options, self.clock = checkpoint, options, clock
         self.emit: Event = on_event or (lambda kind, data: None)
         self.stop = threading.Event()
@@ -179,6 +182,12 @@ class Executor:
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
         rows = self._sent_rows(step, part)
         orphans = pd.DataFrame() if self.options.send_orphans else self.failures.orphans(step, rows)
+        documents = document_lookups(self.manifest, step)
+        if documents and self.query is not None:
+            resolved, missing = resolve_documents(rows.drop(index=orphans.index), documents, self.query)
+            for column, _ in documents:
+                rows.loc[resolved.index, column] = resolved[column]
+            orphans = pd.concat([orphans, missing]) if not missing.empty else orphans
         folder = self.paths.jobs_dir(step.id)
         stem = Path(part.path).stem
         if not orphans.empty:

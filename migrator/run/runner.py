@@ -33,6 +33,7 @@ from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.client.rest_files import RestFilesIngest
+from migrator.client.rest_query import query_records
 from migrator.compile.binary_files import size_summary
 from migrator.compile.cache import COMPILE_DIR, compile_cached
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
@@ -326,7 +327,7 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     strict = bool(options.get("strict", request.strict))
     selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
     executor = Executor(manifest, paths, _clients(api, paths.root / "rest-jobs"), load_checkpoint(paths),
-                        request.options, clock, emit)
+                        request.options, clock, emit, query=lambda soql: query_records(api, soql))
     emit("run_started", {
         "run_id": paths.run_id,
         "target": info["target"],
