@@ -18,6 +18,7 @@ import click
 
 from .faults import FaultSpec, FaultSpecError
 from .orgschema import SchemaError
+from .pacing import PaceSpec, PaceSpecError
 from .server import LocalOrgServer
 
 DEFAULT_DB = Path(".migrator") / "local-org.db"
@@ -29,6 +30,15 @@ def _faults(ctx: click.Context, param: click.Parameter, value: str | None) -> Fa
     try:
         return FaultSpec.parse(value)
     except FaultSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _pace(ctx: click.Context, param: click.Parameter, value: str | None) -> PaceSpec | None:
+    if value is None:
+        return None
+    try:
+        return PaceSpec.parse(value)
+    except PaceSpecError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
@@ -45,11 +55,14 @@ def _faults(ctx: click.Context, param: click.Parameter, value: str | None) -> Fa
 @click.option("--print-env", is_flag=True, help="Print SF_INSTANCE_URL / SF_ACCESS_TOKEN / CA lines for a shell.")
 @click.option("--faults", callback=_faults, metavar="SPEC",
               help="Fault injection, e.g. lock_rate=0.1,seed=7,upload_503=2 (see docs/local-org.md).")
+@click.option("--pace", callback=_pace, metavar="SPEC",
+              help="Process jobs at Salesforce's pace, e.g. production or rate=1000,max_jobs=5 "
+                   "(see docs/local-org.md).")
 def serve(host: str, port: int, db_path: Path, schema_files: tuple[Path, ...], plain_http: bool,
-          token: str | None, print_env: bool, faults: FaultSpec | None) -> None:
+          token: str | None, print_env: bool, faults: FaultSpec | None, pace: PaceSpec | None) -> None:
     """Run the local org: a Bulk API 2.0 server over SQLite that Salesforce clients can use."""
     server = LocalOrgServer(db_path, schema_files=schema_files, host=host, port=port, https=not plain_http,
-                            token=token, faults=faults, log_level="info")
+                            token=token, faults=faults, log_level="info", pace=pace)
     try:
         server.start()
     except SchemaError as exc:

@@ -3,6 +3,7 @@
     with LocalOrgServer(db_path, schema_files=(), host="127.0.0.1", port=0, https=True) as org:
         org.instance_url, org.access_token, org.username, org.password, org.ca_file
         org.set_faults({"lock_rate": 0.1, "seed": 7})
+        org.set_pace("production,speed=10")
 
 ``port=0`` picks a free port. Start-up waits until the server accepts connections; leaving the block
 stops uvicorn and the job workers and closes the database. Instances are independent (each has its
@@ -25,6 +26,7 @@ from .certs import ensure_certificates
 from .faults import FaultSpec
 from .org import LocalOrg
 from .orgschema import OrgSchema
+from .pacing import PaceSpec
 from .settings import OrgSettings
 
 START_TIMEOUT_SECONDS = 30.0
@@ -46,7 +48,8 @@ class LocalOrgServer:
     def __init__(self, db_path: Path | str, schema_files: Iterable[Path | str] = (), host: str = "127.0.0.1",
                  port: int = 0, https: bool = True, token: str | None = None,
                  faults: FaultSpec | Mapping[str, object] | str | None = None, *,
-                 settings: OrgSettings | None = None, log_level: str = "warning", schema: OrgSchema | None = None):
+                 settings: OrgSettings | None = None, log_level: str = "warning", schema: OrgSchema | None = None,
+                 pace: PaceSpec | Mapping[str, object] | str | None = None):
         self.db_path = Path(db_path)
         self.schema_files = tuple(schema_files)
         self.host = host
@@ -57,6 +60,7 @@ class LocalOrgServer:
         self.settings = settings
         self.log_level = log_level
         self.schema = schema  # instead of the bundled objects + schema_files (an org shaped by a test)
+        self.pace = pace
         self.org: LocalOrg | None = None
         self.ca_file: Path | None = None
         self._server: uvicorn.Server | None = None
@@ -72,7 +76,7 @@ class LocalOrgServer:
 
     def start(self) -> None:
         self.org = LocalOrg(self.db_path, self.schema_files, settings=self.settings, faults=self.faults,
-                            token=self.token, schema=self.schema)
+                            token=self.token, schema=self.schema, pace=self.pace)
         try:
             self._serve(self.org)
         except BaseException:
@@ -146,3 +150,7 @@ class LocalOrgServer:
     def set_faults(self, faults: FaultSpec | Mapping[str, object] | str | None) -> FaultSpec:
         """Change fault injection at run time (None turns every fault off)."""
         return self._org.faults.set(faults)
+
+    def set_pace(self, pace: PaceSpec | Mapping[str, object] | str | None) -> PaceSpec:
+        """Change pacing at run time (None turns it off); jobs already paced finish as they started."""
+        return self._org.pacer.set(pace)
