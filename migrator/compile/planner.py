@@ -24,6 +24,7 @@ from migrator.compile import hierarchy
 from migrator.compile.csvio import DEFAULT_BLOCK_BYTES, PartWriter, SourceChunk, read_source
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
+from migrator.compile.lockparts import LockAwareWriter
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, PartEntry, SourceSummary, StepEntry, write_manifest
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
@@ -58,6 +59,10 @@ class PlanOptions:
     # Only these rows of each step are written and reported (a retry); all rows still count as
     # parents and as keys already used, so checks give the same answers as in the full plan.
     selection: Mapping[str, RowSelection] | None = None
+    # Pass-1 rows are ordered by parent and cut on parent boundaries into about this many parts per
+    # step (the run's concurrency), so parallel jobs do not lock the same parents (lockparts.py).
+    parallel_parts: int = 4
+    lock_order: bool = True  # False: input order, still cut into about `parallel_parts` parts
 
 
 def resolve_lookup_keys(plan: Plan) -> dict[str, dict[tuple[str, str], str]]:
@@ -100,7 +105,7 @@ class _Compiler:
                                                       for name, shape in self.shapes.items()})
         self.refusals = Refusals(staging, self.stats, self.parents, strict=options.strict)
         self.seen: dict[str, KeySet] = {}     # keys already sent by each step
-        self.writers: dict[str, PartWriter] = {}
+        self.writers: dict[str, PartWriter | LockAwareWriter] = {}
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
         self.pass2_rows: dict[str, int] = {}
 
@@ -256,8 +261,15 @@ class _Compiler:
 
     def _write(self, node_id: str, spec: ObjectSpec, chunk: RowChunk, columns: list[str]) -> int:
         if node_id not in self.writers:
-            self.writers[node_id] = PartWriter(self.staging / node_id.replace(":", "."), columns,
-                                               max_rows=spec.part_rows, max_bytes=spec.part_bytes)
+            folder = self.staging / node_id.replace(":", ".")
+            if node_id.endswith(":pass2"):
+                self.writers[node_id] = PartWriter(folder, columns, max_rows=spec.part_rows,
+                                                   max_bytes=spec.part_bytes)
+            else:
+                lock = self.shapes[spec.name].lock_column if self.options.lock_order else None
+                self.writers[node_id] = LockAwareWriter(
+                    folder, columns, max_rows=spec.part_rows, max_bytes=spec.part_bytes, lock=lock,
+                    parts_hint=self.options.parallel_parts, spill=self.staging / f".{folder.name}.parts.arrow")
         rows = chunk.rows
         self.writers[node_id].write(rows, chunk.files.loc[rows.index], chunk.lines.loc[rows.index])
         return len(rows)
@@ -394,10 +406,13 @@ class _Compiler:
             shape = self.shapes[node.step]
             spec = shape.layout.spec
             writer = self.writers.get(node.id)
+            written = writer.close() if writer else []
+            locks = writer.locks if isinstance(writer, LockAwareWriter) else {}
             parts = tuple(PartEntry(path=p.path.relative_to(self.staging).as_posix(), rows=p.rows, bytes=p.bytes,
                                     sha256=p.sha256,
-                                    source_index=p.path.with_suffix(".source.csv").relative_to(self.staging).as_posix())
-                          for p in (writer.close() if writer else []))
+                                    source_index=p.path.with_suffix(".source.csv").relative_to(self.staging).as_posix(),
+                                    locks=locks.get(p.path.name, ()))
+                          for p in written)
             if node.pass_no == 2:
                 (operation, external_id), columns = shape.pass2_operation, shape.pass2_columns
             else:

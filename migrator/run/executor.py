@@ -1,4 +1,4 @@
-"""Runs a compiled plan against a target: wave by wave, part by part, one Bulk job per part.
+"""Runs a compiled plan against a target: part by part, one Bulk job per part, as dependencies allow.
 
 For each part: drop the rows whose parent failed (they are "skipped"), submit the rest as a job,
 poll it, fetch its results and join them to the rows by key. Rows that failed for a transient
@@ -10,6 +10,12 @@ soon as the job exists, and an unfinished job is re-attached, not re-sent. A con
 watching a job or fetching its results (a dropped socket, a server restarting) is waited out with
 backoff and the job re-attached: the job lives on the server whatever happens to the connection.
 
+Which part goes next is the scheduler's call (scheduler.py): a step starts once the steps it depends
+on are loaded (no wave barrier), parts naming the same parents never run at once, and a step whose
+lock failures stay high goes serial. How many jobs are in flight adapts to what the org does
+(concurrency.py), and each job is checked about when it should be done (client/polling.py's
+JobPace). Every HTTP call a job makes is counted and charged to its step.
+
 Time, sleep and the HTTP clients are injected; this module does no printing.
 """
 
@@ -18,8 +24,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,35 +33,47 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from migrator.client.http import CallMeter
 from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for_status
-from migrator.client.polling import POLL_TIMEOUT_CODE
+from migrator.client.polling import POLL_TIMEOUT_CODE, JobPace
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import Manifest, PartEntry, StepEntry
 from migrator.compile.refused_parents import REFUSED_PARENTS_FILE
 from migrator.errors import AuthError, BulkApiError, Interrupted, TransientApiError
 from migrator.run.checkpoint import Checkpoint, JobRecord, PartProgress, save_checkpoint
+from migrator.run.concurrency import AdaptiveLimit, is_throttle
 from migrator.run.failed_keys import FailedKeys
 from migrator.run.outcomes import FAILED_COLUMNS, SOURCE_FILE, SOURCE_ROW, SUCCESS_COLUMNS, classify, exhausted
 from migrator.run.rundir import RunPaths
+from migrator.run.scheduler import PartTask, Schedule
 from migrator.run.step_results import StepTally, collect_step, pending_tally
 
 Event = Callable[[str, Mapping[str, object]], None]
 T = TypeVar("T")
 
 
+LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+
+
 @dataclass(frozen=True)
 class RunOptions:
     max_retries: int = 3
     send_orphans: bool = False
-    concurrency: int = 4
+    concurrency: int = 4  # the most jobs in flight; fewer when the org asks (adaptive)
     poll_initial: float = 0.25
     poll_max: float = 5.0
+    poll_min: float = 0.05
     job_timeout: float = 3600.0
     retry_delay: float = 1.0
     # A connection error while watching a job or fetching its results (a dropped socket, a server
     # restarting) is waited out: this many new attempts, the delay doubling up to reconnect_max_delay.
     reconnect_attempts: int = 8
     reconnect_max_delay: float = 30.0
+    lock_aware: bool = True  # parts naming the same parents never run at once (and the plan orders rows)
+    adaptive: bool = True  # jobs in flight follow the org (throttling, locks, queue), up to `concurrency`
+    # A retried job with more of its rows failing to lock than this makes its step serial.
+    serial_lock_rate: float = 0.1
+    throttle_waits: int = 10  # refusals to create a job waited out before its rows count as failed once
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class Executor:
         options: RunOptions = RunOptions(),
         clock: Clock = Clock(),
         on_event: Event | None = None,
+        meter: CallMeter | None = None,
     ):
         self.manifest, self.paths, self.clients = manifest, paths, clients
         self.checkpoint, self.options, self.clock = checkpoint, options, clock
@@ -81,6 +100,14 @@ class Executor:
         self.stop = threading.Event()
         self._lock = threading.RLock()
         self.failures = FailedKeys(manifest)
+        self.meter = meter or CallMeter()
+        self.limit = AdaptiveLimit(max(1, options.concurrency), clock.monotonic, adaptive=options.adaptive,
+                                   base_delay=options.retry_delay)
+        self.pace = JobPace(poll_min=options.poll_min, poll_initial=options.poll_initial, poll_max=options.poll_max)
+        self.schedule: Schedule | None = None
+        self._serial_gates: dict[str, threading.Lock] = {}
+        self._in_flight: dict[str, tuple[str, float]] = {}  # job id -> (last state seen, since when)
+        self._quickest_start: float | None = None  # the shortest wait seen between closing a job and its start
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -91,27 +118,41 @@ class Executor:
     # --- running -------------------------------------------------------------------------------
 
     def run(self, selected: set[str] | None = None) -> dict[str, StepTally]:
-        """Load every selected step in wave order; returns a tally per step."""
+        """Load every selected step, each as soon as the steps it depends on are loaded; a tally per step."""
         tallies: dict[str, StepTally] = {}
         self._replay_failures()
-        waves = sorted({s.wave for s in self.manifest.steps})
+        steps = [s for s in self.manifest.steps if selected is None or s.id in selected]
+        schedule = self.schedule = Schedule(steps, lock_aware=self.options.lock_aware,
+                                            serial=[s.id for s in steps if s.concurrency == "serial"])
+        futures: dict[Future[None], PartTask] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            for wave in waves:
-                steps = [s for s in self.manifest.steps if s.wave == wave and (selected is None or s.id in selected)]
-                work = [(step, part) for step in steps for part in step.parts]
-                for step in steps:
-                    self.emit("step_started", {"id": step.id, "rows": step.rows})
-                futures = [pool.submit(self._run_part, step, part) for step, part in work]
-                try:
-                    for future in futures:
+            try:
+                while not schedule.done:
+                    while empty := schedule.steps_without_parts():  # nothing to send: done once ready
+                        for step in empty:
+                            self.emit("step_started", {"id": step.id, "rows": step.rows})
+                            schedule.finish_step_if_done(step.id)
+                            tallies[step.id] = self._finish_step(step)
+                    while (task := schedule.next(self.limit.limit)) is not None:
+                        if schedule.start(task):
+                            self.emit("step_started", {"id": task.step.id, "rows": task.step.rows})
+                        futures[pool.submit(self._run_part, task.step, task.part)] = task
+                    if schedule.done:
+                        break
+                    if not futures:
+                        raise AssertionError("nothing in flight and nothing can start")  # pragma: no cover
+                    # woken by a part ending, or now and then to pick up a limit raised by a job ending
+                    finished, _ = wait(list(futures), timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        task = futures.pop(future)
                         future.result()
-                except BaseException:
-                    self.stop.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
-                for step in steps:
-                    tallies[step.id] = self._finish_step(step)
+                        if schedule.finish(task):
+                            tallies[task.step.id] = self._finish_step(task.step)
+            except BaseException:
+                self.stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
         return tallies
 
     def tally_all(self, selected: set[str] | None = None) -> dict[str, StepTally]:
@@ -161,9 +202,10 @@ class Executor:
             self._plan_first_attempt(step, part, progress)
         while True:
             attempt = progress.last_attempt
-            for job in progress.attempt_jobs(attempt):
-                if not job.done:
-                    self._run_job(step, part, job)
+            with self._gate(step):
+                for job in progress.attempt_jobs(attempt):
+                    if not job.done:
+                        self._run_job(step, part, job)
             retry = self._collect(progress, attempt, "retry")
             if retry.empty:
                 break
@@ -251,19 +293,66 @@ class Executor:
     def _client(self, step: StepEntry) -> IngestClient:
         return self.clients.get(step.api) or self.clients["bulk2"]
 
+    def _serial(self, step: StepEntry) -> bool:
+        return self.schedule is not None and step.id in self.schedule.serial
+
+    @contextlib.contextmanager
+    def _gate(self, step: StepEntry) -> Iterator[None]:
+        """Jobs of a serial step run one at a time, retries of parts already in flight included."""
+        if not self._serial(step):
+            yield
+            return
+        with self._lock:
+            gate = self._serial_gates.setdefault(step.id, threading.Lock())
+        with gate:
+            yield
+
     def _run_job(self, step: StepEntry, part: PartEntry, job: JobRecord) -> None:
+        """One job, its HTTP calls charged to it (and so to its step)."""
+        account = f"{step.id}|{job.rows_file}"
+        try:
+            with self.meter.charge_to(account):
+                self._run_job_charged(step, part, job)
+        finally:
+            calls = self.meter.take(account)
+            with self._lock:
+                job.api_calls += calls
+            self._save()
+
+    def _submit(self, client: IngestClient, step: StepEntry, job: JobRecord, request: JobRequest,
+                created: Callable[[str], None]) -> str:
+        """Create, upload and close the job; an org asking to slow down is waited out (and the limit
+        lowered) before the job counts as failed."""
+        for waits in range(self.options.throttle_waits + 1):
+            try:
+                return client.submit(request, on_created=created)
+            except BulkApiError as exc:
+                if job.job_id is not None or not is_throttle(exc) or waits == self.options.throttle_waits:
+                    if is_throttle(exc):
+                        self.limit.throttled()
+                    raise
+                delay = self.limit.throttled()
+                self.emit("throttled", {"step": step.id, "delay": delay, "limit": self.limit.limit,
+                                        "error": f"{exc.error_code or type(exc).__name__}: {exc.api_message}"})
+                self.clock.sleep(delay)
+                if self.stop.is_set():
+                    raise Interrupted("stopped while the org asked to slow down") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_job_charged(self, step: StepEntry, part: PartEntry, job: JobRecord) -> None:
         client = self._client(step)
         rows_path = self.paths.root / job.rows_file
         started = self.clock.monotonic()
         if job.state == "created":
             job = self._reattach_created(client, step, job)
-        if job.state == "prepared":
+        fresh = job.state == "prepared"
+        if fresh:
             request = JobRequest(
                 object=step.object,
                 operation=step.operation,
                 external_id=step.external_id,
                 csv_path=rows_path,
-                concurrency=step.concurrency,
+                concurrency="serial" if self._serial(step) else step.concurrency,
             )
 
             def created(job_id: str) -> None:
@@ -272,12 +361,13 @@ class Executor:
                 self._save()
 
             try:
-                job_id = client.submit(request, on_created=created)
+                job_id = self._submit(client, step, job, request, created)
             except AuthError:
                 raise
             except BulkApiError as exc:
                 if job.job_id is None:  # no job exists: nothing can have been loaded
-                    self._job_error(step, job, started, exc, transient=isinstance(exc, TransientApiError))
+                    self._job_error(step, job, started, exc, transient=isinstance(exc, TransientApiError)
+                                    or is_throttle(exc))
                     return
                 # The job exists and was aborted part way (Bulk 1.0 may already have loaded some
                 # batches): take its results like any job's, so no row is sent twice.
@@ -288,7 +378,10 @@ class Executor:
             self._save()
             self.emit("job_submitted", {"step": step.id, "job_id": job_id, "rows": job.rows, "attempt": job.attempt})
         assert job.job_id is not None
-        status = self._wait(client, step, job)
+        closed = self.clock.monotonic()
+        status = self._wait(client, step, job, fresh=fresh)
+        if fresh and status.state == "JobComplete":
+            self.pace.learn(job.rows, status.processing_ms / 1000, self.clock.monotonic() - closed)
         self._record_results(client, step, job, status, started)
 
     def _patiently(self, step: StepEntry, job_id: str, what: str, call: Callable[[], T]) -> T:
@@ -322,7 +415,9 @@ class Executor:
         self._save()
         return job
 
-    def _wait(self, client: IngestClient, step: StepEntry, job: JobRecord) -> JobStatus:
+    def _wait(self, client: IngestClient, step: StepEntry, job: JobRecord, *, fresh: bool = False) -> JobStatus:
+        """Poll the job until it ends: first about when it should be done (`fresh`: just submitted), then
+        at the pace its progress suggests (see JobPace)."""
         assert job.job_id is not None
         job_id = job.job_id
 
@@ -337,22 +432,50 @@ class Executor:
                     "state": status.state,
                 },
             )
+            self._observe(job_id, status)
             if self.stop.is_set() and not status.terminal:
                 try:
                     client.abort(job_id)
                 finally:
                     raise Interrupted(f"job {job_id} aborted")
 
-        return self._patiently(step, job_id, "status", lambda: wait_for_status(
-            client,
-            job_id,
-            clock=self.clock.monotonic,
-            sleep=self.clock.sleep,
-            timeout=self.options.job_timeout,
-            poll_initial=self.options.poll_initial,
-            poll_max=self.options.poll_max,
-            on_poll=on_poll,
-        ))
+        def next_delay(status: JobStatus, last: float) -> float:
+            return self.pace.next_delay(job.rows, status.records_processed, status.state == "InProgress", last)
+
+        try:
+            return self._patiently(step, job_id, "status", lambda: wait_for_status(
+                client,
+                job_id,
+                clock=self.clock.monotonic,
+                sleep=self.clock.sleep,
+                timeout=self.options.job_timeout,
+                poll_initial=self.options.poll_initial,
+                poll_max=self.options.poll_max,
+                on_poll=on_poll,
+                first_wait=self.pace.first_wait(job.rows) if fresh else 0.0,
+                next_delay=next_delay,
+            ))
+        finally:
+            with self._lock:
+                self._in_flight.pop(job_id, None)
+
+    def _observe(self, job_id: str, status: JobStatus) -> None:
+        """Track our jobs' states: how many run and how many wait in the org's queue (for the limit)."""
+        now = self.clock.monotonic()
+        with self._lock:
+            state, since = self._in_flight.get(job_id, (None, now))
+            if status.state != state:
+                if state == "UploadComplete" and status.state in ("InProgress", "JobComplete"):
+                    waited = now - since
+                    self._quickest_start = waited if self._quickest_start is None else min(self._quickest_start,
+                                                                                           waited)
+                self._in_flight[job_id] = (status.state, now)
+            if status.terminal:
+                self._in_flight.pop(job_id, None)
+            grace = max(2.0, 3 * (self._quickest_start or 0.0))
+            running = sum(1 for st, _ in self._in_flight.values() if st == "InProgress")
+            queued = sum(1 for st, at in self._in_flight.values() if st == "UploadComplete" and now - at > grace)
+        self.limit.observe(running, queued)
 
     def _record_results(self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus,
                         started: float, error: BulkApiError | None = None) -> None:
@@ -362,7 +485,7 @@ class Executor:
                                              if error else None)
         folder = self.paths.jobs_dir(step.id)
         job_id = job.job_id
-        results = self._patiently(step, job_id, "results", lambda: client.results(job_id, folder))
+        results = self._patiently(step, job_id, "results", lambda: client.results(job_id, folder, status))
         sent = self._job_rows(job)
         outcome = classify(
             sent,
@@ -377,11 +500,15 @@ class Executor:
             permanent=None if error is None else not isinstance(error, TransientApiError),
         )
         self._write_outcome(step, job, outcome.succeeded, outcome.failed, outcome.retry)
+        locked = int(outcome.retry["reason"].str.startswith(LOCK_ERROR).sum()) if len(outcome.retry) else 0
         with self._lock:
             job.job_state, job.error = status.state, job_error
             job.seconds = round(self.clock.monotonic() - started, 3)
+            job.counts["locked"] = locked
             job.state = "done"
         self._save()
+        self.limit.job_done(job.rows, locked)
+        self._maybe_serial(step, job, locked)
         self.emit(
             "job_done",
             {
@@ -390,8 +517,17 @@ class Executor:
                 "succeeded": len(outcome.succeeded),
                 "failed": len(outcome.failed),
                 "retry": len(outcome.retry),
+                "locked": locked,
             },
         )
+
+    def _maybe_serial(self, step: StepEntry, job: JobRecord, locked: int) -> None:
+        """A retry still failing to lock for many of its rows: the step goes serial from now on."""
+        if job.attempt < 2 or not job.rows or locked / job.rows <= self.options.serial_lock_rate:
+            return
+        if self.schedule is not None and self.schedule.make_serial(step.id):
+            self.emit("step_serial", {"step": step.id, "locked": locked, "rows": job.rows,
+                                      "attempt": job.attempt})
 
     def _job_rows(self, job: JobRecord) -> pd.DataFrame:
         path = self.paths.root / job.rows_file
@@ -459,6 +595,7 @@ class Executor:
         """Gather every part's final outcome into the step's success, failed and skipped files."""
         progress = self.checkpoint.step(step.id)
         tally = collect_step(self.paths, step, progress)
+        tally.serial = self._serial(step) or step.concurrency == "serial"
         with self._lock:
             progress.done = all(p.done for p in progress.parts.values()) and len(progress.parts) == len(step.parts)
         self._save()

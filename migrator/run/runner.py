@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.client.bulk2 import Bulk2Client
-from migrator.client.http import ApiSession
+from migrator.client.http import ApiSession, CallMeter
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
@@ -123,10 +123,14 @@ def _prepare_new(request: RunRequest) -> _NewRun:
 
 
 def _compile(paths: RunPaths, plan: Plan, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event) -> Manifest:
+             emit: Event, options: RunOptions) -> Manifest:
+    """The run's own compiled plan: parts cut for its concurrency, ordered by parent unless lock-aware
+    loading is off."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    return compile_plan(plan, PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection), emit)
+    return compile_plan(plan, PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection,
+                                          parallel_parts=max(1, options.concurrency),
+                                          lock_order=options.lock_aware), emit)
 
 
 def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tuple[RunPaths, dict[str, Any],
@@ -148,12 +152,13 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "lock_aware": request.options.lock_aware,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
-        manifest = _compile(paths, new.plan, request.strict, new.selection, emit)
+        manifest = _compile(paths, new.plan, request.strict, new.selection, emit, request.options)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -175,7 +180,8 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     plan = load_plan(Path(info["plan_file"]), info.get("variables") or {}, headers=read_headers)
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     try:
-        manifest = _compile(paths, plan, bool((info.get("options") or {}).get("strict")), selection, emit)
+        manifest = _compile(paths, plan, bool((info.get("options") or {}).get("strict")), selection, emit,
+                            request.options)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -236,7 +242,9 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     options = info.get("options", {})
     strict = bool(options.get("strict", request.strict))
     selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
-    executor = Executor(manifest, paths, _clients(api), load_checkpoint(paths), request.options, clock, emit)
+    meter = CallMeter()
+    executor = Executor(manifest, paths, _clients(api), load_checkpoint(paths), request.options, clock, emit,
+                        meter=meter)
     emit("run_started", {
         "run_id": paths.run_id,
         "target": info["target"],
@@ -245,7 +253,8 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     })
     status, error, exit_code = "succeeded", None, 0
     try:
-        tallies = executor.run(selected)
+        with api.metered(meter):
+            tallies = executor.run(selected)
     except (KeyboardInterrupt, Interrupted):
         status, exit_code = "interrupted", Interrupted.exit_code
     except MigratorError as exc:

@@ -35,6 +35,9 @@ class StepTally:
     jobs: int = 0
     seconds: float = 0.0
     error_codes: dict[str, int] = field(default_factory=dict)
+    api_calls: int = 0  # HTTP calls the step's jobs made
+    lock_failures: int = 0  # row failures on UNABLE_TO_LOCK_ROW, every attempt counted (retried or final)
+    serial: bool = False  # its jobs went one at a time (the plan said so, or its locks did)
 
 
 def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> StepTally:
@@ -53,6 +56,8 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
         for job in state.jobs:
             tally.jobs += 1 if job.job_id else 0
             tally.seconds += job.seconds
+            tally.api_calls += job.api_calls
+            tally.lock_failures += job.counts.get("locked", 0)
             tally.retried += job.rows if job.attempt > 1 else 0
             if "success" in job.outcome:
                 rows = read_table(paths.root / job.outcome["success"])

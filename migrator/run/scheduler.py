@@ -1,0 +1,119 @@
+"""Which part to send next: dependencies, lock ranges, serial steps and the concurrency limit.
+
+Pure bookkeeping, no I/O, so every rule is unit-tested. A step becomes ready when every step it
+depends on is finished, not when its whole wave is: a hierarchy level's children start as soon as
+that level is loaded while unrelated steps of the same wave are still loading, so the org is kept
+busy instead of idling at wave barriers. Among the ready parts (in manifest order: wave, step,
+part), the first one that may run now is chosen:
+
+- fewer parts are in flight than the current limit (the adaptive concurrency, see concurrency.py);
+- its lock ranges (the parents its rows name, see compile/lockparts.py) meet no range of a part in
+  flight, so two jobs never wait on the same parent's lock;
+- a serial step (the plan says so, or its lock failures stayed high) has one part in flight at a
+  time, and none beside another part naming the same kind of parents.
+
+A part that conflicts with everything in flight simply waits for its turn; since a part in flight
+always finishes, the schedule never deadlocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from migrator.compile.manifest import PartEntry, StepEntry
+
+
+@dataclass(frozen=True)
+class PartTask:
+    step: StepEntry
+    part: PartEntry
+    order: int  # position in manifest order: earlier parts go first
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.step.id, self.part.path)
+
+    def spaces(self) -> set[str]:
+        return {lock.space for lock in self.part.locks}
+
+
+class Schedule:
+    def __init__(self, steps: Iterable[StepEntry], *, finished: Iterable[str] = (), lock_aware: bool = True,
+                 serial: Iterable[str] = ()):
+        self.steps = {s.id: s for s in steps}
+        self.lock_aware = lock_aware
+        self.serial: set[str] = set(serial)
+        self.finished: set[str] = set(finished)
+        self.started_steps: set[str] = set(self.finished)
+        self._remaining = {s.id: len(s.parts) for s in self.steps.values() if s.id not in self.finished}
+        self._pending: list[PartTask] = []
+        order = 0
+        for step in self.steps.values():
+            if step.id in self.finished:
+                continue
+            for part in step.parts:
+                self._pending.append(PartTask(step, part, order))
+                order += 1
+        self.in_flight: dict[tuple[str, str], PartTask] = {}
+
+    # --- state -------------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return not self._remaining
+
+    def ready(self, step: StepEntry) -> bool:
+        return all(dep in self.finished or dep not in self.steps for dep in step.depends_on)
+
+    def steps_without_parts(self) -> list[StepEntry]:
+        """Ready steps that have nothing to send (a level emptied by a retry's selection): finish them."""
+        return [s for s in self.steps.values()
+                if s.id in self._remaining and self._remaining[s.id] == 0 and self.ready(s)]
+
+    # --- choosing ----------------------------------------------------------------------------------
+    def next(self, limit: int) -> PartTask | None:
+        """The next part that may start now, or None (nothing ready, the limit reached, or conflicts)."""
+        if len(self.in_flight) >= max(1, limit):
+            return None
+        for task in self._pending:
+            if self.ready(task.step) and not self.conflicts(task):
+                return task
+        return None
+
+    def conflicts(self, task: PartTask) -> bool:
+        for other in self.in_flight.values():
+            serial = task.step.id in self.serial or other.step.id in self.serial
+            if serial and (other.step.id == task.step.id or task.spaces() & other.spaces()):
+                return True
+            if self.lock_aware and task.part.shares_parents(other.part):
+                return True
+        return False
+
+    # --- transitions -------------------------------------------------------------------------------
+    def start(self, task: PartTask) -> bool:
+        """Mark the part in flight; True when it is the first part of its step to start."""
+        self._pending.remove(task)
+        self.in_flight[task.key] = task
+        first = task.step.id not in self.started_steps
+        self.started_steps.add(task.step.id)
+        return first
+
+    def finish(self, task: PartTask) -> bool:
+        """The part is done; True when that finished its step."""
+        del self.in_flight[task.key]
+        self._remaining[task.step.id] -= 1
+        return self.finish_step_if_done(task.step.id)
+
+    def finish_step_if_done(self, step_id: str) -> bool:
+        if self._remaining.get(step_id) == 0:
+            del self._remaining[step_id]
+            self.finished.add(step_id)
+            return True
+        return False
+
+    def make_serial(self, step_id: str) -> bool:
+        """From now on the step's parts go one at a time; True when it was not serial yet."""
+        if step_id in self.serial:
+            return False
+        self.serial.add(step_id)
+        return True
