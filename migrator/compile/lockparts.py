@@ -19,6 +19,7 @@ read back in that order in slices, so memory stays flat.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,28 @@ def part_bounds(group_starts: np.ndarray, total: int, named: int, target: int, l
     return bounds
 
 
+def aligned_bounds(ordered: pa.Array, group_starts: np.ndarray, total: int, named: int, cut_at: list[str],
+                   target: int, limit: int) -> list[tuple[int, int]]:
+    """Cut where an earlier step naming the same parents was cut (at the parent keys `cut_at`), so that
+    this step's k-th part and another k-th part are the only ones that may share parents; a piece too
+    big is cut further, one smaller than MIN_PART_ROWS joins the next. Rows naming no parent follow."""
+    head = ordered.slice(0, named)
+    cuts = sorted({0, named, *(int(pc.sum(pc.less(head, key)).as_py() or 0) for key in cut_at)})
+    pieces: list[tuple[int, int]] = []
+    for lo, hi in itertools.pairwise(cuts):
+        if pieces and pieces[-1][1] - pieces[-1][0] < MIN_PART_ROWS:
+            lo = pieces.pop()[0]
+        if hi - lo > min(limit, 2 * target):
+            inner = group_starts[(group_starts >= lo) & (group_starts < hi)] - lo
+            pieces += [(lo + a, lo + b) for a, b in part_bounds(inner, hi - lo, hi - lo, target, limit)]
+        else:
+            pieces.append((lo, hi))
+    if total > named:
+        pieces += [(named + a, named + b) for a, b in part_bounds(np.zeros(0, np.int64), total - named, 0, target,
+                                                                     limit)]
+    return pieces
+
+
 def rows_per_part(rows: int, parts_hint: int, max_rows: int) -> int:
     return max(1, min(max_rows, max(MIN_PART_ROWS, math.ceil(rows / max(1, parts_hint)))))
 
@@ -97,10 +120,13 @@ class LockAwareWriter:
     `lock` None keeps input order and only cuts the rows into about `parts_hint` parts."""
 
     def __init__(self, folder: Path, columns: list[str], *, max_rows: int, max_bytes: int, lock: LockColumn | None,
-                 parts_hint: int, spill: Path):
+                 parts_hint: int, spill: Path, cuts: dict[str, list[str]] | None = None):
         self.folder, self.columns, self.lock = folder, list(columns), lock
         self.max_rows, self.max_bytes, self.parts_hint = max_rows, max_bytes, parts_hint
         self.spill_path = spill
+        # parent space -> the parent keys where the first step naming those parents was cut (shared by
+        # the writers of one compile, so that steps naming the same parents are cut alike)
+        self.cuts = cuts if cuts is not None else {}
         self.locks: dict[str, tuple[LockRange, ...]] = {}  # part file name -> the range of parents it names
         self._keys: list[pa.Array] = []
         self._rows = 0
@@ -127,12 +153,11 @@ class LockAwareWriter:
         self._writer.close()
         self._writer = None
         order, keys, starts, named = self._order()
-        target = rows_per_part(self._rows, self.parts_hint, self.max_rows)
         writer = PartWriter(self.folder, self.columns, max_rows=self.max_rows, max_bytes=self.max_bytes)
         try:
             with pa.memory_map(str(self.spill_path)) as source:
                 table = pa.ipc.open_file(source).read_all()
-                for start, end in part_bounds(starts, self._rows, named, target, self.max_rows):
+                for start, end in self._bounds(keys, starts, named):
                     first_file = len(writer.parts)
                     for at in range(start, end, READ_SLICE):
                         picked = table.take(pa.array(order[at:min(at + READ_SLICE, end)])).to_pandas()
@@ -145,6 +170,18 @@ class LockAwareWriter:
             return writer.close()
         finally:
             self.spill_path.unlink(missing_ok=True)
+
+    def _bounds(self, keys: pa.Array | None, starts: np.ndarray, named: int) -> list[tuple[int, int]]:
+        target = rows_per_part(self._rows, self.parts_hint, self.max_rows)
+        if self.lock is None or keys is None or not named:
+            return part_bounds(starts, self._rows, named, target, self.max_rows)
+        shared = self.cuts.get(self.lock.space)
+        if shared is not None and named >= 2 * MIN_PART_ROWS:
+            return aligned_bounds(keys, starts, self._rows, named, shared, target, self.max_rows)
+        bounds = part_bounds(starts, self._rows, named, target, self.max_rows)
+        if shared is None and len(bounds) > 1:
+            self.cuts[self.lock.space] = [keys[start].as_py() for start, _ in bounds[1:] if start < named]
+        return bounds
 
     def _order(self) -> tuple[np.ndarray, pa.Array | None, np.ndarray, int]:
         """(row order, keys in that order, where each parent's rows start, rows naming a parent)."""

@@ -106,6 +106,7 @@ class _Compiler:
         self.refusals = Refusals(staging, self.stats, self.parents, strict=options.strict)
         self.seen: dict[str, KeySet] = {}     # keys already sent by each step
         self.writers: dict[str, PartWriter | LockAwareWriter] = {}
+        self.cuts: dict[str, list[str]] = {}  # parents' space -> keys where steps naming them are cut
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
         self.pass2_rows: dict[str, int] = {}
 
@@ -269,7 +270,8 @@ class _Compiler:
                 lock = self.shapes[spec.name].lock_column if self.options.lock_order else None
                 self.writers[node_id] = LockAwareWriter(
                     folder, columns, max_rows=spec.part_rows, max_bytes=spec.part_bytes, lock=lock,
-                    parts_hint=self.options.parallel_parts, spill=self.staging / f".{folder.name}.parts.arrow")
+                    parts_hint=self.options.parallel_parts, spill=self.staging / f".{folder.name}.parts.arrow",
+                    cuts=self.cuts)
         rows = chunk.rows
         self.writers[node_id].write(rows, chunk.files.loc[rows.index], chunk.lines.loc[rows.index])
         return len(rows)

@@ -25,7 +25,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -125,6 +125,14 @@ class Executor:
         schedule = self.schedule = Schedule(steps, lock_aware=self.options.lock_aware,
                                             serial=[s.id for s in steps if s.concurrency == "serial"])
         futures: dict[Future[None], PartTask] = {}
+        wake = threading.Condition()
+        news: list[tuple[str, PartTask]] = []  # ("loaded" | "done", part) reported by the workers
+
+        def report(kind: str, task: PartTask) -> None:
+            with wake:
+                news.append((kind, task))
+                wake.notify()
+
         with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
             try:
                 while not schedule.done:
@@ -136,15 +144,23 @@ class Executor:
                     while (task := schedule.next(self.limit.limit)) is not None:
                         if schedule.start(task):
                             self.emit("step_started", {"id": task.step.id, "rows": task.step.rows})
-                        futures[pool.submit(self._run_part, task.step, task.part)] = task
+                        future = pool.submit(self._run_part, task.step, task.part,
+                                             lambda task=task: report("loaded", task))
+                        futures[future] = task
+                        future.add_done_callback(lambda _, task=task: report("done", task))
                     if schedule.done:
                         break
                     if not futures:
                         raise AssertionError("nothing in flight and nothing can start")  # pragma: no cover
-                    # woken by a part ending, or now and then to pick up a limit raised by a job ending
-                    finished, _ = wait(list(futures), timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        task = futures.pop(future)
+                    with wake:  # a part loaded or ended; now and then, a limit raised by a job ending
+                        wake.wait_for(lambda: bool(news), timeout=0.2)
+                        arrived, news[:] = list(news), []
+                    for kind, task in arrived:
+                        if kind == "loaded":
+                            schedule.mark_loaded(task)
+                            continue
+                        future = next(f for f, t in futures.items() if t is task)
+                        del futures[future]
                         future.result()
                         if schedule.finish(task):
                             tallies[task.step.id] = self._finish_step(task.step)
@@ -192,7 +208,9 @@ class Executor:
         index = read_table(self.paths.plan_dir / part.source_index)
         return rows.assign(**{SOURCE_FILE: index["source_file"].to_numpy(), SOURCE_ROW: index["source_row"].to_numpy()})
 
-    def _run_part(self, step: StepEntry, part: PartEntry) -> None:
+    def _run_part(self, step: StepEntry, part: PartEntry, loaded: Callable[[], None] = lambda: None) -> None:
+        """Send the part until every row has an outcome. `loaded()` is called as soon as its only job
+        ended with every row loaded, before its results are read: children may go already."""
         progress = self.checkpoint.part(step.id, part.path)
         if progress.done:
             return
@@ -203,9 +221,13 @@ class Executor:
         while True:
             attempt = progress.last_attempt
             with self._gate(step):
-                for job in progress.attempt_jobs(attempt):
+                jobs = progress.attempt_jobs(attempt)
+                # children may go once this job loads every row, unless rows of the part were skipped:
+                # their keys must be known (at the part's end) before children are sent
+                early = loaded if attempt == 1 and len(jobs) == 1 and not progress.skipped else None
+                for job in jobs:
                     if not job.done:
-                        self._run_job(step, part, job)
+                        self._run_job(step, part, job, early)
             retry = self._collect(progress, attempt, "retry")
             if retry.empty:
                 break
@@ -219,6 +241,12 @@ class Executor:
         self.failures.remember(step, *self._final_failures(progress))
 
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
+        if self.options.send_orphans or not self.failures.could_orphan(step):
+            # nothing to leave out: the first job sends the compiled part itself (and its source index)
+            progress.jobs.append(JobRecord(number=1, attempt=1, rows_file=self.paths.relative(
+                self.paths.plan_dir / part.path), rows=part.rows))
+            self._save()
+            return
         rows = self._sent_rows(step, part)
         orphans = pd.DataFrame() if self.options.send_orphans else self.failures.orphans(step, rows)
         folder = self.paths.jobs_dir(step.id)
@@ -307,17 +335,17 @@ class Executor:
         with gate:
             yield
 
-    def _run_job(self, step: StepEntry, part: PartEntry, job: JobRecord) -> None:
+    def _run_job(self, step: StepEntry, part: PartEntry, job: JobRecord,
+                 loaded: Callable[[], None] | None = None) -> None:
         """One job, its HTTP calls charged to it (and so to its step)."""
         account = f"{step.id}|{job.rows_file}"
         try:
             with self.meter.charge_to(account):
-                self._run_job_charged(step, part, job)
+                self._run_job_charged(step, part, job, loaded)
         finally:
             calls = self.meter.take(account)
-            with self._lock:
+            with self._lock:  # saved with the part's next change
                 job.api_calls += calls
-            self._save()
 
     def _submit(self, client: IngestClient, step: StepEntry, job: JobRecord, request: JobRequest,
                 created: Callable[[str], None]) -> str:
@@ -339,7 +367,8 @@ class Executor:
                     raise Interrupted("stopped while the org asked to slow down") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _run_job_charged(self, step: StepEntry, part: PartEntry, job: JobRecord) -> None:
+    def _run_job_charged(self, step: StepEntry, part: PartEntry, job: JobRecord,
+                         loaded: Callable[[], None] | None) -> None:
         client = self._client(step)
         rows_path = self.paths.root / job.rows_file
         started = self.clock.monotonic()
@@ -373,13 +402,15 @@ class Executor:
                 # batches): take its results like any job's, so no row is sent twice.
                 self._record_results(client, step, job, self._wait(client, step, job), started, error=exc)
                 return
-            with self._lock:
+            with self._lock:  # saved with the job's outcome: on resume a "created" job is re-attached alike
                 job.job_id, job.state = job_id, "submitted"
-            self._save()
             self.emit("job_submitted", {"step": step.id, "job_id": job_id, "rows": job.rows, "attempt": job.attempt})
         assert job.job_id is not None
         closed = self.clock.monotonic()
         status = self._wait(client, step, job, fresh=fresh)
+        clean = status.state == "JobComplete" and not status.records_failed
+        if clean and loaded is not None and status.records_processed >= job.rows:
+            loaded()
         if fresh and status.state == "JobComplete":
             self.pace.learn(job.rows, status.processing_ms / 1000, self.clock.monotonic() - closed)
         self._record_results(client, step, job, status, started)
@@ -576,10 +607,17 @@ class Executor:
             },
         )
 
+    def _outcome_base(self, step: StepEntry, job: JobRecord) -> Path:
+        """Where a job's outcome files go: in the step's jobs folder, named after the job (a first job
+        that sends the compiled part itself is named after the part)."""
+        name = Path(job.rows_file).stem
+        suffix = f".a{job.attempt}.j{job.number}"
+        return self.paths.jobs_dir(step.id) / (name if name.endswith(suffix) else name + suffix)
+
     def _write_outcome(
         self, step: StepEntry, job: JobRecord, succeeded: pd.DataFrame, failed: pd.DataFrame, retry: pd.DataFrame
     ) -> None:
-        base = (self.paths.root / job.rows_file).with_suffix("")
+        base = self._outcome_base(step, job)
         outcome, counts = {}, {}
         for kind, frame in (("success", succeeded), ("failed", failed), ("retry", retry)):
             path = base.with_name(f"{base.name}.{kind}.csv")

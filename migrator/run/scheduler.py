@@ -12,8 +12,11 @@ part), the first one that may run now is chosen:
 - a serial step (the plan says so, or its lock failures stayed high) has one part in flight at a
   time, and none beside another part naming the same kind of parents.
 
-A part that conflicts with everything in flight simply waits for its turn; since a part in flight
-always finishes, the schedule never deadlocks.
+A step counts as loaded, and its dependents may start, once each of its parts is finished or has
+reported that every one of its rows loaded (its job ended clean): a child level does not wait for
+its parent level's result files to be downloaded and joined. A part that conflicts with everything
+in flight simply waits for its turn; since a part in flight always finishes, the schedule never
+deadlocks.
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ class Schedule:
         self.lock_aware = lock_aware
         self.serial: set[str] = set(serial)
         self.finished: set[str] = set(finished)
+        self.loaded: set[str] = set(self.finished)
         self.started_steps: set[str] = set(self.finished)
         self._remaining = {s.id: len(s.parts) for s in self.steps.values() if s.id not in self.finished}
+        self._unloaded = dict(self._remaining)
+        self._loaded_parts: set[tuple[str, str]] = set()
         self._pending: list[PartTask] = []
         order = 0
         for step in self.steps.values():
@@ -63,7 +69,7 @@ class Schedule:
         return not self._remaining
 
     def ready(self, step: StepEntry) -> bool:
-        return all(dep in self.finished or dep not in self.steps for dep in step.depends_on)
+        return all(dep in self.loaded or dep not in self.steps for dep in step.depends_on)
 
     def steps_without_parts(self) -> list[StepEntry]:
         """Ready steps that have nothing to send (a level emptied by a retry's selection): finish them."""
@@ -98,9 +104,19 @@ class Schedule:
         self.started_steps.add(task.step.id)
         return first
 
+    def mark_loaded(self, task: PartTask) -> None:
+        """Every row of the part loaded (its results may still be on their way)."""
+        if task.key in self._loaded_parts:
+            return
+        self._loaded_parts.add(task.key)
+        self._unloaded[task.step.id] -= 1
+        if self._unloaded[task.step.id] == 0:
+            self.loaded.add(task.step.id)
+
     def finish(self, task: PartTask) -> bool:
         """The part is done; True when that finished its step."""
         del self.in_flight[task.key]
+        self.mark_loaded(task)
         self._remaining[task.step.id] -= 1
         return self.finish_step_if_done(task.step.id)
 
@@ -108,6 +124,7 @@ class Schedule:
         if self._remaining.get(step_id) == 0:
             del self._remaining[step_id]
             self.finished.add(step_id)
+            self.loaded.add(step_id)
             return True
         return False
 
