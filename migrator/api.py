@@ -111,10 +111,13 @@ def plan(
 # --- runs ------------------------------------------------------------------------------------
 
 
-def run_options(max_retries: int, send_orphans: bool, concurrency: int) -> RunOptions:
+def run_options(max_retries: int, send_orphans: bool, concurrency: int, input_order: bool = False) -> RunOptions:
+    """`input_order`: send rows in the order of the sources, and let parts naming the same parents run at
+    once (lock-aware loading off)."""
     if max_retries < 0:
         raise UsageError("--max-retries must be 0 or more")
-    return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency))
+    return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency),
+                      lock_aware=not input_order)
 
 
 def run(
@@ -129,6 +132,7 @@ def run(
     strict: bool = False,
     send_orphans: bool = False,
     concurrency: int = 4,
+    input_order: bool = False,
     resume: str | None = None,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
@@ -136,7 +140,10 @@ def run(
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
-    """Compile the plan into a new run directory and load it into the target (or resume a run)."""
+    """Compile the plan into a new run directory and load it into the target (or resume a run).
+
+    Rows are ordered by parent and parts naming the same parents never run at once, unless
+    `input_order`; `concurrency` is the most jobs in flight (fewer while the org asks for it)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -144,7 +151,7 @@ def run(
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,
-        options=run_options(max_retries, send_orphans, concurrency),
+        options=run_options(max_retries, send_orphans, concurrency, input_order),
         resume=resume,
         home=home,
         project_dir=project_dir,
@@ -160,6 +167,7 @@ def retry(
     max_retries: int = 3,
     send_orphans: bool = False,
     concurrency: int = 4,
+    input_order: bool = False,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     on_event: Event | None = None,
@@ -176,7 +184,7 @@ def retry(
         target=target or (run_info.get("target") or {}).get("name"),
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
-        options=run_options(max_retries, send_orphans, concurrency),
+        options=run_options(max_retries, send_orphans, concurrency, input_order),
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,

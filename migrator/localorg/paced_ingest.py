@@ -2,10 +2,12 @@
 
 One timer thread processes the model's events in virtual-time order (job starts, chunk ends); the
 virtual clock runs `speed` times faster than the monotonic clock from the moment pacing was set. A
-job is parsed on this thread when it starts (parsing touches no record table), each chunk's DML runs
-on the org's DML thread when the chunk ends, and the job completes after its last chunk. Chunk times
-follow the model's schedule, not the DML thread's real speed, so the only input that depends on the
-wall clock is when jobs arrive: the same arrivals give the same chunks and the same lock failures.
+job is taken up (InProgress) and parsed on the org's DML thread when it starts, each chunk's DML
+runs there when the chunk ends, and the job completes after its last chunk; the DML thread works in
+order, so a job replacing another in its slot shows InProgress only once the other is complete.
+Chunk times follow the model's schedule, not the DML thread's real speed (a busy DML thread only
+delays events, in order), so the only input that depends on the wall clock is when jobs arrive:
+the same arrivals give the same chunks and the same lock failures.
 
 A changed spec applies to jobs closed after the change; jobs already paced finish under the old one.
 """
@@ -151,7 +153,25 @@ class PacedIngest:
             self._schedule(start, lambda job_id=job_id, start=start: self._start(model, job_id, start))
 
     def _start(self, model: PaceModel, job_id: str, at: float) -> None:
-        opened = self.processor.open_job(job_id)
+        """The job's slot and latency are over: take it up (InProgress) and parse it on the DML thread,
+        after every chunk queued before it, so that the job it replaces is JobComplete first."""
+        taken = threading.Event()
+        box: dict[str, OpenedJob | None] = {"opened": None}
+
+        def take_up() -> None:
+            try:
+                box["opened"] = self.processor.open_job(job_id)
+            except Exception as exc:  # a bug fails this job, never the pacing of the others
+                log.exception("paced job %s failed to start", job_id)
+                self.on_crash(job_id, exc)
+            finally:
+                taken.set()
+
+        self.on_dml_thread(take_up)
+        while not taken.wait(0.5):
+            if self._closing:
+                return
+        opened = box["opened"]
         with self._cond:
             if opened is None:  # gone, aborted while queued, or failed on its upload: the slot is free
                 self._end(model, job_id, at)
@@ -167,7 +187,7 @@ class PacedIngest:
         total = paced.opened.parsed.row_count
         first = paced.next_row
         last = min(first + paced.model.spec.chunk, total)
-        times = paced.model.begin_chunk(paced.opened.job.id, at, [k[first:last] for k in paced.keys])
+        times = paced.model.begin_chunk(paced.opened.job.id, at, [k[first:last] for k in paced.keys], last - first)
         paced.next_row = last
 
         def ended() -> None:

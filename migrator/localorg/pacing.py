@@ -229,14 +229,17 @@ class PaceModel:
     def duration(self, rows: int) -> float:
         return rows / self.spec.rate if self.spec.rate else 0.0
 
-    def begin_chunk(self, job_id: str, now: float, row_keys: Sequence[np.ndarray]) -> ChunkTimes:
-        """Schedule a chunk asked for at `now`: `row_keys[k][i]` is row i's key in lock column k (0: none).
+    def begin_chunk(self, job_id: str, now: float, row_keys: Sequence[np.ndarray], rows: int | None = None
+                    ) -> ChunkTimes:
+        """Schedule a chunk of `rows` rows asked for at `now`: `row_keys[k][i]` is row i's key in lock
+        column k (0: none); `rows` defaults to the keys' length.
 
         Rows wait for locks held by chunks of other jobs that are still running; a row whose wait would
         pass `lock_wait_ms` fails after that wait. The chunk starts when its surviving rows have their
         locks and holds them (queued behind the current holders) until it ends.
         """
-        rows = row_keys[0].size if row_keys else 0
+        if rows is None:
+            rows = row_keys[0].size if row_keys else 0
         self._holders = [h for h in self._holders if h.end > now]
         wait = np.zeros(rows)
         if self.spec.locks and rows:

@@ -171,6 +171,11 @@ class Executor:
                 raise
         return tallies
 
+    def concurrency(self) -> dict[str, object]:
+        """How many jobs were allowed in flight, and why that changed (for run_results.json)."""
+        return {"max": self.limit.maximum, "final": self.limit.limit, "adaptive": self.limit.adaptive,
+                "changes": [{"limit": e.limit, "reason": e.reason} for e in self.limit.history]}
+
     def tally_all(self, selected: set[str] | None = None) -> dict[str, StepTally]:
         """Outcomes so far of every selected step: what an interrupted or failed run still reports
         (a step it never reached has every row still to send)."""
@@ -211,7 +216,8 @@ class Executor:
     def _run_part(self, step: StepEntry, part: PartEntry, loaded: Callable[[], None] = lambda: None) -> None:
         """Send the part until every row has an outcome. `loaded()` is called as soon as its only job
         ended with every row loaded, before its results are read: children may go already."""
-        progress = self.checkpoint.part(step.id, part.path)
+        with self._lock:  # the checkpoint is saved from other threads meanwhile
+            progress = self.checkpoint.part(step.id, part.path)
         if progress.done:
             return
         if self.stop.is_set():
@@ -243,8 +249,9 @@ class Executor:
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
         if self.options.send_orphans or not self.failures.could_orphan(step):
             # nothing to leave out: the first job sends the compiled part itself (and its source index)
-            progress.jobs.append(JobRecord(number=1, attempt=1, rows_file=self.paths.relative(
-                self.paths.plan_dir / part.path), rows=part.rows))
+            with self._lock:
+                progress.jobs.append(JobRecord(number=1, attempt=1, rows_file=self.paths.relative(
+                    self.paths.plan_dir / part.path), rows=part.rows))
             self._save()
             return
         rows = self._sent_rows(step, part)
@@ -267,10 +274,13 @@ class Executor:
             # the rows as they would have been sent, too: their own children may find them by any column
             sent_as = {c: skipped[c].to_numpy() for c in step.columns if c not in outcome}
             write_table(skipped_file, outcome.assign(**sent_as))
-            progress.skipped_file, progress.skipped = self.paths.relative(skipped_file), len(orphans)
+            with self._lock:
+                progress.skipped_file, progress.skipped = self.paths.relative(skipped_file), len(orphans)
             rows = rows.drop(index=orphans.index)
         if not rows.empty:
-            progress.jobs.append(self._job_record(step, folder, stem, 1, 1, rows))
+            record = self._job_record(step, folder, stem, 1, 1, rows)
+            with self._lock:
+                progress.jobs.append(record)
         self._save()
 
     def _job_record(
@@ -292,7 +302,9 @@ class Executor:
         folder = self.paths.jobs_dir(step.id)
         stem = Path(part.path).stem
         for number, chunk in enumerate(np.array_split(np.arange(len(retry)), pieces), start=1):
-            progress.jobs.append(self._job_record(step, folder, stem, attempt, number, retry.iloc[chunk]))
+            record = self._job_record(step, folder, stem, attempt, number, retry.iloc[chunk])
+            with self._lock:
+                progress.jobs.append(record)
         self._save()
         delay = self.options.retry_delay * 2 ** (attempt - 2)
         self.emit("retry_scheduled", {"step": step.id, "rows": len(retry), "attempt": attempt, "delay": delay})
@@ -631,7 +643,8 @@ class Executor:
 
     def _finish_step(self, step: StepEntry) -> StepTally:
         """Gather every part's final outcome into the step's success, failed and skipped files."""
-        progress = self.checkpoint.step(step.id)
+        with self._lock:
+            progress = self.checkpoint.step(step.id)
         tally = collect_step(self.paths, step, progress)
         tally.serial = self._serial(step) or step.concurrency == "serial"
         with self._lock:

@@ -274,6 +274,7 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
         error=error,
         resume_command=resume_command(paths.run_id, request.home) if status != "succeeded" else None,
     )
+    results["concurrency"] = executor.concurrency()
     if status == "succeeded":
         results["status"], results["exit_code"] = run_outcome(results["totals"], strict=strict)
     atomic_write_json(paths.results, results)

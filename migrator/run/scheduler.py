@@ -3,8 +3,10 @@
 Pure bookkeeping, no I/O, so every rule is unit-tested. A step becomes ready when every step it
 depends on is finished, not when its whole wave is: a hierarchy level's children start as soon as
 that level is loaded while unrelated steps of the same wave are still loading, so the org is kept
-busy instead of idling at wave barriers. Among the ready parts (in manifest order: wave, step,
-part), the first one that may run now is chosen:
+busy instead of idling at wave barriers. Among the ready parts, those on the longest chain of
+steps still to come go first (a contact hierarchy's next level before opportunities nothing waits
+for, which then fill the slots left), then manifest order; the first one that may run now is
+chosen:
 
 - fewer parts are in flight than the current limit (the adaptive concurrency, see concurrency.py);
 - its lock ranges (the parents its rows name, see compile/lockparts.py) meet no range of a part in
@@ -61,6 +63,8 @@ class Schedule:
             for part in step.parts:
                 self._pending.append(PartTask(step, part, order))
                 order += 1
+        height = chain_heights(self.steps.values())
+        self._pending.sort(key=lambda task: (-height[task.step.id], task.order))
         self.in_flight: dict[tuple[str, str], PartTask] = {}
 
     # --- state -------------------------------------------------------------------------------------
@@ -134,3 +138,17 @@ class Schedule:
             return False
         self.serial.add(step_id)
         return True
+
+
+def chain_heights(steps: Iterable[StepEntry]) -> dict[str, int]:
+    """For each step, how many steps the longest chain of steps depending on it holds (0: none)."""
+    steps = list(steps)
+    dependents: dict[str, list[str]] = {s.id: [] for s in steps}
+    for step in steps:
+        for dep in step.depends_on:
+            if dep in dependents:
+                dependents[dep].append(step.id)
+    height: dict[str, int] = {}
+    for step in reversed(steps):  # manifest order is topological: dependents come later
+        height[step.id] = max((height[d] + 1 for d in dependents[step.id] if d in height), default=0)
+    return height
