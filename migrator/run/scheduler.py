@@ -48,7 +48,7 @@ class Schedule:
                  serial: Iterable[str] = ()):
         self.steps = {s.id: s for s in steps}
         self.lock_aware = lock_aware
-        self.serial: set[str] = set(serial)
+        self.serial: set[str] = set(serial) | {s.id for s in self.steps.values() if s.concurrency == "serial"}
         self.finished: set[str] = set(finished)
         self.loaded: set[str] = set(self.finished)
         self.started_steps: set[str] = set(self.finished)

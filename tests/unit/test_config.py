@@ -266,3 +266,14 @@ def test_required_settings_are_named(tmp_path):
 def test_verify_path_is_relative_to_project(tmp_path):
     text = '[targets.x]\nauth = "sf-cli"\nalias = "a"\nverify = "certs/ca.pem"\n'
     assert _resolve(_project(tmp_path, text), "x").verify == str(tmp_path / "certs" / "ca.pem")
+
+
+def test_local_target_pace_is_checked_and_described(tmp_path):
+    text = '[targets.paced]\nauth = "local"\npace = "production,speed=5"\n'
+    target = _resolve(_project(tmp_path, text), "paced")
+    assert target.local_pace == "production,speed=5"
+    assert "paced production,speed=5" in target.describe() and target.as_dict()["local_pace"] == target.local_pace
+    other = tmp_path / "b"
+    other.mkdir()
+    with pytest.raises(ConfigError, match=r"migrator.toml:1: targets.bad.pace: pace setting rate needs a number"):
+        _resolve(_project(other, '[targets.bad]\nauth = "local"\npace = "rate=fast"\n'), "bad")
