@@ -143,7 +143,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 1M rows (default 1)")
     parser.add_argument("--speed", type=float, default=5.0, help="the paced org's clock against real time")
-    parser.add_argument("--concurrency", type=int, default=6, help="jobs in flight at most, for both clients")
+    parser.add_argument("--concurrency", type=int, default=5,
+                        help="jobs in flight at most, for both clients (default: the jobs the preset runs at once)")
     parser.add_argument("--skip", action="append", default=[], choices=["input-order", "script"],
                         help="leave a variant out")
     args = parser.parse_args()

@@ -90,6 +90,10 @@ def _announce(server: LocalOrgServer, print_env: bool) -> None:
               f"  access token   {server.access_token}"]
     if server.ca_file is not None:
         banner.append(f"  trust CA file  {server.ca_file}  (e.g. REQUESTS_CA_BUNDLE={server.ca_file})")
+    pace = server.org.pacer.spec if server.org is not None else None
+    if pace is not None and pace.active:
+        settings = ", ".join(f"{k}={v}" for k, v in pace.as_dict().items())
+        banner.append(f"  paced          {settings}")
     banner.append("Press Ctrl-C to stop.")
     click.echo("\n".join(banner), err=print_env)
     if print_env:

@@ -121,6 +121,7 @@ class JobRunner:
                 return
             with self._lock:  # saved with the job's outcome: on resume a "created" job is re-attached alike
                 job.job_id, job.state = job_id, "submitted"
+                self._in_flight[job_id] = ("UploadComplete", self.clock.monotonic())  # waiting since closed
             self.emit("job_submitted", {"step": step.id, "job_id": job_id, "rows": job.rows, "attempt": job.attempt})
         assert job.job_id is not None
         closed = self.clock.monotonic()
@@ -208,21 +209,24 @@ class JobRunner:
                 self._in_flight.pop(job_id, None)
 
     def _observe(self, job_id: str, status: JobStatus) -> None:
-        """Track our jobs' states: how many run and how many wait in the org's queue (for the limit)."""
+        """Track our jobs' states for the limit: how many run, and whether the job just looked at has been
+        waiting in the org's queue (UploadComplete) for longer than jobs normally take to start. Only the
+        job just polled is known to be in the state seen; the others' states may be a few polls old."""
         now = self.clock.monotonic()
         with self._lock:
-            state, since = self._in_flight.get(job_id, (None, now))
+            state, since = self._in_flight.get(job_id, ("UploadComplete", now))
             if status.state != state:
                 if state == "UploadComplete" and status.state in ("InProgress", "JobComplete"):
                     waited = now - since
                     self._quickest_start = waited if self._quickest_start is None else min(self._quickest_start,
                                                                                            waited)
-                self._in_flight[job_id] = (status.state, now)
+                state, since = status.state, now
+            self._in_flight[job_id] = (state, since)
             if status.terminal:
                 self._in_flight.pop(job_id, None)
             grace = max(2.0, 3 * (self._quickest_start or 0.0))
             running = sum(1 for st, _ in self._in_flight.values() if st == "InProgress")
-            queued = sum(1 for st, at in self._in_flight.values() if st == "UploadComplete" and now - at > grace)
+            queued = int(state == "UploadComplete" and now - since > grace)
         self.limit.observe(running, queued)
 
     def _record_results(self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus,
