@@ -102,13 +102,19 @@ class JobPace:
         expected = self.expected(rows)
         return 0.0 if expected is None else min(self.poll_max, max(self.poll_min, 0.9 * expected))
 
-    def next_delay(self, rows: int, processed: int, running: bool, last: float) -> float:
-        """The wait before the next check of a job not done yet: its remaining rows at the learned rate
-        while it runs, else (queued, or nothing learned) the last wait times the backoff."""
+    def next_delay(self, rows: int, processed: int, running: bool, last: float, elapsed: float = 0.0) -> float:
+        """The wait before the next check of a job not done yet, `elapsed` seconds after it was closed.
+
+        Once a rate is known: the rows left at that rate when the job reports progress, else the time
+        left until it should be done; a job already late is checked again every tenth of its expected
+        time (so it is seen done soon after it is, for a few calls). Before anything is learned: the
+        last wait times the backoff."""
         with self._lock:
-            rate = self.rate
-        if running and rate and processed < rows:
-            remaining = (rows - processed) / rate
+            rate, latency = self.rate, self.start_latency or 0.0
+        if rate:
+            expected = latency + rows / rate
+            remaining = (rows - processed) / rate if running and 0 < processed < rows else expected - elapsed
             if remaining > self.poll_min:
                 return min(self.poll_max, remaining)
+            return min(self.poll_max, max(self.poll_min, 0.1 * expected))
         return min(self.poll_max, max(self.poll_min, last * self.backoff))

@@ -81,7 +81,6 @@ class Executor:
 
     def run(self, selected: set[str] | None = None) -> dict[str, StepTally]:
         """Load every selected step, each as soon as the steps it depends on are loaded; a tally per step."""
-        tallies: dict[str, StepTally] = {}
         self._replay_failures()
         steps = [s for s in self.manifest.steps if selected is None or s.id in selected]
         schedule = self.schedule = Schedule(steps, lock_aware=self.options.lock_aware)
@@ -94,14 +93,18 @@ class Executor:
                 news.append((kind, task))
                 wake.notify()
 
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+        # a finished step's files are gathered on a thread of their own: reading and writing every row of a
+        # big step takes a while, and the org must not wait for it to be given the next parts
+        finishing: dict[str, Future[StepTally]] = {}
+        with ThreadPoolExecutor(max_workers=1) as finisher, \
+                ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
             try:
                 while not schedule.done:
                     while empty := schedule.steps_without_parts():  # nothing to send: done once ready
                         for step in empty:
                             self.emit("step_started", {"id": step.id, "rows": step.rows})
                             schedule.finish_step_if_done(step.id)
-                            tallies[step.id] = self._finish_step(step)
+                            finishing[step.id] = finisher.submit(self._finish_step, step)
                     while (task := schedule.next(self.limit.limit)) is not None:
                         if schedule.start(task):
                             self.emit("step_started", {"id": task.step.id, "rows": task.step.rows})
@@ -124,13 +127,13 @@ class Executor:
                         del futures[future]
                         future.result()
                         if schedule.finish(task):
-                            tallies[task.step.id] = self._finish_step(task.step)
+                            finishing[task.step.id] = finisher.submit(self._finish_step, task.step)
             except BaseException:
                 self.stop.set()
                 for future in futures:
                     future.cancel()
                 raise
-        return tallies
+        return {step_id: finishing[step_id].result() for step_id in finishing}
 
     def concurrency(self) -> dict[str, object]:
         """How many jobs were allowed in flight, and why that changed (for run_results.json)."""

@@ -188,8 +188,11 @@ class JobRunner:
                 finally:
                     raise Interrupted(f"job {job_id} aborted")
 
+        closed = self.clock.monotonic()
+
         def next_delay(status: JobStatus, last: float) -> float:
-            return self.pace.next_delay(job.rows, status.records_processed, status.state == "InProgress", last)
+            return self.pace.next_delay(job.rows, status.records_processed, status.state == "InProgress", last,
+                                        self.clock.monotonic() - closed)
 
         try:
             return self._patiently(step, job_id, "status", lambda: wait_for_status(
