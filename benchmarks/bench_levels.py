@@ -4,7 +4,8 @@
                                                      # (ReportsTo, 6 levels), 30k opportunities
     python benchmarks/bench_levels.py --repeat 3     # several rounds, back to back
 
-Each round measures, on fresh databases of the same server build:
+Each round measures, on fresh databases of the same server build (`migrator serve` in a process of
+its own, as a real org is):
 
 1. `migrator run` of the plan end to end (compile, every level's jobs, results, run files, report);
 2. the same rows ingested by the same server as ONE flat job per object (the compiled parts of each
@@ -24,27 +25,26 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hierarchy_data import Shape, generate
+from served_org import ServedOrg
 
 from migrator import api
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import read_manifest
-from migrator.localorg.server import LocalOrgServer
 from migrator.run.executor import Clock
 
 
-def run_migrator(work: Path, plan: Path, label: str) -> tuple[float, dict]:
-    with LocalOrgServer(work / f"{label}.db", schema_files=(work / "schema.yaml",), port=0) as org:
+def run_migrator(work: Path, plan: Path, label: str, concurrency: int) -> tuple[float, dict]:
+    with ServedOrg(work, label) as org:
         (work / "migrator.toml").write_text(
             f'[targets.bench]\nauth = "token"\ninstance_url = "{org.instance_url}"\naccess_token_env = "BENCH_TOKEN"\n'
             f'verify = "{org.ca_file}"\n')
         start = time.perf_counter()
         result = api.run(plan, target="bench", home=work / ".migrator", project_dir=work,
-                         env={"BENCH_TOKEN": org.access_token}, clock=Clock())
+                         env={"BENCH_TOKEN": org.access_token}, clock=Clock(), concurrency=concurrency)
         return time.perf_counter() - start, result.results
 
 
@@ -66,11 +66,8 @@ def flat_files(plan_dir: Path, out: Path) -> list[tuple[str, str | None, Path]]:
 
 
 def run_flat(work: Path, files: list[tuple[str, str | None, Path]], label: str) -> tuple[float, int]:
-    with LocalOrgServer(work / f"{label}.db", schema_files=(work / "schema.yaml",), port=0) as org:
-        http = requests.Session()
-        http.trust_env = False
-        http.verify = str(org.ca_file)
-        http.headers["Authorization"] = f"Bearer {org.access_token}"
+    with ServedOrg(work, label) as org:
+        http = org.http
         base = f"{org.instance_url}/services/data/v62.0/jobs/ingest"
         total, failed = 0.0, 0
         for object_name, external_id, path in files:
@@ -93,13 +90,14 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=60_000)
     parser.add_argument("--opportunities", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     shape = Shape(args.accounts, args.contacts, args.opportunities)
     work = Path(tempfile.mkdtemp(prefix="migrator-bench-levels-"))
     plan = generate(work, shape, name="levels")
     ratios = []
     for round_no in range(1, args.repeat + 1):
-        ours, results = run_migrator(work, plan, f"migrator-{round_no}")
+        ours, results = run_migrator(work, plan, f"migrator-{round_no}", args.concurrency)
         plan_dir = work / ".migrator" / "runs" / results["run_id"] / "plan"
         flat_dir = work / f"flat-{round_no}"
         flat_dir.mkdir()

@@ -28,9 +28,6 @@ failures as a share of the rows (target: under 0.1%).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +41,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hierarchy_data import Shape, generate
+from served_org import ServedOrg
 
 from migrator import api
 from migrator.compile.csvio import read_table, write_table
@@ -65,47 +63,8 @@ class Figures:
     api_calls: int
 
 
-class PacedOrg:
-    """`migrator serve --pace SPEC` in a process of its own (a real org is not in the client's process, and
-    sharing one would make the clients compete with the server's DML for the interpreter lock)."""
-
-    def __init__(self, work: Path, label: str, pace: str):
-        env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "migrator", "serve", "--db", str(work / f"{label}.db"), "--schema",
-             str(work / "schema.yaml"), "--port", "0", "--print-env", "--pace", pace],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        lines: dict[str, str] = {}
-        while "SSL_CERT_FILE" not in lines:
-            line = self.process.stdout.readline() if self.process.stdout else ""
-            if not line:
-                raise RuntimeError("the local org did not start")
-            key, _, value = line.strip().partition("=")
-            lines[key] = value.strip("'")
-        self.instance_url, self.access_token = lines["SF_INSTANCE_URL"], lines["SF_ACCESS_TOKEN"]
-        self.ca_file = lines["REQUESTS_CA_BUNDLE"]
-        self.http = requests.Session()
-        self.http.trust_env = False
-        self.http.verify = self.ca_file
-        self.http.headers["Authorization"] = f"Bearer {self.access_token}"
-
-    def counts(self) -> tuple[int, int, int]:
-        """(lock failures, jobs, API calls so far) as the org counts them; this call itself not included."""
-        stats = self.http.get(f"{self.instance_url}/__admin/pace").json()["stats"]  # not an API call
-        limits = self.http.get(f"{self.instance_url}/services/data/v62.0/limits")  # an API call, counted
-        used = int(limits.headers["Sforce-Limit-Info"].split("=")[1].split("/")[0])
-        return int(stats["lock_failures"]), int(stats["jobs_started"]), used - 1
-
-    def __enter__(self) -> PacedOrg:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
-
-
 def run_migrator(work: Path, plan: Path, pace: str, label: str, *, input_order: bool, concurrency: int) -> Figures:
-    with PacedOrg(work, label, pace) as org:
+    with ServedOrg(work, label, pace) as org:
         (work / "migrator.toml").write_text(
             f'[targets.bench]\nauth = "token"\ninstance_url = "{org.instance_url}"\naccess_token_env = "BENCH_TOKEN"\n'
             f'verify = "{org.ca_file}"\n')
@@ -144,7 +103,7 @@ def run_script(work: Path, files: list[tuple[str, str | None, list[Path]]], pace
     """simple-salesforce's bulk2 `upsert` takes no concurrency, so the script runs pieces in its own threads."""
     from simple_salesforce import Salesforce
 
-    with PacedOrg(work, "script", pace) as org:
+    with ServedOrg(work, "script", pace) as org:
         session = requests.Session()
         session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the local CA
         session.verify = org.ca_file

@@ -337,8 +337,9 @@ class JobRunner:
         outcome, counts = {}, {}
         for kind, frame in (("success", succeeded), ("failed", failed), ("retry", retry)):
             path = base.with_name(f"{base.name}.{kind}.csv")
-            write_table(path, frame.astype("str"))
+            write_table(path, frame[list(SUCCESS_COLUMNS)].astype("str") if kind == "success" else frame.astype("str"))
             outcome[kind], counts[kind] = self.paths.relative(path), len(frame)
+        counts["created"] = int((succeeded["created"] == "true").sum()) if "created" in succeeded else 0
         with self._lock:
             job.outcome.update(outcome)
             job.counts = counts

@@ -252,6 +252,7 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
                   for s in manifest.steps if selected is None or s.id in selected],
     })
     status, error, exit_code = "succeeded", None, 0
+    loading = clock.monotonic()
     try:
         with api.metered(meter):
             tallies = executor.run(selected)
@@ -275,6 +276,9 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
         resume_command=resume_command(paths.run_id, request.home) if status != "succeeded" else None,
     )
     results["concurrency"] = executor.concurrency()
+    # how the run's time splits: compiling (and opening the target) before the first job, then loading
+    results["timing"] = {"before_loading_seconds": round(loading - start[1], 3),
+                         "loading_seconds": round(clock.monotonic() - loading, 3)}
     if status == "succeeded":
         results["status"], results["exit_code"] = run_outcome(results["totals"], strict=strict)
     atomic_write_json(paths.results, results)
