@@ -227,7 +227,7 @@ class JobRunner:
             self._in_flight[job_id] = (state, since)
             if status.terminal:
                 self._in_flight.pop(job_id, None)
-            grace = max(2.0, 3 * (self._quickest_start or 0.0))
+            grace = max(0.5, 3 * (self._quickest_start or 0.0))
             running = sum(1 for st, _ in self._in_flight.values() if st == "InProgress")
             queued = int(state == "UploadComplete" and now - since > grace)
         self.limit.observe(running, queued)

@@ -5,12 +5,13 @@ depends on is finished, not when its whole wave is: a hierarchy level's children
 that level is loaded while unrelated steps of the same wave are still loading, so the org is kept
 busy instead of idling at wave barriers. Among the ready parts, those on the longest chain of
 steps still to come go first (a contact hierarchy's next level before opportunities nothing waits
-for, which then fill the slots left), then manifest order; the first one that may run now is
-chosen:
+for, which then fill the slots left), then those deepest in a chain (the end of a hierarchy before
+a step that merely waits with it), then manifest order; the first one that may run now is chosen:
 
 - fewer parts are in flight than the current limit (the adaptive concurrency, see concurrency.py);
 - its lock ranges (the parents its rows name, see compile/lockparts.py) meet no range of a part in
-  flight, so two jobs never wait on the same parent's lock;
+  flight, so two jobs never wait on the same parent's lock, nor a range of a part still to come that
+  goes before it (a filler must not hold the parents the critical path needs next);
 - a serial step (the plan says so, or its lock failures stayed high) has one part in flight at a
   time, and none beside another part naming the same kind of parents.
 
@@ -63,8 +64,10 @@ class Schedule:
             for part in step.parts:
                 self._pending.append(PartTask(step, part, order))
                 order += 1
-        height = chain_heights(self.steps.values())
-        self._pending.sort(key=lambda task: (-height[task.step.id], task.order))
+        self.height = chain_heights(self.steps.values())
+        self.depth = chain_depths(self.steps.values())
+        self.rank = {sid: (-self.height[sid], -self.depth[sid]) for sid in self.steps}
+        self._pending.sort(key=lambda task: (self.rank[task.step.id], task.order))
         self.in_flight: dict[tuple[str, str], PartTask] = {}
 
     # --- state -------------------------------------------------------------------------------------
@@ -86,9 +89,20 @@ class Schedule:
         if len(self.in_flight) >= max(1, limit):
             return None
         for task in self._pending:
-            if self.ready(task.step) and not self.conflicts(task):
+            if self.ready(task.step) and not self.conflicts(task) and not self.blocks_a_longer_chain(task):
                 return task
         return None
+
+    def blocks_a_longer_chain(self, task: PartTask) -> bool:
+        """Whether the part names parents that a part still to come, of a step that goes first, names too.
+
+        Started now, it would hold those parents while the longer chain waits for them; so it waits
+        instead, and runs once that chain has gone by (it fills the slots the chain leaves)."""
+        if not self.lock_aware or not task.part.locks:
+            return False
+        mine = self.rank[task.step.id]
+        return any(self.rank[other.step.id] < mine and task.part.shares_parents(other.part)
+                   for other in self._pending if other is not task)
 
     def conflicts(self, task: PartTask) -> bool:
         for other in self.in_flight.values():
@@ -152,3 +166,11 @@ def chain_heights(steps: Iterable[StepEntry]) -> dict[str, int]:
     for step in reversed(steps):  # manifest order is topological: dependents come later
         height[step.id] = max((height[d] + 1 for d in dependents[step.id] if d in height), default=0)
     return height
+
+
+def chain_depths(steps: Iterable[StepEntry]) -> dict[str, int]:
+    """For each step, how many steps the longest chain of steps it depends on holds (0: none)."""
+    depth: dict[str, int] = {}
+    for step in steps:  # manifest order is topological: dependencies come first
+        depth[step.id] = max((depth[d] + 1 for d in step.depends_on if d in depth), default=0)
+    return depth
