@@ -7,6 +7,11 @@ are rebuilt after its JobComplete, queued in the writer behind it: that work ove
 and is counted in its time, except after the last job.
 
     python benchmarks/bench_localorg.py [--rows 1000000] [--keep DIR] [--results]
+    python benchmarks/bench_localorg.py --rest [--rows 20000] [--clients 1,4]
+
+``--rest`` times the REST API instead (bench_rest.py): inserts through sObject Collections in
+200-record calls and through composite/tree, against a server in a process of its own, as a tool
+would reach `migrator serve`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_rest
 import requests
 
 from migrator.localorg.server import LocalOrgServer
@@ -72,10 +78,16 @@ def report(label: str, rows: int, result: tuple[float, float, dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, help="records per job (default 1,000,000; with --rest 20,000)")
     parser.add_argument("--keep", type=Path, help="keep the database in this directory")
     parser.add_argument("--results", action="store_true", help="also time downloading the success results")
+    parser.add_argument("--rest", action="store_true", help="time the REST API (collections, tree) instead")
+    parser.add_argument("--clients", default="1,4", help="with --rest: concurrent clients to try (comma-separated)")
     args = parser.parse_args()
+    if args.rest:
+        bench_rest.main(args.rows or 20_000, [int(c) for c in args.clients.split(",")])
+        return
+    args.rows = args.rows or 1_000_000
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         bench(args, args.keep)

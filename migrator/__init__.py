@@ -6,7 +6,8 @@ jobs that would rather call Python than a shell::
     import migrator
 
     migrator.validate("plans/crm.yaml", check_sources=True)
-    result = migrator.run("plans/crm.yaml", target="sandbox")
+    checked = migrator.check("plans/crm.yaml", target="sandbox")   # what the org would refuse, and do
+    result = migrator.run("plans/crm.yaml", target="sandbox", changed_only=True)
     print(result.results["totals"], result.exit_code)
     migrator.migrate(target="sandbox")  # the pending versioned migrations (docs/migrations.md)
 
@@ -23,6 +24,8 @@ from migrator.api import (
     RunStatus,
     ValidateResult,
     baseline,
+    check,
+    describe,
     info,
     list_runs,
     migrate,
@@ -34,10 +37,14 @@ from migrator.api import (
     status,
     validate,
 )
+from migrator.check.check_command import CheckResult
+from migrator.check.describe_command import DescribeResult
+from migrator.check.predict import StepForecast
 from migrator.compile.manifest import MIGRATOR_VERSION, Manifest
 from migrator.errors import (
     AuthError,
     BulkApiError,
+    CheckFailed,
     ConfigError,
     DriftError,
     HistoryError,
@@ -61,7 +68,10 @@ __all__ = [
     "AuthError",
     "BaselineResult",
     "BulkApiError",
+    "CheckFailed",
+    "CheckResult",
     "ConfigError",
+    "DescribeResult",
     "DriftError",
     "HistoryError",
     "HistoryLockedError",
@@ -80,11 +90,14 @@ __all__ = [
     "RunStateError",
     "RunStatus",
     "SourceDataError",
+    "StepForecast",
     "TransientApiError",
     "UsageError",
     "ValidateResult",
     "__version__",
     "baseline",
+    "check",
+    "describe",
     "info",
     "list_runs",
     "migrate",

@@ -12,13 +12,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrator.check import check_command, describe_command
+from migrator.check.check_command import CheckOptions, CheckResult
+from migrator.check.describe_command import DescribeResult
+from migrator.check.names import target_name_check
 from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
-from migrator.compile.sources import read_headers
-from migrator.config import open_target, resolve_target
-from migrator.errors import UsageError
+from migrator.compile.shape import shape_problems
+from migrator.compile.sources import read_headers, scan_headers
+from migrator.config import Target, load_targets, mask_key, open_target, resolve_target
+from migrator.errors import ConfigError, PlanError, Problem, UsageError
+from migrator.fake.checks import fake_problems
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
 from migrator.history.connect import Settings, settings_for
@@ -26,12 +33,14 @@ from migrator.history.dryrun import MigrationCheck
 from migrator.history.migrate import MigrateOptions, MigrateResult
 from migrator.history.migrate import migrate as run_migrations
 from migrator.history.naming import Version
+from migrator.plan.checks import PlanCheck
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run import rundir
 from migrator.run.checkpoint import Checkpoint
 from migrator.run.executor import Clock, RunOptions
-from migrator.run.rundir import DEFAULT_HOME, RunPaths, read_json, resume_command
+from migrator.run.rundir import DEFAULT_HOME, RunPaths, atomic_write_bytes, read_json, resume_command
 from migrator.run.runner import COMPILING, RunRequest, RunResult, execute, load_run
 
 Event = Callable[[str, Mapping[str, object]], None]
@@ -54,18 +63,59 @@ def default_plan_dir(plan: Plan, home: Path = DEFAULT_HOME) -> Path:
 
 @dataclass(frozen=True)
 class ValidateResult:
-    """A plan that passed every check (and, when `checked_sources`, its sources' headers too)."""
+    """A plan that passed every check (and, when `checked_sources`, its source files too), with
+    what the checks found doubtful but not wrong (`plan.warnings`); `target` names the target whose
+    known objects and fields the names were checked against."""
 
     plan: Plan
     checked_sources: bool
+    target: str | None = None
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.plan.warnings
+
+
+def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, **overrides: object) -> Target:
+    return resolve_target(name, cli_overrides=overrides, env=dict(env if env is not None else os.environ),
+                          project_dir=project_dir)
+
+
+def _names_check(name: str | None, env: Mapping[str, str] | None, project_dir: Path) -> tuple[str | None, PlanCheck]:
+    """(target name, the check of the plan's names against what it is known to have): the target
+    named, else the one a run would use. Offline: a Salesforce target whose credentials are not at
+    hand is still known to be a Salesforce org; with no usable target the standard objects are the
+    reference."""
+    try:
+        resolved: Target | None = _target(name, env, project_dir)
+    except ConfigError:
+        configured = load_targets(project_dir).get(name or "")
+        if name is not None and (configured is None or configured.auth == "local"):
+            raise
+        resolved = None
+    return (resolved.name if resolved else name), target_name_check(resolved)
 
 
 def validate(
-    plan_path: Path | str, *, variables: Mapping[str, str] | None = None, check_sources: bool = False
+    plan_path: Path | str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    check_sources: bool = False,
+    target: str | None = None,
+    allow_paths: tuple[Path, ...] = (),
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
 ) -> ValidateResult:
-    """Check a plan (and with `check_sources`, its source headers). Raises PlanError with every problem."""
-    plan = load_plan(plan_path, variables, headers=read_headers if check_sources else None)
-    return ValidateResult(plan=plan, checked_sources=check_sources)
+    """Check a plan: its schema, itself, its load graph and its object and field names against what
+    the target is known to have, and with `check_sources` every source file read in full, all in one
+    pass (generated sources and masks too: Faker providers, locales, date ranges). Raises PlanError
+    with every problem (and warning) found."""
+    checked_against, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
+    plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
+                     allow_paths=tuple(allow_paths), extra_checks=(names,))
+    if problems := fake_problems(plan):
+        raise PlanError(problems)
+    return ValidateResult(plan=plan, checked_sources=check_sources, target=checked_against)
 
 
 @dataclass(frozen=True)
@@ -99,13 +149,100 @@ def plan(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    scale: int = 1,
+    target: str | None = None,
+    allow_paths: tuple[Path, ...] = (),
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
     on_event: Event | None = None,
 ) -> PlanResult:
-    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest."""
-    loaded = load_plan(plan_path, variables, headers=read_headers)
-    target = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=target, strict=strict), on_event)
-    return PlanResult(plan=loaded, manifest=manifest, out_dir=target)
+    """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest.
+
+    `scale` multiplies generated sources; a plan with masks takes its secret from `target`'s
+    mask_secret_env or MIGRATOR_MASK_SECRET."""
+    config_dir = config_start(Path(plan_path), project_dir)
+    _, names = _names_check(target, env, config_dir)
+    loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
+                       allow_paths=tuple(allow_paths), extra_checks=(names,))
+    key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=config_dir) \
+        if any(f.mask for s in loaded.objects for f in s.fields) else None
+    out = out_dir or default_plan_dir(loaded)
+    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, scale=_scale(scale), mask_key=key),
+                            on_event)
+    return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
+
+
+# --- the target's view -----------------------------------------------------------------------
+
+
+def describe(
+    plan_path: Path | str | None = None,
+    *,
+    target: str | None = None,
+    objects: tuple[str, ...] = (),
+    out: Path | None = None,
+    variables: Mapping[str, str] | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+) -> DescribeResult:
+    """Snapshot the target's schema of the plan's objects (and/or `objects`) as org-schema YAML,
+    written to `out` when given (the text is in the result either way)."""
+    names = list(objects)
+    if plan_path is not None:
+        names = describe_command.plan_objects(load_plan(plan_path, variables)) + names
+    config_dir = config_start(Path(plan_path), project_dir) if plan_path is not None else project_dir
+    result = describe_command.describe(_target(target, env, config_dir), names, data_dir=home)
+    if out is not None:
+        atomic_write_bytes(Path(out), result.text.encode("utf-8"))
+    return result
+
+
+def check(
+    plan_path: Path | str,
+    *,
+    target: str | None = None,
+    schema_files: tuple[Path, ...] = (),
+    sources: bool = True,
+    out_dir: Path | None = None,
+    variables: Mapping[str, str] | None = None,
+    strict: bool = False,
+    scale: int = 1,
+    allow_paths: tuple[Path, ...] = (),
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> CheckResult:
+    """The target-aware dry run: the plan against the target's describe (or `schema_files`), the
+    rows against its field rules, and, against a live org, its limits and the predicted outcome
+    (masked fields compared as they would be sent, with the target's masking secret)."""
+    if target is not None and schema_files:
+        raise UsageError("check against a --target or against --schema files, not both")
+    path = Path(plan_path)
+    environment = dict(env if env is not None else os.environ)
+    key = mask_key(target, env=environment, project_dir=config_start(path, project_dir)) \
+        if sources and _masks(path, variables, allow_paths) else None
+    options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
+                           sources=sources, strict=strict, allow_paths=tuple(allow_paths), scale=_scale(scale),
+                           mask_key=key)
+    if schema_files:
+        return check_command.check_against_files(schema_files, path, options, on_event)
+    timer = clock or Clock()
+    resolved = _target(target, env, config_start(path, project_dir))
+    return check_command.check_against_target(resolved, path, options, data_dir=home,
+                                              timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep),
+                                              on_event=on_event)
+
+
+def _masks(plan_path: Path, variables: Mapping[str, str] | None, allow_paths: tuple[Path, ...]) -> bool:
+    """Whether the plan masks fields (a plan that does not load says nothing: its problems come later)."""
+    try:
+        plan = load_plan(plan_path, variables, allow_paths=tuple(allow_paths))
+    except PlanError:
+        return False
+    return any(f.mask for s in plan.objects for f in s.fields)
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -120,6 +257,12 @@ def run_options(max_retries: int, send_orphans: bool, concurrency: int, input_or
                       lock_aware=not input_order)
 
 
+def _scale(scale: int) -> int:
+    if scale < 1:
+        raise UsageError("--scale must be 1 or more")
+    return scale
+
+
 def run(
     plan_path: Path | str | None,
     *,
@@ -130,20 +273,29 @@ def run(
     select: tuple[str, ...] = (),
     max_retries: int = 3,
     strict: bool = False,
+    scale: int = 1,
     send_orphans: bool = False,
     concurrency: int = 4,
     input_order: bool = False,
     resume: str | None = None,
+    check: bool = True,
+    changed_only: bool = False,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
     """Compile the plan into a new run directory and load it into the target (or resume a run).
 
-    Rows are ordered by parent and parts naming the same parents never run at once, unless
-    `input_order`; `concurrency` is the most jobs in flight (fewer while the org asks for it)."""
+    The target is configured by the migrator.toml beside the plan (or above it); `project_dir` is
+    where it is looked for when there is no plan file (a resume of a run whose plan moved). When the
+    target serves describe, the plan is first checked against it (`check=False` skips this) and
+    nothing is sent if it would fail; `changed_only` sends only the rows that differ from the
+    target's current values (as `skip_unchanged: true` does for a step). Rows are ordered by parent
+    and parts naming the same parents never run at once, unless `input_order`; `concurrency` is the
+    most jobs in flight (fewer while the org asks for it)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -151,10 +303,14 @@ def run(
         variables=dict(variables or {}),
         select=tuple(select),
         strict=strict,
+        scale=_scale(scale),
         options=run_options(max_retries, send_orphans, concurrency, input_order),
         resume=resume,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
+        check=check,
+        changed_only=changed_only,
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 
@@ -170,6 +326,7 @@ def retry(
     input_order: bool = False,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
+    allow_paths: tuple[Path, ...] = (),
     on_event: Event | None = None,
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
@@ -184,10 +341,12 @@ def retry(
         target=target or (run_info.get("target") or {}).get("name"),
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
+        scale=int(run_info["options"].get("scale", 1)),
         options=run_options(max_retries, send_orphans, concurrency, input_order),
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,
+        allow_paths=tuple(allow_paths),
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 

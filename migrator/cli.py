@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrator import __version__, api
+from migrator.compile.manifest import MANIFEST_FILE
 from migrator.errors import Interrupted, MigratorError, PlanError
 
 FORMAT = click.option(
@@ -34,8 +35,15 @@ FORMAT = click.option(
     show_default=True,
     help="Output tables for people, or one JSON document for scripts.",
 )
+SCALE = click.option("--scale", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Multiply the row counts of generated sources (the first rows stay the same).")
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
+)
+ALLOW_PATH = click.option(
+    "--allow-path", "allow_paths", multiple=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+    help="Also let sources be read from DIR (by default only inside the plan's folder and its migrator.toml's; "
+         "repeatable).",
 )
 
 
@@ -71,10 +79,24 @@ def _fail(exc: MigratorError, output_format: str) -> None:
             err.print(Text(f"{count} problem{'s' if count != 1 else ''} in the plan:", style="bold red"))
             for problem in exc.problems:
                 err.print(Text(f"  {problem}"))
+            _print_warnings(err, exc.warnings)
         else:
             label = "interrupted:" if isinstance(exc, Interrupted) else "error:"
             err.print(Text.assemble((label, "bold red"), " ", str(exc)))
     sys.exit(exc.exit_code)
+
+
+def _print_warnings(console: Console, warnings: Any) -> None:
+    for warning in warnings:
+        console.print(Text(f"  warning: {warning}", style="yellow"))
+
+
+def _print_source_warnings(console: Console, manifest: Any, manifest_file: Path) -> None:
+    """A compiled plan's source warnings: the first ones the manifest keeps, and how many more."""
+    _print_warnings(console, manifest.warnings)
+    if manifest.warning_count > len(manifest.warnings):
+        console.print(Text(f"  ... and {manifest.warning_count - len(manifest.warnings)} more warning(s): see "
+                           f"{manifest_file}", style="yellow"))
 
 
 def _guarded(output_format: str, action: Callable[[], int]) -> None:
@@ -95,16 +117,30 @@ def cli() -> None:
     """Declarative, YAML-driven data migrations for Salesforce."""
 
 
+TARGET = click.option(
+    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
+)
+NAMES_TARGET = click.option("--target", "-t", help="Check object and field names against what this target is known "
+                            "to have (default: the target a run would use).")
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sources", "check_sources", is_flag=True, help="Also check every column against the source files.")
+@click.option("--sources", "check_sources", is_flag=True,
+              help="Also read every source file in full: columns, encoding, quoting.")
+@NAMES_TARGET
 @VARS
+@ALLOW_PATH
 @FORMAT
-def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], output_format: str) -> None:
-    """Check PLAN_FILE against the plan schema and itself; report every problem with file:line."""
+def validate(plan_file: Path, check_sources: bool, target: str | None, var_pairs: tuple[str, ...],
+             allow_paths: tuple[Path, ...], output_format: str) -> None:
+    """Check PLAN_FILE against the plan schema, itself, its load graph and the names the target is
+    known to have (and with --sources its source files); report every problem at once, each with
+    file:line."""
 
     def action() -> int:
-        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources)
+        result = api.validate(plan_file, variables=api.parse_variables(var_pairs), check_sources=check_sources,
+                              target=target, allow_paths=allow_paths)
         plan = result.plan
         if output_format == "json":
             _emit_json(
@@ -113,12 +149,17 @@ def validate(plan_file: Path, check_sources: bool, var_pairs: tuple[str, ...], o
                     "plan": plan.name,
                     "file": str(plan_file),
                     "checked_sources": check_sources,
+                    "target": result.target,
                     "steps": [{"name": s.name, "object": s.object, "operation": s.operation} for s in plan.objects],
+                    "warnings": [w.as_dict() for w in result.warnings],
                 }
             )
         else:
             what = "plan and sources" if check_sources else "plan"
-            _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps)"))
+            names = f"; names checked against {result.target}" if result.target else ""
+            _console().print(Text.assemble(("✓", "green"), f" {plan_file}: {what} valid ({len(plan.objects)} steps"
+                                           f"{names})"))
+            _print_warnings(_console(), result.warnings)
         return 0
 
     _guarded(output_format, action)
@@ -153,6 +194,16 @@ def _plan_table(result: api.PlanResult) -> Table:
     return table
 
 
+def _fake_lines(manifest: Any) -> list[str]:
+    """Which sources were generated and which fields masked (with the masking key's id)."""
+    lines = [f"Generated {s.step}: {s.generated['rows']:,} rows (seed {s.generated['seed']})"
+             for s in manifest.sources if s.generated]
+    masked = [f"{s.step}.{name} ({how})" for s in manifest.sources for name, how in s.masked.items()]
+    if masked:
+        lines.append(f"Masked (key {manifest.fake.get('mask_key_id', '?')}): {', '.join(masked)}")
+    return lines
+
+
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -163,14 +214,21 @@ def _plan_table(result: api.PlanResult) -> Table:
 )
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; exit 1 on rejects.")
 @click.option("--graph", type=click.Choice(["mermaid"]), help="Print the load graph instead of the table.")
+@SCALE
+@click.option("--target", "-t", help="Check object and field names against what this target is known to have, "
+              "and key the masks with the secret its mask_secret_env names (default: the target a run would use).")
 @VARS
+@ALLOW_PATH
 @FORMAT
 def plan(
     plan_file: Path,
     out_dir: Path | None,
     strict: bool,
     graph: str | None,
+    scale: int,
+    target: str | None,
     var_pairs: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
     output_format: str,
 ) -> None:
     """Dry run: compile PLAN_FILE into the exact Bulk API CSVs a run would send."""
@@ -188,6 +246,9 @@ def plan(
                 out_dir=out_dir,
                 variables=api.parse_variables(var_pairs),
                 strict=strict,
+                scale=scale,
+                target=target,
+                allow_paths=allow_paths,
                 on_event=on_event if output_format == "text" else None,
             )
         manifest = result.manifest
@@ -200,9 +261,16 @@ def plan(
             out.print(_plan_table(result))
             totals = manifest.totals()
             out.print(Text.assemble(f"Wrote {totals['parts']} part(s) to ", (str(result.out_dir), "bold")))
+            _print_source_warnings(out, manifest, result.out_dir / MANIFEST_FILE)
+            for line in _fake_lines(manifest):
+                out.print(line, markup=False)
             if manifest.rejects:
                 out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),
                                         f": see {result.out_dir / 'rejects.csv'}"))
+            named = [s.name for s in result.plan.objects if any(f.record_type for f in s.fields)]
+            if named:
+                out.print(Text(f"note: record types are named, not resolved, in {', '.join(named)}: `migrator run` "
+                               "turns the DeveloperNames into the target's Ids"))
             if manifest.missing_parents:
                 out.print(Text.assemble(
                     (f"{manifest.missing_parents} row(s) name a parent this plan does not send", "yellow"),
@@ -211,11 +279,6 @@ def plan(
         return 1 if strict and manifest.rejects else 0
 
     _guarded(output_format, action)
-
-
-TARGET = click.option(
-    "--target", "-t", help="Target name from migrator.toml (default: env credentials, else the embedded local org)."
-)
 
 
 def _run_output(result: api.RunResult, output_format: str) -> int:
@@ -228,6 +291,8 @@ def _run_output(result: api.RunResult, output_format: str) -> int:
         out.print(report.summary_table(result.results))
         for line in report.summary_lines(result.results, result.paths.root):
             out.print(Text(line))
+        if result.manifest is not None:
+            _print_source_warnings(out, result.manifest, result.paths.plan_dir / MANIFEST_FILE)
     return result.exit_code
 
 
@@ -254,6 +319,7 @@ def _execution_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Most Bulk jobs running at once (fewer while the org asks to slow down)."),
         click.option("--input-order", is_flag=True,
                      help="Send rows in source order; do not group them by parent to avoid lock contention."),
+        ALLOW_PATH,
         HOME,
         FORMAT,
     ]):
@@ -278,22 +344,30 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Only these steps: Account, Account+ (and what depends on it), +Task (and what it needs).")
 @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run without resending finished jobs.")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data; rejects exit 1.")
+@SCALE
 @click.option("--api-version", help="Salesforce API version, e.g. 62.0 (default: the target's, else 62.0).")
 @click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra org schema file for a local target (custom objects and fields; repeatable).")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="Do not check the plan against the target's describe before sending.")
+@click.option("--changed-only", is_flag=True,
+              help="Send only rows that differ from the target's current values; the rest are 'unchanged'.")
 @VARS
 @_execution_options
-def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, api_version: str | None,
-        schema_files: tuple[Path, ...], var_pairs: tuple[str, ...], target: str | None, max_retries: int,
-        send_orphans: bool, concurrency: int, input_order: bool, home: Path, output_format: str) -> None:
-    """Load PLAN_FILE into the target (the embedded local org unless told otherwise)."""
+def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
+        api_version: str | None, schema_files: tuple[Path, ...], no_check: bool, changed_only: bool,
+        var_pairs: tuple[str, ...], target: str | None, max_retries: int, send_orphans: bool, concurrency: int,
+        input_order: bool, allow_paths: tuple[Path, ...],
+        home: Path, output_format: str) -> None:
+    """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
+    it against the target's describe."""
     if plan_file is None and resume is None:
         raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
-        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict,
-        send_orphans=send_orphans, concurrency=concurrency, input_order=input_order, resume=resume, home=home,
-        on_event=progress))
+        variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
+        send_orphans=send_orphans, concurrency=concurrency, input_order=input_order, resume=resume,
+        check=not no_check, changed_only=changed_only, home=home, allow_paths=allow_paths, on_event=progress))
 
 
 @cli.command()
@@ -302,12 +376,14 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
               help="Plan file to recompile (default: the one the run used).")
 @_execution_options
 def retry(run_id: str | None, plan_file: Path | None, target: str | None, max_retries: int, send_orphans: bool,
-          concurrency: int, input_order: bool, home: Path, output_format: str) -> None:
+          concurrency: int, input_order: bool, allow_paths: tuple[Path, ...], home: Path,
+          output_format: str) -> None:
     """Send again only the rows of RUN_ID (default: the last run) that were rejected, failed or skipped,
     recompiled from the current sources, after you fixed the data or the org."""
     _load(output_format, lambda progress: api.retry(
         run_id, plan_path=plan_file, target=target, max_retries=max_retries, send_orphans=send_orphans,
-        concurrency=concurrency, input_order=input_order, home=home, on_event=progress))
+        concurrency=concurrency, input_order=input_order, home=home, allow_paths=allow_paths,
+        on_event=progress))
 
 
 @cli.command()
@@ -390,6 +466,84 @@ def jobs(
         return 0
 
     _guarded(output_format, action_)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--schema", "schema_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Check against org schema files or snapshots instead of a live target (repeatable).")
+@click.option("--sources/--no-sources", "sources", default=True, show_default=True,
+              help="Read the sources: row checks against the target's fields, limits and the prediction.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
+@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
+@SCALE
+@VARS
+@ALLOW_PATH
+@HOME
+@FORMAT
+def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
+          strict: bool, scale: int, var_pairs: tuple[str, ...], allow_paths: tuple[Path, ...], home: Path,
+          output_format: str) -> None:
+    """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
+    source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
+    Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
+    from migrator.check import report
+
+    def action() -> int:
+        with _console(stderr=True).status("checking...") as status:
+
+            def on_event(kind: str, data: Any) -> None:
+                if kind == "step_started":
+                    status.update(f"checking {data['step']}...")
+                elif kind == "predicting":
+                    status.update("querying the target for the plan's keys...")
+
+            result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
+                               out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, scale=scale,
+                               allow_paths=allow_paths, home=home,
+                               on_event=on_event if output_format == "text" else None)
+        if output_format == "json":
+            _emit_json(result.to_json())
+        else:
+            if result.forecast:
+                _console().print(report.forecast_table(result))
+            _print_lines(report.summary_lines(result))
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--objects", "object_list", metavar="A,B", help="Objects to describe (besides the plan's).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the snapshot here (default: print it).")
+@VARS
+@HOME
+@FORMAT
+def describe(plan_file: Path | None, target: str | None, object_list: str | None, out_file: Path | None,
+             var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """Snapshot the target's schema of PLAN_FILE's objects (or --objects) as org-schema YAML, which
+    `migrator serve --schema` loads and `migrator check --schema` checks plans against."""
+
+    def action() -> int:
+        objects = tuple(n.strip() for n in (object_list or "").split(",") if n.strip())
+        result = api.describe(plan_file, target=target, objects=objects, out=out_file,
+                              variables=api.parse_variables(var_pairs), home=home)
+        if output_format == "json":
+            _emit_json({"ok": True, "target": result.target, "objects": list(result.objects), "fields": result.fields,
+                        "out": str(out_file) if out_file else None, **({} if out_file else {"snapshot": result.text})})
+        elif out_file is None:
+            click.echo(result.text, nl=False)
+        else:
+            _print_lines([f"Wrote the schema of {len(result.objects)} object(s), {result.fields} fields, from "
+                          f"{result.target} to {out_file}"])
+        return 0
+
+    _guarded(output_format, action)
 
 
 def _history_options(command: Callable[..., Any]) -> Callable[..., Any]:

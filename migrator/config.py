@@ -1,8 +1,10 @@
 """Targets: where data goes, and how to authenticate there.
 
-Named targets live in ``migrator.toml`` (or ``[tool.migrator]`` in pyproject.toml). Precedence is
-CLI > environment > file > defaults, and with nothing configured the target is ``local``: the
-embedded local org, started in-process, so a fresh install can run a plan with no set-up.
+Named targets live in ``migrator.toml`` (or ``[tool.migrator]`` in pyproject.toml), found beside
+the plan or in the nearest folder above it, as git, ruff and pytest find theirs (see
+`plan.project`). Precedence is CLI > environment > file > defaults, and with nothing configured the
+target is ``local``: the embedded local org, started in-process, so a fresh install can run a plan
+with no set-up. A resolved `Target` says which file it came from (`config_file`).
 
 Secrets (passwords, client secrets, tokens, private keys) never live in the file: a target names
 the environment variables that hold them (``password_env = "SF_PASSWORD"``), and a secret written
@@ -34,12 +36,14 @@ from migrator.client.auth import (
 from migrator.client.error_mapping import redact
 from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSession
 from migrator.errors import ConfigError
+from migrator.fake.masks import MaskKey
 from migrator.localorg.pacing import PaceSpec, PaceSpecError
+from migrator.plan import project as plan_project
 
-__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "open_target",
-           "redact", "resolve_target"]
+__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "mask_key",
+           "open_target", "redact", "resolve_target"]
 
-CONFIG_FILE = "migrator.toml"
+CONFIG_FILE = plan_project.CONFIG_FILE
 LOCAL = "local"
 ENV_TARGET = "env"
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
@@ -48,7 +52,8 @@ LOCAL_DB_NAME = "local-org.db"
 TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets", "migrations"})
 MIGRATIONS_KEYS = frozenset({"dir", "history"})
 HISTORY_STORES = ("org", "file")
-COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description"})
+COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description", "mask_secret_env"})
+MASK_SECRET_ENV = "MIGRATOR_MASK_SECRET"  # the masking secret, unless the target names another variable
 KEYS_BY_AUTH: dict[str, frozenset[str]] = {
     "local": frozenset({"db", "schema", "pace"}),
     "token": frozenset({"instance_url", "access_token_env"}),
@@ -103,6 +108,7 @@ class Target:
     verify: bool | str = True
     auth: str = LOCAL
     source: str = "default"
+    config_file: str | None = None  # the migrator.toml (or pyproject.toml) consulted, if one was found
 
     def describe(self) -> str:
         """One line for people: what, where, how authenticated; never a secret."""
@@ -125,7 +131,7 @@ class Target:
                 "instance_url": self.instance_url, "login_url": self.login_url, "username": self.username,
                 "local_db": str(self.local_db) if self.local_db else None,
                 "local_schema_files": [str(p) for p in self.local_schema_files], "local_pace": self.local_pace,
-                "source": self.source}
+                "source": self.source, "config_file": self.config_file}
 
     def secrets(self) -> tuple[str, ...]:
         return self.credentials.secrets() if self.credentials else ()
@@ -148,10 +154,15 @@ def _line_of(text: str, pattern: str, start: int = 0) -> int | None:
     return None
 
 
-def _read_config_file(project_dir: Path) -> tuple[Path, str, dict[str, Any], str] | None:
-    """(file, text, the migrator table, table prefix) from migrator.toml or pyproject.toml."""
+def _read_config_file(start: Path) -> tuple[Path, str, dict[str, Any], str] | None:
+    """(file, text, the migrator table, table prefix) of the configuration for folder `start`:
+    migrator.toml or pyproject.toml's [tool.migrator], in `start` or the nearest folder above."""
+    nearest = plan_project.find_config(start)
+    if nearest is None:
+        return None
+    folder = nearest.parent
     found: list[tuple[Path, str, dict[str, Any], str]] = []
-    for file, prefix in ((project_dir / CONFIG_FILE, ""), (project_dir / "pyproject.toml", "tool.migrator.")):
+    for file, prefix in ((folder / CONFIG_FILE, ""), (folder / plan_project.PYPROJECT, "tool.migrator.")):
         if not file.is_file():
             continue
         text = file.read_text(encoding="utf-8")
@@ -169,6 +180,7 @@ def _read_config_file(project_dir: Path) -> tuple[Path, str, dict[str, Any], str
 
 
 def load_project_config(project_dir: Path) -> ProjectConfig:
+    """The configuration for a plan in `project_dir` (found there or in a folder above it)."""
     read = _read_config_file(project_dir)
     if read is None:
         return ProjectConfig()
@@ -191,7 +203,8 @@ def load_project_config(project_dir: Path) -> ProjectConfig:
 
 
 def load_targets(project_dir: Path) -> dict[str, TargetConfig]:
-    """Every named target of the project's config file (empty without one), shape-checked."""
+    """Every named target of the project's config file (empty without one), shape-checked; the
+    file is looked for in `project_dir`, then upward."""
     return dict(load_project_config(project_dir).targets)
 
 
@@ -390,7 +403,8 @@ def _apply_cli(target: Target, overrides: Mapping[str, Any]) -> Target:
 
 def resolve_target(name: str | None, *, cli_overrides: Mapping[str, Any], env: Mapping[str, str],
                    project_dir: Path) -> Target:
-    """The target to use. Name: CLI, else ``MIGRATOR_TARGET``, else ``SF_ACCESS_TOKEN`` +
+    """The target to use, configured by the migrator.toml of `project_dir` (the plan's folder; the
+    file may be in a folder above it). Name: CLI, else ``MIGRATOR_TARGET``, else ``SF_ACCESS_TOKEN`` +
     ``SF_INSTANCE_URL`` (an ad-hoc target named ``env``), else the file's ``default_target``, else
     ``local``. API version: CLI, else ``MIGRATOR_API_VERSION``, else the target's, else the file's."""
     project = load_project_config(project_dir)
@@ -407,7 +421,8 @@ def resolve_target(name: str | None, *, cli_overrides: Mapping[str, Any], env: M
             target = Target(name=LOCAL, kind="local")
         elif config is None:
             known = sorted({*project.targets, LOCAL})
-            where = f" in {project.file}" if project.file else f" (no {CONFIG_FILE} in {project_dir})"
+            where = f" in {project.file}" if project.file else \
+                f" (no {CONFIG_FILE} in {project_dir.resolve()} or a folder above it)"
             raise ConfigError(f"unknown target '{chosen}'{where}{_did_you_mean(chosen, known)} "
                               f"(known: {', '.join(known)})")
         else:
@@ -418,9 +433,27 @@ def resolve_target(name: str | None, *, cli_overrides: Mapping[str, Any], env: M
     if env.get("MIGRATOR_API_VERSION"):
         target = replace(target, api_version=env["MIGRATOR_API_VERSION"])
     target = _apply_cli(target, cli_overrides)
+    target = replace(target, config_file=str(project.file) if project.file else None)
     if not re.fullmatch(r"\d{2}\.0", target.api_version):
         raise ConfigError(f"API version must look like 62.0, not {target.api_version!r}")
     return target
+
+
+def mask_key(name: str | None, *, env: Mapping[str, str], project_dir: Path) -> MaskKey | None:
+    """The masking secret for target `name` (chosen as `resolve_target` chooses): from the variable its
+    ``mask_secret_env`` names, else from ``MIGRATOR_MASK_SECRET``; None when neither is set. A target
+    that names a variable which is not set is an error: its masks would silently change.
+
+    Only the secret's source (a variable name) is ever shown; credentials are not needed for it."""
+    project = load_project_config(project_dir)
+    chosen = name or env.get("MIGRATOR_TARGET") or project.default_target or LOCAL
+    config = project.targets.get(chosen)
+    variable = (config.settings.get("mask_secret_env") if config else None) or MASK_SECRET_ENV
+    value = env.get(variable) or None
+    if value is None and config is not None and "mask_secret_env" in config.settings:
+        raise ConfigError(f"target '{chosen}' ({config.file.name}) takes its masking secret from the environment "
+                          f"variable {variable}, which is not set")
+    return MaskKey.from_text(value, variable) if value is not None else None
 
 
 # --- connecting -----------------------------------------------------------------------------------
@@ -470,6 +503,6 @@ def _local_org(target: Target, data_dir: Path) -> Iterator[tuple[Any, Credential
                         https=True, pace=target.local_pace) as org:
         # The real OAuth password flow against the org's own token endpoint, so an expired
         # session is renewed exactly as it would be against Salesforce.
-        credentials = UsernamePasswordCredentials(org.instance_url, "migrator", "", org.username,
-                                                  org.password)
+        credentials = UsernamePasswordCredentials(org.instance_url, org.client_id, org.client_secret,
+                                                  org.username, org.password)
         yield org, credentials

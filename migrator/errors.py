@@ -66,14 +66,16 @@ class UsageError(MigratorError):
 class PlanError(UsageError):
     """A plan is invalid. Holds every problem found, not just the first."""
 
-    def __init__(self, problems: Sequence[Problem]):
+    def __init__(self, problems: Sequence[Problem], *, warnings: Sequence[Problem] = ()):
         self.problems = list(problems)
+        self.warnings = list(warnings)
         count = len(self.problems)
         summary = "\n".join(str(p) for p in self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the plan:\n{summary}")
 
     def as_dict(self) -> dict[str, object]:
-        return {"error": "PlanError", "problems": [p.as_dict() for p in self.problems]}
+        return {"error": "PlanError", "problems": [p.as_dict() for p in self.problems],
+                "warnings": [w.as_dict() for w in self.warnings]}
 
 
 class ConfigError(UsageError):
@@ -207,3 +209,20 @@ class NotFoundError(BulkApiError):
 
 class InvalidRequestError(BulkApiError):
     """The server refused the request as malformed or illegal in the current state (HTTP 400)."""
+
+
+class SchemaFileError(UsageError):
+    """An org schema file or snapshot cannot be read: the message names the file, object and field."""
+
+
+
+class CheckFailed(PlanError):
+    """The plan cannot run against this target (objects or fields it does not have, limits it would
+    exceed): every problem at once, each located in the plan."""
+
+    def __init__(self, problems: Sequence[Problem], *, target: str = ""):
+        super().__init__(problems)
+        self.target = target
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": "CheckFailed", "target": self.target, "problems": [p.as_dict() for p in self.problems]}

@@ -18,6 +18,7 @@ API_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9]*(?:__?[A-Za-z0-9]+)*$"
 API_NAME = {"type": "string", "pattern": API_NAME_PATTERN}
 STEP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 VARIABLE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+COLUMN_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 OPERATION = {
     "enum": ["insert", "update", "upsert", "delete", "hardDelete"],
     "description": "Bulk API operation. upsert needs external_id; update, delete and hardDelete need `id` "
@@ -44,6 +45,10 @@ PART_ROWS = {"type": "integer", "minimum": 1, "maximum": 150_000_000,
              "description": "Maximum rows per CSV part (one Bulk job per part)."}
 PART_MB = {"type": "number", "exclusiveMinimum": 0, "maximum": 100,
            "description": "Maximum size of a CSV part in MB (Bulk API 2.0 accepts about 100 MB raw)."}
+SKIP_UNCHANGED = {"type": "boolean",
+                  "description": "Changed-only loads: compare each row with the target's current values of the "
+                  "mapped fields and send only the rows that differ (as `run --changed-only` does); unchanged "
+                  "rows are an outcome of their own."}
 TRIM = {"type": "boolean", "description": "Strip leading and trailing white space from source values "
         "(default true)."}
 SOURCE_FILE = {"type": "string", "minLength": 1,
@@ -52,6 +57,111 @@ ENCODING = {"type": "string", "minLength": 1,
             "description": "Text encoding of the source files (default utf-8; a UTF-8 BOM is skipped)."}
 DELIMITER = {"type": "string", "minLength": 1, "maxLength": 1,
              "description": "Column delimiter of the source files (default \",\")."}
+
+# --- generated sources and masks (docs/fake-data.md) -------------------------------------------------
+LOCALE = {"type": "string", "minLength": 1,
+          "description": "Faker locale of the values, e.g. en_US, fr_FR, de_DE (default en_US)."}
+FAKE_ARGS = {"type": "object", "description": "Keyword arguments of the Faker provider, e.g. {text: \"??-####\"} "
+             "for bothify.",
+             "additionalProperties": {"type": ["string", "number", "boolean", "array", "null"]}}
+POOL = {"type": "integer", "minimum": 1, "maximum": 100_000,
+        "description": "How many distinct Faker values are made (once); rows draw from them (default 1000)."}
+FAKE_PROVIDER = {"type": "string", "minLength": 1,
+                 "description": "A Faker provider, e.g. company, first_name, city, bothify; date providers "
+                 "(date_between, date_of_birth...) count from the anchor date, never from today."}
+DATE_BOUND = {"type": "string", "minLength": 1,
+              "description": "An ISO date (2024-01-31) or a date relative to the anchor date: today, now, "
+              "-30d, +2w, -1y +6m."}
+DATE_RANGE = {"type": "object", "additionalProperties": False,
+              "description": "A uniform date between two bounds (both included).",
+              "properties": {"from": {**DATE_BOUND, "description": "First possible value (default today). "
+                                      + DATE_BOUND["description"]},
+                             "to": {**DATE_BOUND, "description": "Last possible value (default today). "
+                                    + DATE_BOUND["description"]}}}
+COLUMN_SPEC = {
+    "description": "How a generated column gets its values: a Faker provider name, or a mapping with exactly "
+    "one generator.",
+    "oneOf": [
+        {**FAKE_PROVIDER, "description": "Shorthand for {fake: PROVIDER}: " + FAKE_PROVIDER["description"]},
+        {"type": "object", "additionalProperties": False, "properties": {
+            "seq": {"type": "string", "minLength": 1,
+                    "description": "The row number formatted: \"ACC-{:06d}\"; {seed} is the seed. Keys made "
+                    "this way are the same in every run, so a second run creates nothing."},
+            "start": {"type": "integer", "description": "Number of the first row of a seq (default 1)."},
+            "choice": {"description": "Weighted values {Hot: 1, Warm: 3, Cold: 6}, or a list of equally likely "
+                       "values.",
+                       "oneOf": [{"type": "object", "additionalProperties": {"type": "number"}},
+                                 {"type": "array", "items": {"type": ["string", "number", "boolean"]},
+                                  "minItems": 1}]},
+            "number": {"type": "object", "additionalProperties": False, "required": ["min", "max"],
+                       "description": "A uniform number between min and max (both included).",
+                       "properties": {
+                           "min": {"type": "number", "description": "Smallest value."},
+                           "max": {"type": "number", "description": "Largest value."},
+                           "decimals": {"type": "integer", "minimum": 0, "maximum": 9,
+                                        "description": "Digits after the decimal point (default 0 for whole "
+                                        "min and max, else 2)."}}},
+            "date": {**DATE_RANGE, "description": "A date (YYYY-MM-DD) between from and to."},
+            "datetime": {**DATE_RANGE, "description": "A UTC datetime (YYYY-MM-DDTHH:MM:SSZ) between from and to."},
+            "fake": FAKE_PROVIDER,
+            "args": FAKE_ARGS,
+            "locale": LOCALE,
+            "pool": POOL,
+            "template": {"type": "string", "minLength": 1,
+                         "description": "Sandboxed Jinja over the row's other generated columns and vars.NAME, "
+                         "e.g. \"{{ first | lower }}.{{ last | lower }}@example.com\"."},
+            "parent": {"type": "string", "minLength": 1,
+                       "description": "A column of the parent row (the row of the `per` step this row was "
+                       "generated for)."},
+            "ref": {"type": "string", "minLength": 1,
+                    "description": "STEP.COLUMN: that column of a row of another generated step, picked at "
+                    "random."},
+            "blank": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
+                      "description": "Fraction of rows left blank (default 0)."},
+        }},
+    ],
+}
+GENERATE_SPEC = {
+    "type": "object", "additionalProperties": False, "required": ["columns"],
+    "description": "Rows generated from the plan instead of read from a file: seeded, reproducible.",
+    "properties": {
+        "count": {"description": "Rows to generate; with per, children of each parent row: a number, a range "
+                  "2..5, or weights {1: 3, 2: 1}. --scale multiplies the counts of sources without per.",
+                  "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "minLength": 1},
+                            {"type": "object", "additionalProperties": {"type": "number"}}]},
+        "per": {"type": "string", "pattern": STEP_NAME_PATTERN,
+                "description": "A generated step: `count` rows are generated for each of its rows."},
+        "seed": {"type": "integer", "minimum": 0,
+                 "description": "The seed every column is drawn from (default defaults.seed, else 0)."},
+        "locale": LOCALE,
+        "anchor": {"type": "string", "pattern": VARIABLE_NAME_PATTERN,
+                   "description": "The plan variable holding the date relative dates count from (default "
+                   "today), so that \"today\" is the same on every machine."},
+        "columns": {"type": "object", "minProperties": 1, "description": "Column name -> how its values are "
+                    "generated. Fields read them as they read file columns.",
+                    "propertyNames": {"pattern": COLUMN_NAME_PATTERN}, "additionalProperties": COLUMN_SPEC},
+    },
+}
+MASK_WORDS = ["name", "first_name", "last_name", "email", "phone", "street", "hash", "redact", "null"]
+MASK_SPEC = {
+    "description": "Replace the value by a deterministic fake: the same input gives the same output in every "
+    "object and run, keyed by a secret from the environment (never in the plan).",
+    "oneOf": [
+        {"type": "string", "enum": MASK_WORDS,
+         "description": "name, first_name, last_name, email (keeps the domain), phone (keeps the format), "
+         "street, hash, redact, null."},
+        {"type": "object", "additionalProperties": False, "properties": {
+            "email": {"type": "string", "minLength": 1,
+                      "description": "keep (each address keeps its domain) or the domain every masked address "
+                      "gets, e.g. example.com."},
+            "redact": {"type": "string", "description": "The text every value is replaced with."},
+            "fake": FAKE_PROVIDER,
+            "args": FAKE_ARGS,
+            "locale": LOCALE,
+            "pool": POOL,
+        }},
+    ],
+}
 
 FIELD_SPEC = {
     "type": "object",
@@ -90,9 +200,19 @@ FIELD_SPEC = {
                        "description": "Reject rows whose value is longer than this many characters."},
         "required": {"type": "boolean", "description": "Reject rows where this field ends up blank."},
         "null": NULL_POLICY,
+        "mask": MASK_SPEC,
+        "record_type": {
+            "description": "The value is a record type's DeveloperName, resolved to its Id from the target "
+            "(describe or snapshot): a source column, or {value: NAME} for every row. An unknown name is a "
+            "reject listing the object's record types. Takes the place of from, value and template.",
+            "oneOf": [{"type": "string", "minLength": 1},
+                      {"type": "object", "additionalProperties": False, "required": ["value"],
+                       "properties": {"value": {"type": "string", "minLength": 1,
+                                                "description": "The DeveloperName every row gets."}}}]},
     },
     "not": {"anyOf": [{"required": ["from", "value"]}, {"required": ["from", "template"]},
-                      {"required": ["value", "template"]}]},
+                      {"required": ["value", "template"]}, {"required": ["record_type", "from"]},
+                      {"required": ["record_type", "value"]}, {"required": ["record_type", "template"]}]},
 }
 
 LOOKUP_SPEC = {
@@ -142,10 +262,12 @@ OBJECT_SPEC = {
                  "description": "Step name, unique in the plan (default: the object name). Two steps "
                  "on the same object need distinct names."},
         "description": {"type": "string", "description": "Free text shown in reports."},
-        "source": {"description": "Source file of this step.",
+        "source": {"description": "Source of this step: a file, or rows generated from the plan.",
                    "oneOf": [SOURCE_FILE, {
-                       "type": "object", "additionalProperties": False, "required": ["file"],
-                       "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER}}]},
+                       "type": "object", "additionalProperties": False,
+                       "anyOf": [{"required": ["file"]}, {"required": ["generate"]}],
+                       "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER,
+                                      "generate": GENERATE_SPEC}}]},
         "where": {"type": "string", "minLength": 1,
                   "description": "Keep only source rows matching this condition, e.g. \"status != "
                   "'deleted' and country in ('FR', 'DE')\". Columns by name, or in backticks when they "
@@ -168,6 +290,7 @@ OBJECT_SPEC = {
         "concurrency": CONCURRENCY,
         "part_rows": PART_ROWS,
         "part_mb": PART_MB,
+        "skip_unchanged": SKIP_UNCHANGED,
     },
 }
 
@@ -186,8 +309,11 @@ DEFAULTS = {
         "null": NULL_POLICY,
         "timezone": TIMEZONE,
         "decimal": DECIMAL,
+        "skip_unchanged": SKIP_UNCHANGED,
         "date_format": {**FORMATS, "description": "Default source format(s) of date fields."},
         "datetime_format": {**FORMATS, "description": "Default source format(s) of datetime fields."},
+        "seed": {"type": "integer", "minimum": 0, "description": "Seed of every generated source that sets none."},
+        "locale": LOCALE,
     },
 }
 

@@ -18,6 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# What Bulk API reads as "set this field to null" (a blank leaves the field unchanged on update).
+CLEAR = "#N/A"
+
 # Salesforce accepts dates from 1700-01-01 to 4000-12-31.
 MIN_YEAR, MAX_YEAR = 1700, 4000
 
@@ -226,25 +229,39 @@ def to_picklist(values: pd.Series, allowed: Sequence[str], ignore_case: bool) ->
     return Converted(canonical.where(found, ""), errors)
 
 
-def to_multipicklist(values: pd.Series, allowed: Sequence[str], ignore_case: bool) -> Converted:
-    """Values separated by ``;`` (commas accepted too), trimmed, de-duplicated, joined by ``;``."""
+_ITEM_SEPARATOR = r"[ \t]*[;,][ \t]*"
+
+
+def _items(values: pd.Series) -> pd.DataFrame:
+    """The non-blank items of `;`-separated values (commas accepted too), trimmed: (row, value),
+    where `row` is the position in `values`."""
     positions = pd.Series(np.arange(len(values)), index=values.index)
-    exploded = values.str.split(r"[ \t]*[;,][ \t]*", regex=True).explode()
+    exploded = values.str.split(_ITEM_SEPARATOR, regex=True).explode()
     parts = pd.DataFrame(
         {"row": positions.loc[exploded.index].to_numpy(), "value": exploded.astype("str").to_numpy()}
     )
-    parts = parts[parts["value"] != ""]
+    return parts[parts["value"] != ""]
+
+
+def _join_items(parts: pd.DataFrame, like: pd.Series) -> pd.Series:
+    """Items back into one `;`-joined value per row of `like` (rows without items become '')."""
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(parts["row"].to_numpy(), minlength=len(like)))])
+    lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(parts["value"], pa.string()))
+    return pd.Series(
+        pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), index=like.index, dtype="str"
+    ).fillna("")
+
+
+def to_multipicklist(values: pd.Series, allowed: Sequence[str], ignore_case: bool) -> Converted:
+    """Values separated by ``;`` (commas accepted too), trimmed, de-duplicated, joined by ``;``."""
+    parts = _items(values)
     bad = np.zeros(len(values), dtype=bool)
     if allowed:
         canonical, found = _canonical(parts["value"], allowed, ignore_case)
         bad[parts["row"].to_numpy()[~found.to_numpy()]] = True
         parts = parts.assign(value=canonical)[found.to_numpy()]
     parts = parts[~parts.duplicated()]
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(parts["row"].to_numpy(), minlength=len(values)))])
-    lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(parts["value"], pa.string()))
-    joined = pd.Series(
-        pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), index=values.index, dtype="str"
-    ).fillna("")
+    joined = _join_items(parts, values)
     bad_rows = pd.Series(bad, index=values.index)
     errors = _errors_where(bad_rows, f"contains a value that is not allowed ({_allowed_text(allowed)})")
     return Converted(joined.where(~bad_rows, ""), errors)
@@ -256,17 +273,42 @@ def _to_email(values: pd.Series) -> Converted:
 
 
 def apply_map(
-    values: pd.Series, mapping: Mapping[str, str | None], *, ignore_case: bool, default: str | None
+    values: pd.Series, mapping: Mapping[str, str | None], *, ignore_case: bool, default: str | None,
+    null: str = CLEAR,
 ) -> pd.Series:
-    """Translate values through `mapping`; unlisted values become `default`, or stay as they are."""
+    """Translate values through `mapping`; unlisted values become `default`, or stay as they are.
+
+    A value mapped to None becomes `null`: `#N/A` by default, which clears the field in Salesforce
+    (a blank would leave the old value in place on update).
+    """
     if ignore_case:
-        lowered = {str(k).lower(): ("" if v is None else str(v)) for k, v in mapping.items()}
+        lowered = {str(k).lower(): (null if v is None else str(v)) for k, v in mapping.items()}
         mapped = values.str.lower().map(lowered)
     else:
-        clean = {str(k): ("" if v is None else str(v)) for k, v in mapping.items()}
+        clean = {str(k): (null if v is None else str(v)) for k, v in mapping.items()}
         mapped = values.map(clean)
     fallback = values if default is None else pd.Series(default, index=values.index, dtype="str")
     return mapped.fillna(fallback).astype("str")
+
+
+def apply_item_map(
+    values: pd.Series, mapping: Mapping[str, str | None], *, ignore_case: bool, default: str | None
+) -> pd.Series:
+    """`apply_map` for multi-select picklists: each `;`-separated item is translated on its own.
+
+    An item mapped to None is dropped; a value whose every item was dropped clears the field (#N/A).
+    """
+    parts = _items(values)
+    if parts.empty:
+        return values
+    items = parts["value"].reset_index(drop=True)
+    nulls = {str(k).lower() if ignore_case else str(k) for k, v in mapping.items() if v is None}
+    dropped = (items.str.lower() if ignore_case else items).isin(nulls).to_numpy()
+    mapped = apply_map(items, mapping, ignore_case=ignore_case, default=default)
+    kept = parts.assign(value=mapped.to_numpy())[~dropped]
+    joined = _join_items(kept, values)
+    emptied = (joined == "") & (values.str.strip(" \t;,") != "")
+    return joined.mask(emptied, CLEAR)
 
 
 def to_date(values: pd.Series, formats: Sequence[str]) -> Converted:

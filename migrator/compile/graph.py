@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from graphlib import TopologicalSorter
 
 from migrator.errors import PlanError, Problem
-from migrator.plan.model import LookupSpec, ObjectSpec, Plan
+from migrator.plan.model import Location, LookupSpec, ObjectSpec, Plan
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class StepNode:
     wave: int = 0
 
 
-def _problem(message: str, where: ObjectSpec | LookupSpec | Plan, hint: str | None = None) -> Problem:
-    loc = where.location
+def _problem(message: str, where: ObjectSpec | LookupSpec | Plan | Location, hint: str | None = None) -> Problem:
+    loc = where if isinstance(where, Location) else where.location
     return Problem(message=message, file=loc.file, line=loc.line, path=loc.path or None, hint=hint)
 
 
@@ -83,7 +83,8 @@ def _explicit_ranks(plan: Plan, problems: list[Problem]) -> dict[str, int]:
             names = (entry,) if plan.step(entry) else _steps_loading(plan, entry)
             for name in names:
                 if name in ranks:
-                    problems.append(_problem(f"load_order lists step {name!r} more than once", plan))
+                    problems.append(_problem(f"load_order lists step {name!r} more than once",
+                                             plan.load_order_location(entry)))
                 ranks[name] = index
     missing = [s.name for s in plan.objects if s.name not in ranks]
     if missing:
@@ -91,10 +92,18 @@ def _explicit_ranks(plan: Plan, problems: list[Problem]) -> dict[str, int]:
             _problem(
                 f"load_order does not list {', '.join(missing)}; list every step "
                 "(or leave load_order out to infer it from the lookups)",
-                plan,
+                plan.load_order_location(),
             )
         )
     return ranks
+
+
+def _entry_location(plan: Plan, step: str) -> Location:
+    """The load_order entry placing `step`: its own name, else its object's."""
+    spec = plan.step(step)
+    names = [step] + ([spec.object] if spec else [])
+    return next((plan.load_order_locations[n] for n in names if n in plan.load_order_locations),
+                plan.load_order_location())
 
 
 def _find_cycle(nodes: Iterable[str], edges: Iterable[Edge]) -> list[Edge] | None:
@@ -204,7 +213,7 @@ def build_load_order(plan: Plan) -> LoadOrder:
                     _problem(
                         f"load_order loads {e.child} before or together with {e.parent}, but "
                         f"{e.child}.{e.lookup.field} looks up {e.parent}",
-                        plan,
+                        _entry_location(plan, e.child),
                         f"move {e.parent} earlier, or set defer: true on {e.child}.{e.lookup.field}",
                     )
                 )

@@ -13,13 +13,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from migrator.compile.csvread import SourceWarning
 from migrator.errors import RunStateError
 
 MANIFEST_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 REJECTS_FILE = "rejects.csv"
 MISSING_PARENTS_FILE = "missing_parents.csv"
+UNCHANGED_FILE = "unchanged.csv"  # rows a changed-only load did not send: the target already has them
+UNCHANGED_COLUMNS = ("step", "step_id", "object", "source_file", "source_row", "key")
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
+MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (
     "step",
     "object",
@@ -103,6 +107,7 @@ class StepEntry:
     columns: tuple[str, ...]
     parts: tuple[PartEntry, ...]
     rows: int
+    unchanged: int = 0  # rows not sent by a changed-only load (the target already holds these values)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -125,6 +130,16 @@ class SourceSummary:
     deferred_rows: int
     levels: int
     lookups: tuple[LookupEntry, ...] = ()
+    unchanged: int = 0  # source rows a changed-only load did not send (their pass-1 rows were unchanged)
+    masked: dict[str, str] = field(default_factory=dict)  # field -> its mask, e.g. "email (domain kept)"
+    generated: dict[str, Any] | None = None  # a generated source: rows, seed, locale, count or per + children
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("masked", "generated"):  # sources read from files, unmasked, look as they always did
+            if not data[key]:
+                data.pop(key)
+        return data
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,10 @@ class Manifest:
     rejects: int
     missing_parents: int
     variables: dict[str, str] = field(default_factory=dict)
+    unchanged: int = 0
+    fake: dict[str, Any] = field(default_factory=dict)  # Faker version, --scale, mask key id: never the secret
+    warnings: tuple[SourceWarning, ...] = ()  # the first MAX_WARNINGS; `warning_count` has them all
+    warning_count: int = 0
     manifest_version: int = MANIFEST_VERSION
     migrator_version: str = MIGRATOR_VERSION
 
@@ -163,10 +182,13 @@ class Manifest:
             },
             "strict": self.strict,
             "variables": self.variables,
+            **({"fake": self.fake} if self.fake else {}),
             "steps": [s.to_json() for s in self.steps],
-            "sources": [asdict(s) for s in self.sources],
+            "sources": [s.to_json() for s in self.sources],
             "rejects": {"path": REJECTS_FILE, "rows": self.rejects},
             "missing_parents": {"path": MISSING_PARENTS_FILE, "rows": self.missing_parents},
+            "unchanged": {"path": UNCHANGED_FILE, "rows": self.unchanged},
+            "warnings": {"count": self.warning_count, "shown": [asdict(w) for w in self.warnings]},
             "totals": self.totals(),
         }
 
@@ -176,6 +198,7 @@ class Manifest:
             "filtered": sum(s.filtered for s in self.sources),
             "rejected": self.rejects,
             "rows": sum(s.rows for s in self.sources),
+            "unchanged": self.unchanged,
             "missing_parents": self.missing_parents,
             "steps": len(self.steps),
             "parts": sum(len(s.parts) for s in self.steps),
@@ -241,6 +264,10 @@ def read_manifest(directory: Path) -> Manifest:
         rejects=data["rejects"]["rows"],
         missing_parents=data["missing_parents"]["rows"],
         variables=data.get("variables", {}),
+        unchanged=(data.get("unchanged") or {}).get("rows", 0),
+        fake=data.get("fake", {}),
+        warnings=tuple(SourceWarning(**w) for w in data.get("warnings", {}).get("shown", ())),
+        warning_count=data.get("warnings", {}).get("count", 0),
         manifest_version=version,
         migrator_version=data["migrator_version"],
     )

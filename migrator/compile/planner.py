@@ -14,18 +14,29 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from migrator.compile import hierarchy
-from migrator.compile.csvio import DEFAULT_BLOCK_BYTES, PartWriter, SourceChunk, read_source
+from migrator.compile.csvio import PartWriter
+from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning, read_source
+from migrator.compile.fakeinputs import FakeInputs
+from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
 from migrator.compile.lockparts import LockAwareWriter
-from migrator.compile.manifest import MANIFEST_FILE, Manifest, PartEntry, SourceSummary, StepEntry, write_manifest
+from migrator.compile.manifest import (
+    MANIFEST_FILE,
+    MAX_WARNINGS,
+    Manifest,
+    PartEntry,
+    SourceSummary,
+    StepEntry,
+    write_manifest,
+)
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
@@ -33,6 +44,7 @@ from migrator.compile.sources import resolve_source
 from migrator.compile.stepshape import StepShape
 from migrator.compile.transform import LookupColumn, StepLayout, compile_step, transform_chunk
 from migrator.errors import PlanError, Problem, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.model import ObjectSpec, Plan
 
 Event = Callable[[str, Mapping[str, object]], None]
@@ -63,6 +75,10 @@ class PlanOptions:
     # step (the run's concurrency), so parallel jobs do not lock the same parents (lockparts.py).
     parallel_parts: int = 4
     lock_order: bool = True  # False: input order, still cut into about `parallel_parts` parts
+    # What the target accepts, per step name (from its describe): broken rules make rejects.
+    rules: Mapping[str, StepRules] | None = None
+    scale: int = 1  # --scale: generated sources without `per` make this many times their count
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret, never written anywhere
 
 
 def resolve_lookup_keys(plan: Plan) -> dict[str, dict[tuple[str, str], str]]:
@@ -96,7 +112,10 @@ class _Compiler:
         self.plan, self.options, self.staging, self.emit = plan, options, staging, on_event
         self.order: LoadOrder = build_load_order(plan)
         lookup_keys = resolve_lookup_keys(plan)
-        self.shapes = {s.name: StepShape(compile_step(s, lookup_keys[s.name]), self.order) for s in plan.objects}
+        rules = options.rules or {}
+        self.fake = FakeInputs(plan, scale=options.scale, mask_key=options.mask_key)
+        self.shapes = {s.name: StepShape(replace(compile_step(s, lookup_keys[s.name], rules.get(s.name)),
+                                                 masks=self.fake.masks(s.name)), self.order) for s in plan.objects}
         self.stats = {s.name: StepStats() for s in plan.objects}
         # (object, key field) pairs some lookup finds parents by -> the keys seen so far
         self.registry = {(c.target.lower(), c.key.lower()): KeySet() for shape in self.shapes.values()
@@ -109,6 +128,8 @@ class _Compiler:
         self.cuts: dict[str, list[str]] = {}  # parents' space -> keys where steps naming them are cut
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
         self.pass2_rows: dict[str, int] = {}
+        self.warnings: list[SourceWarning] = []  # the first MAX_WARNINGS source warnings
+        self.warning_count = 0
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -119,22 +140,36 @@ class _Compiler:
             return path.as_posix()
 
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
-        files = resolve_source(self.plan.sources_dir, spec.source)
+        for source in self._read(spec):
+            self._reject_unreadable(spec, source)
+            self._warn(source.warnings)
+            if not source.frame.empty:
+                chunk = self._transform(spec, source, source.file)
+                chunk = self._check_keys(spec, chunk)
+                chunk = self._check_parents(spec, chunk)
+                self.emit("chunk", {"step": spec.name, "rows": len(source.frame)})
+                yield chunk
+
+    def _read(self, spec: ObjectSpec) -> Iterator[SourceChunk]:
+        """The step's source rows in chunks: from its files, or generated (rows `generate:Step` 1, 2, ...)."""
+        if spec.source.generate is not None:
+            self.stats[spec.name].files.append(spec.source.pattern)
+            for frame, rows in self.fake.generation.chunks(spec.name):
+                yield SourceChunk(frame=frame, file=spec.source.pattern, rows=rows, lines=rows)
+            return
+        files = resolve_source(self.plan.sources_dir, spec.source, self.plan.roots or None)
         if not files:
             raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.pattern!r} "
                              f"in {self.plan.sources_dir}")
         for path in files:
             display = self._display(path)
             self.stats[spec.name].files.append(display)
-            for source in read_source(path, display, encoding=spec.source.encoding, delimiter=spec.source.delimiter,
-                                      block_bytes=self.options.block_bytes):
-                self._reject_unreadable(spec, source)
-                if not source.frame.empty:
-                    chunk = self._transform(spec, source, display)
-                    chunk = self._check_keys(spec, chunk)
-                    chunk = self._check_parents(spec, chunk)
-                    self.emit("chunk", {"step": spec.name, "rows": len(source.frame)})
-                    yield chunk
+            yield from read_source(path, display, encoding=spec.source.encoding, delimiter=spec.source.delimiter,
+                                   block_bytes=self.options.block_bytes)
+
+    def _warn(self, warnings: tuple[SourceWarning, ...]) -> None:
+        self.warning_count += len(warnings)
+        self.warnings += warnings[:max(0, MAX_WARNINGS - len(self.warnings))]
 
     def _selection(self, spec: ObjectSpec, files: pd.Series, lines: pd.Series, keys: pd.Series) -> pd.Series | None:
         if self.options.selection is None:
@@ -147,7 +182,7 @@ class _Compiler:
         if not source.invalid:
             return
         files = pd.Series([r.file for r in source.invalid], dtype="str")
-        lines = pd.Series([r.row for r in source.invalid])
+        lines = pd.Series([r.line for r in source.invalid])
         chosen = self._selection(spec, files, lines, pd.Series("", index=files.index, dtype="str"))
         bad = RowChunk(rows=pd.DataFrame(), files=files, lines=lines, chosen=chosen)
         self.stats[spec.name].source_rows += len(bad.chosen_positions(files.index))
@@ -159,7 +194,7 @@ class _Compiler:
         frame, stats = source.frame, self.stats[spec.name]
         result = transform_chunk(frame, layout, dict(self.plan.variables))
         chunk = RowChunk(rows=result.rows, files=pd.Series(display, index=frame.index, dtype="str"),
-                         lines=pd.Series(source.rows, index=frame.index))
+                         lines=pd.Series(source.lines, index=frame.index))
         source_keys = self._source_keys(layout, frame)
         chosen = self._selection(spec, chunk.files, chunk.lines, source_keys)
         passed = result.rows.index.union(result.rejects.index)
@@ -428,13 +463,15 @@ class _Compiler:
         sources = tuple(SourceSummary(step=s.name, object=s.object, files=tuple(st.files), source_rows=st.source_rows,
                                       filtered=st.filtered, rejected=st.rejected, rows=st.rows,
                                       missing_parents=dict(sorted(st.missing.items())), deferred_rows=st.deferred_rows,
-                                      levels=st.levels, lookups=self.shapes[s.name].lookup_entries())
+                                      levels=st.levels, lookups=self.shapes[s.name].lookup_entries(),
+                                      masked=self.fake.masked.get(s.name, {}), generated=self.fake.generated(s))
                         for s in self.plan.objects for st in (self.stats[s.name],))
         return Manifest(plan_name=self.plan.name, plan_file=self.plan.file.as_posix(),
                         plan_checksum=self.plan.checksum, description=self.plan.description,
                         strict=self.options.strict, steps=tuple(steps), sources=sources,
                         rejects=self.refusals.rejects.rows, missing_parents=self.refusals.missing.rows,
-                        variables=dict(self.plan.variables))
+                        variables=dict(self.plan.variables), warnings=tuple(self.warnings),
+                        warning_count=self.warning_count, fake=self.fake.summary())
 
 
 def compile_plan(plan: Plan, options: PlanOptions, on_event: Event | None = None) -> Manifest:

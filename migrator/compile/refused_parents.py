@@ -20,6 +20,7 @@ import pandas as pd
 
 from migrator.compile.csvio import write_table
 from migrator.compile.keys import KeySet, key_hashes
+from migrator.plan.fakespec import GENERATED_PREFIX
 
 REFUSED_PARENTS_FILE = "refused_parents.csv"
 REFUSED_PARENT_COLUMNS = ("object", "key_field", "key", "source_file", "source_row", "field", "reason")
@@ -29,9 +30,15 @@ FILTERED_OUT = "filtered out by where"
 Pair = tuple[str, str]  # (object, key field), lower case
 
 
+def source_reference(files: pd.Series, lines: pd.Series) -> pd.Series:
+    """`data/accounts.csv line 201`, or `generate:Account#17` for a generated row, vectorised."""
+    files, lines = files.astype("str"), lines.astype("str")
+    return (files + " line " + lines).where(~files.str.startswith(GENERATED_PREFIX), files + "#" + lines)
+
+
 def rejected_text(files: pd.Series, lines: pd.Series, fields: pd.Series, reasons: pd.Series) -> pd.Series:
     """`rejected (data/accounts.csv line 201, Founded__c: not a date)`, vectorised."""
-    where = files.astype("str") + " line " + lines.astype("str")
+    where = source_reference(files, lines)
     named = fields.astype("str")
     where = where.where(named == "", where + ", " + named)
     return "rejected (" + where + ": " + reasons.astype("str") + ")"

@@ -3,7 +3,12 @@
 Used by the plan checks (`read_headers`, handed to `load_plan`, to check that the columns a plan
 names exist before anything runs) and by the planner (to know which files to read). Reading stays
 minimal: a header is one CSV record, and the encoding check decodes a bounded sample, so
-validating a plan over huge files stays instant.
+validating a plan over huge files stays instant. `scan_headers` (for `validate --sources`) reads
+every file in full instead, to find what only a full read finds: an unclosed quote, an
+undecodable byte past the sample, records merged by a stray quote.
+
+Files are found only inside the plan's project (`Plan.roots`): a glob, or a symbolic link, that
+leads outside it is refused, never read.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import csv
 import glob
 from pathlib import Path
 
+from migrator.compile.csvread import scan_source
 from migrator.errors import SourceDataError
-from migrator.plan.checks import SourceHeader
 from migrator.plan.model import SourceSpec
+from migrator.plan.project import inside
+from migrator.plan.source_checks import ALLOW_HINT, SourceHeader
 
 ENCODING_SAMPLE_BYTES = 1 << 20
 
@@ -24,20 +31,27 @@ def _is_glob(pattern: str) -> bool:
     return glob.has_magic(pattern)
 
 
-def resolve_source(sources_dir: Path, spec: SourceSpec) -> list[Path]:
+def resolve_source(sources_dir: Path, spec: SourceSpec, roots: tuple[Path, ...] | None = None) -> list[Path]:
     """The existing files a source pattern names, resolved and sorted.
 
-    The pattern is a file name or glob relative to `sources_dir` (absolute patterns and `../`
-    are allowed and resolved). Directories never match.
+    The pattern is a file name or glob relative to `sources_dir` (`../` is resolved). Directories
+    never match. With `roots`, a match outside them (through `..`, an absolute pattern or a symbolic
+    link) raises SourceDataError: sources are read only inside the plan's project.
     """
     pattern = spec.pattern
     base = Path(sources_dir)
     if not _is_glob(pattern):
         candidate = (base / pattern).resolve()
-        return [candidate] if candidate.is_file() else []
-    # root_dir keeps glob characters in the directory's own name literal; absolute patterns ignore it.
-    matches = {(base / p).resolve() for p in glob.glob(pattern, root_dir=base, recursive=True)}
-    return sorted(p for p in matches if p.is_file())
+        found = [candidate] if candidate.is_file() else []
+    else:
+        # root_dir keeps glob characters in the directory's own name literal; absolute patterns ignore it.
+        matches = {(base / p).resolve() for p in glob.glob(pattern, root_dir=base, recursive=True)}
+        found = sorted(p for p in matches if p.is_file())
+    outside = [p for p in found if roots is not None and not inside(p, roots)]
+    if outside:
+        raise SourceDataError(f"source {pattern!r} leads to {str(outside[0])!r}, outside the plan's project "
+                              f"({', '.join(str(r) for r in roots or ())}); {ALLOW_HINT}")
+    return found
 
 
 def _codec_name(encoding: str) -> str:
@@ -102,11 +116,13 @@ def display_name(file: Path, base: Path) -> str:
         return str(file)
 
 
-def read_headers(sources_dir: Path, spec: SourceSpec) -> list[SourceHeader]:
-    """The header of every file `spec` matches (a `HeaderReader` for `load_plan`): its columns, or
-    the error that kept them from being read, worded with the file's short name."""
+def _headers(sources_dir: Path, spec: SourceSpec, roots: tuple[Path, ...], *, scan: bool) -> list[SourceHeader]:
+    try:
+        files = resolve_source(sources_dir, spec, roots)
+    except SourceDataError as exc:
+        return [SourceHeader(spec.pattern, None, str(exc))]
     headers = []
-    for file in resolve_source(sources_dir, spec):
+    for file in files:
         name = display_name(file, sources_dir)
         try:
             columns = read_header(file, spec.encoding, spec.delimiter)
@@ -114,5 +130,25 @@ def read_headers(sources_dir: Path, spec: SourceSpec) -> list[SourceHeader]:
         except SourceDataError as exc:
             headers.append(SourceHeader(name, None, str(exc).replace(str(file), name, 1)))
             continue
-        headers.append(SourceHeader(name, tuple(columns)))
+        if not scan:
+            headers.append(SourceHeader(name, tuple(columns)))
+            continue
+        try:
+            warnings = scan_source(file, name, encoding=spec.encoding, delimiter=spec.delimiter)
+        except SourceDataError as exc:
+            headers.append(SourceHeader(name, tuple(columns), str(exc)))
+            continue
+        headers.append(SourceHeader(name, tuple(columns), None, tuple((w.line, w.message) for w in warnings)))
     return headers
+
+
+def read_headers(sources_dir: Path, spec: SourceSpec, roots: tuple[Path, ...]) -> list[SourceHeader]:
+    """The header of every file `spec` matches (a `HeaderReader` for `load_plan`): its columns, or
+    the error that kept them from being read, worded with the file's short name."""
+    return _headers(sources_dir, spec, roots, scan=False)
+
+
+def scan_headers(sources_dir: Path, spec: SourceSpec, roots: tuple[Path, ...]) -> list[SourceHeader]:
+    """`read_headers`, with every file read in full (`validate --sources`): its errors (an unclosed
+    quote, a byte the encoding cannot decode) and warnings (records a stray quote merged) too."""
+    return _headers(sources_dir, spec, roots, scan=True)

@@ -9,18 +9,31 @@ hierarchy levels) belong to the planner, which sees the whole step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from migrator.compile import convert
+from migrator.compile.field_rules import StepRules, check_values, resolve_record_types
+from migrator.compile.linemap import may_hold
 from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, ObjectSpec
 from migrator.plan.templating import Template, compile_template
 from migrator.plan.where import WhereFilter, compile_where
 
-CLEAR = "#N/A"
+CLEAR = convert.CLEAR
+MASKED = "(masked)"  # what rejects show instead of the real value of a masked field
+Mask = Callable[[pd.Series], pd.Series]
 _SALESFORCE_ID = r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$"
+# Salesforce's longest text field (Long and Rich Text Area) holds 131,072 characters, and Bulk API
+# takes at most 400,000 characters in one record: a longer value can only fail, so it is refused here.
+MAX_FIELD_CHARS = 131_072
+MAX_RECORD_CHARS = 400_000
+RECORD = "(record)"  # the field name a reject about the whole record is filed under
+NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class StepLayout:
     lookup_columns: tuple[LookupColumn, ...]
     templates: Mapping[str, Template]
     where: WhereFilter | None
+    rules: StepRules | None = None  # what the target accepts, when it is known (check/, run)
+    masks: Mapping[str, Mask] = field(default_factory=dict)  # field name -> its mask (see migrator.fake.masks)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -74,8 +89,10 @@ def relationship_header(lookup: LookupSpec, target: str, key: str) -> str:
     return f"{target}:{base}"
 
 
-def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str]) -> StepLayout:
-    """Fix the output layout of a step. `lookup_keys[(field, target)]` is the parent key field."""
+def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str],
+                 rules: StepRules | None = None) -> StepLayout:
+    """Fix the output layout of a step. `lookup_keys[(field, target)]` is the parent key field;
+    `rules`, the target's, are checked on every value."""
     id_header = "Id" if spec.id_source else None
     columns = []
     for lookup in spec.lookups:
@@ -98,6 +115,7 @@ def compile_step(spec: ObjectSpec, lookup_keys: Mapping[tuple[str, str], str]) -
         lookup_columns=tuple(columns) if spec.operation not in DELETE_OPERATIONS else (),
         templates=templates,
         where=where,
+        rules=rules,
     )
 
 
@@ -143,14 +161,18 @@ def _typed(values: pd.Series, field: FieldSpec) -> convert.Converted:
 def convert_field(
     frame: pd.DataFrame, field: FieldSpec, layout: StepLayout, variables: Mapping[str, str]
 ) -> convert.Converted:
-    """One field through the whole pipeline: raw -> map/default -> type -> length -> required -> null."""
+    """One field through the whole pipeline: raw -> map/default -> type -> mask -> length -> required -> null."""
     values, errors = _field_raw(frame, field, layout, variables)
     if field.value_map is not None:
-        values = convert.apply_map(
-            values, field.value_map, ignore_case=field.map_ignore_case, default=field.default
-        )
+        # a multi-select value is a list of items: each is mapped, as each is one picklist value
+        mapper = convert.apply_item_map if field.type == "multipicklist" else convert.apply_map
+        values = mapper(values, field.value_map, ignore_case=field.map_ignore_case, default=field.default)
     if field.default is not None:
         values = values.mask(values == "", field.default)
+    rules = layout.rules
+    if field.record_type and rules is not None and rules.record_types is not None:
+        values, unknown = resolve_record_types(values, rules.record_types)
+        errors = errors.mask((errors == "") & (unknown != ""), unknown)
     clear = values == CLEAR
     convertible = (values != "") & ~clear & (errors == "")
     if field.type != "string" and convertible.any():
@@ -159,11 +181,23 @@ def convert_field(
         values[convertible] = typed.values
         errors = errors.copy()
         errors[convertible] = typed.errors
+    mask = layout.masks.get(field.name)
+    if mask is not None:
+        hidden = (values != "") & ~clear & (errors == "")
+        if hidden.all():
+            values = mask(values)
+        elif hidden.any():
+            values = values.copy()
+            values[hidden] = mask(values[hidden])
     if field.truncate is not None:
         values = values.mask(~clear, values.str.slice(0, field.truncate))
     if field.max_length is not None:
         too_long = ~clear & (values.str.len() > field.max_length)
         errors = errors.mask(too_long & (errors == ""), f"longer than {field.max_length} characters")
+    rule = rules.fields.get(field.name) if rules is not None else None
+    if rule is not None:
+        broken = check_values(values, rule)
+        errors = errors.mask((errors == "") & (broken != ""), broken)
     blank = values == ""
     if field.required:
         missing = (blank | clear) & (errors == "")
@@ -242,6 +276,59 @@ def _join_nonblank(parts: list[pd.Series], guide: list[pd.Series] | None = None)
     return out if out is not None else pd.Series(dtype="str")
 
 
+def _owners(layout: StepLayout) -> dict[str, str]:
+    """Output column -> the field its problems are reported under (a lookup's headers: the lookup)."""
+    owners = {name: name for name in layout.field_headers}
+    owners.update({c.header: c.lookup.field for c in layout.lookup_columns})
+    if layout.id_header:
+        owners[layout.id_header] = "Id"
+    return owners
+
+
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    arrow = pa.array(values)  # zero copy for Arrow-backed text
+    return arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
+
+
+def _refuse_unsendable(out: dict[str, pd.Series], errors: dict[str, pd.Series], raw: dict[str, pd.Series],
+                       owners: Mapping[str, str], index: pd.Index) -> None:
+    """Values Salesforce cannot take, whatever the field: a NUL byte (it cannot be stored, and
+    stripping it silently would change the data) and text over Salesforce's length limits.
+
+    Byte lengths and a scan of the data buffers answer for almost every chunk at memory speed;
+    characters are counted only where a value has more bytes than a field may have characters."""
+    total = np.zeros(len(index), dtype=np.int64)
+    field_too_long = np.zeros(len(index), dtype=bool)
+    for header, values in out.items():
+        arrow = _arrow(values)
+        lengths = pc.fill_null(pc.binary_length(arrow), 0).to_numpy()
+        total += lengths
+        nul = np.zeros(len(index), dtype=bool)
+        if any(may_hold(chunk, NUL.encode()) for chunk in arrow.chunks):
+            nul = pc.fill_null(pc.match_substring(arrow, NUL), False).to_numpy(zero_copy_only=False)
+        too_long = np.zeros(len(index), dtype=bool)
+        if len(lengths) and lengths.max() > MAX_FIELD_CHARS:
+            too_long = pc.fill_null(pc.utf8_length(arrow), 0).to_numpy() > MAX_FIELD_CHARS
+        field_too_long |= too_long
+        if nul.any() or too_long.any():
+            owner = owners.get(header, header)
+            clean = (errors[owner] == "").to_numpy()
+            reason = np.where(nul, "contains a NUL byte (\\x00), which Salesforce cannot store; remove it "
+                              "from the source", f"longer than {MAX_FIELD_CHARS:,} characters, the most a "
+                              "Salesforce field holds")
+            errors[owner] = errors[owner].mask(pd.Series((nul | too_long) & clean, index=index),
+                                               pd.Series(reason, index=index, dtype="str"))
+    over = (total > MAX_RECORD_CHARS) & ~field_too_long  # a field over its limit already says why
+    if over.any():
+        characters = sum(pc.fill_null(pc.utf8_length(_arrow(v)), 0).to_numpy() for v in out.values())
+        over &= characters > MAX_RECORD_CHARS
+    if over.any():
+        errors[RECORD] = pd.Series("", index=index, dtype="str").mask(
+            pd.Series(over, index=index), f"longer than {MAX_RECORD_CHARS:,} characters in all, the most Bulk "
+            "API takes in one record")
+        raw[RECORD] = pd.Series("", index=index, dtype="str")
+
+
 def transform_chunk(frame: pd.DataFrame, layout: StepLayout, variables: Mapping[str, str]) -> ChunkResult:
     """Apply a step's filter, field specs and lookups to one chunk of source rows."""
     spec = layout.spec
@@ -263,12 +350,15 @@ def transform_chunk(frame: pd.DataFrame, layout: StepLayout, variables: Mapping[
             result = convert_field(frame, field, layout, variables)
             out[field.name], errors[field.name] = result.values, result.errors
             raw[field.name] = _source_values(frame, field.source, False) if field.source else result.values
+            if field.name in layout.masks:  # rejects never show the real value of a masked field
+                raw[field.name] = pd.Series(MASKED, index=frame.index, dtype="str")
         for lookup in spec.lookups:
             columns = tuple(c for c in layout.lookup_columns if c.lookup is lookup)
             values, lookup_errors = convert_lookup(frame, lookup, columns)
             out.update(values)
             errors[lookup.field] = lookup_errors
             raw[lookup.field] = _source_values(frame, lookup.source, False)
+    _refuse_unsendable(out, errors, raw, _owners(layout), frame.index)
     rejects = _collect(errors, raw, frame.index)
     rows = pd.DataFrame(out, index=frame.index, columns=list(layout.columns))
     if not rejects.empty:

@@ -21,8 +21,10 @@ from typing import Any
 from migrator.compile.sources import resolve_source
 from migrator.plan.model import Plan
 
-# Where the plan was read from, not what it says: left out of the checksum.
-_PLACE_FIELDS = frozenset({"location", "file", "sources_dir", "checksum"})
+# Where the plan was read from, not what it says: left out of the checksum (with the project's
+# folders, where load_order names are written, and the checks' warnings, which name places too).
+_PLACE_FIELDS = frozenset({"location", "file", "sources_dir", "checksum", "roots", "load_order_locations",
+                           "warnings"})
 SHORT = 12
 
 

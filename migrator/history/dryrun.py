@@ -9,15 +9,17 @@ parameter and knows nothing of how it works.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from migrator.compile.planner import PlanOptions, compile_plan
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
 from migrator.errors import MigratorError
 from migrator.history.states import LocalMigration
+from migrator.plan.checks import PlanCheck
 from migrator.plan.loader import load_plan
 
 
@@ -44,12 +46,16 @@ class CheckReport:
 MigrationCheck = Callable[[LocalMigration, Path], CheckReport]
 
 
-def planner_check(variables: Mapping[str, str] | None = None, *, strict: bool = False) -> MigrationCheck:
-    """The offline check: compile each migration as `migrator plan` would (strict: rejects fail it)."""
+def planner_check(variables: Mapping[str, str] | None = None, *, strict: bool = False,
+                  extra_checks: Sequence[PlanCheck] = ()) -> MigrationCheck:
+    """The offline check: load and compile each migration as `migrator plan` would, with the same
+    checks (its sources' headers, its load graph and `extra_checks`, such as the names the target is
+    known to have); strict: rejects fail it."""
 
     def check(migration: LocalMigration, out_dir: Path) -> CheckReport:
         try:
-            plan = load_plan(migration.path, variables, headers=read_headers)
+            plan = load_plan(migration.path, variables, headers=read_headers, shape=shape_problems,
+                             extra_checks=extra_checks)
             manifest = compile_plan(plan, PlanOptions(out_dir=out_dir, strict=strict))
         except MigratorError as exc:
             return CheckReport(migration.file.script, ok=False, out_dir=out_dir, problems=(str(exc),))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrator.check.names import target_name_check
 from migrator.compile.manifest import MIGRATOR_VERSION
 from migrator.errors import DriftError, MigratorError
 from migrator.history.connect import Connection, Settings, connect
@@ -121,7 +122,7 @@ def migrate(settings: Settings, options: MigrateOptions, *, check: MigrationChec
         applied: list[Applied] = []
         checks: list[CheckReport] = []
         if options.dry_run:
-            checker = check or planner_check(strict=options.strict)
+            checker = check or planner_check(strict=options.strict, extra_checks=(target_name_check(conn.target),))
             checks = [_checked(checker, m, paths, emit) for m in todo]
         elif todo:
             lock = LockInfo(holder=migrate_id, since=utc_iso(now()), by=conn.identity.username)

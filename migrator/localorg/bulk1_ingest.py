@@ -11,8 +11,6 @@ draw is salted with the batch id, so a row resent in a new batch draws again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from dataclasses import dataclass, field
 
@@ -26,7 +24,7 @@ from .bulk1_results import write_ingest_results
 from .bulk1_zip import MissingBinary, ZipBatch, ZipLimits
 from .dml_engine import BatchResult, DmlContext
 from .dml_plan import DmlPlan, HeaderError, JobRequestError
-from .dml_write import execute
+from .dml_save import apply_batch
 from .faults import Faults
 from .ingest_processor import IngestProcessor
 from .jobs import Job, JobFiles
@@ -60,14 +58,6 @@ def failed(message: str) -> BatchOutcome:
     return BatchOutcome("Failed", message)
 
 
-def _base64(cell: str) -> bytes:
-    """A binary value given inline (not in a ZIP batch) is base64 text, as in the SOAP API."""
-    try:
-        return base64.b64decode("".join(cell.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise BinaryValueError("INVALID_TYPE_ON_FIELD_IN_RECORD", "value not of required type: base64") from None
-
-
 class Bulk1Ingest:
     def __init__(self, processor: IngestProcessor, files: JobFiles, batches: BatchStore, faults: Faults,
                  settings: OrgSettings):
@@ -85,7 +75,7 @@ class Bulk1Ingest:
         if self.faults.spec.slow_ms:
             time.sleep(self.faults.spec.slow_ms / 1000)
         data = self.files.path(job.id, request_file(batch.id, batch.payload_type)).read_bytes()
-        kind, resolve = batch.payload_type, _base64
+        kind, resolve = batch.payload_type, blobs.decode_base64
         obj = self.store.schema.get(job.object)
         if obj is None:  # a schema file removed the object since the job was created
             return failed(f"InvalidBatch : Unable to find object: {job.object}")
@@ -122,34 +112,16 @@ class Bulk1Ingest:
 
     def _context(self, job: Job, batch: Batch, rows: BatchRows) -> DmlContext:
         """The engine's context; with lock_rate set, rows are drawn by position and content, salted by batch."""
-        lock_filter = None
-        if self.faults.spec.lock_rate > 0:
-            texts = [column.to_pylist() for column in rows.columns]
-            keys = ["\x1f".join(values) for values in zip(*texts, strict=True)] if texts else [""] * rows.row_count
-            lock_filter = self.faults.lock_filter(batch.id, 0, keys)
+        lock_filter = self.faults.lock_filter_for(batch.id, 0, rows.columns, rows.row_count)
         return DmlContext(self.store.conn(), job.created_by, format_datetime(now_utc()),
                           self.processor.indexes_for(rows.row_count), lock_filter)
 
     def _save(self, job: Job, batch: Batch, plan: DmlPlan, rows: BatchRows, resolve: blobs.Resolver) -> BatchResult:
-        binaries = blobs.extract(plan, rows.columns, rows.row_count, resolve)
-        if binaries is None:
-            return self.engine.run_batch(plan, rows.columns, rows.row_count, self._context(job, batch, rows))
-        size = rows.row_count
-        keep = np.flatnonzero(np.equal(binaries.errors, None))
-        subset = binaries.take(keep)
-        ctx = self._context(job, batch, BatchRows(rows.headers, subset.columns, len(keep)))
-        with self.store.transaction(ctx.conn):
-            ctx.reserve = lambda counter, count: self.store.next_counter(ctx.conn, counter, count)
-            prepared = self.engine.prepare_batch(plan, subset.columns, len(keep), ctx)
-            execute(ctx.conn, prepared.statements)
-            part = prepared.result
-            blobs.store_binaries(ctx.conn, self.store, plan.object, subset, part.ids, part.ok, part.created,
-                                 ctx.user_id, ctx.now)
-        ids = np.full(size, "", dtype=object)
-        created = np.zeros(size, dtype=bool)
-        errors = binaries.errors.copy()
-        ids[keep], created[keep], errors[keep] = part.ids, part.created, part.errors
-        return BatchResult(ids, created, errors)
+        """One transaction per batch; the lock draw sees the rows the engine gets (binary failures taken out)."""
+        with self.store.transaction(self.store.conn()):
+            return apply_batch(self.engine, plan, rows.columns, rows.row_count,
+                               lambda columns, size: self._context(job, batch, BatchRows(rows.headers, columns, size)),
+                               resolve)
 
 
 def _zip_resolver(archive: ZipBatch) -> blobs.Resolver:

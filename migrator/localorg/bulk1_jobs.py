@@ -22,7 +22,6 @@ from .ids import normalize_id
 from .ingest_processor import stamp
 from .jobs import Job, JobStore
 from .orgschema import OrgSchema
-from .store import Store
 
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 QUERY_OPERATIONS = ("query", "queryAll")
@@ -109,7 +108,7 @@ def _choice(value: str | None, allowed: tuple[str, ...], header: str) -> str | N
     raise Bulk1Error("InvalidJob", f"Invalid {header} header {value!r}: use {' or '.join(allowed)}")
 
 
-def create_job(store: Store, jobs: JobStore, schema: OrgSchema, fields: Mapping[str, Any], version: str,
+def create_job(jobs: JobStore, schema: OrgSchema, fields: Mapping[str, Any], version: str,
                user_id: str, headers: Mapping[str, str]) -> Job:
     """Validate a create request as Salesforce does (400 InvalidJob) and store the new Open job."""
     operation, object_name = _text(fields, "operation"), _text(fields, "object")
@@ -152,8 +151,7 @@ def create_job(store: Store, jobs: JobStore, schema: OrgSchema, fields: Mapping[
                              "lineEnding": _choice(headers.get("sforce-line-ending"), ("LF", "CRLF"),
                                                    "Sforce-Line-Ending") or "LF"}
     now = stamp()
-    with store.transaction() as conn:
-        job_id = store.allocate_ids(conn, "750", 1)[0]
+    job_id = jobs.new_id()
     job = Job(id=job_id, api="query" if querying else "ingest", job_type="Classic", operation=operation,
               object=obj.name, state="Open", api_version=version, created_by=user_id, created_date=now,
               system_modstamp=now, external_id_field=key.name if key else None,

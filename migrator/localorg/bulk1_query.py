@@ -86,6 +86,12 @@ class Bulk1Query:
         if query.is_count or query.has_aggregate:
             return failed("InvalidBatch : Failed to process query: FUNCTIONALITY_NOT_ENABLED: Aggregate queries "
                           "(COUNT(), SUM(), GROUP BY, ...) are not supported by Bulk API query")
+        if query.children:
+            return failed("FeatureNotEnabled : Aggregate Relationships not supported in Bulk Query with "
+                          f"{job.content_type} content type")
+        if query.uses_typeof:
+            return failed("InvalidBatch : Failed to process query: FUNCTIONALITY_NOT_ENABLED: TYPEOF is not "
+                          "supported by Bulk API query")
         if query.uses_offset:
             return failed("InvalidBatch : Failed to process query: FUNCTIONALITY_NOT_ENABLED: OFFSET is not "
                           "supported by Bulk API query")

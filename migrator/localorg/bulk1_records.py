@@ -52,9 +52,9 @@ def read_rows(data: bytes, kind: str, obj: ObjectDef) -> BatchRows:
     if kind == "CSV":
         return _csv_rows(data)
     if kind == "XML":
-        return _columns(_xml_records(data, obj))
+        return rows_of_records(_xml_records(data, obj))
     if kind == "JSON":
-        return _columns(_json_records(data, obj))
+        return rows_of_records(_json_records(data, obj))
     raise BatchInputError(f"InvalidBatch : Unsupported content type {kind}")
 
 
@@ -69,7 +69,8 @@ def _csv_rows(data: bytes) -> BatchRows:
     return BatchRows(parsed.headers, [parsed.column(i) for i in range(len(parsed.headers))], parsed.row_count)
 
 
-def _columns(records: list[dict[str, str]]) -> BatchRows:
+def rows_of_records(records: list[dict[str, str]]) -> BatchRows:
+    """Flat text records as columns: the union of their fields, a field a record leaves out an empty cell."""
     headers = list(dict.fromkeys(name for record in records for name in record))
     columns = [pa.array([record.get(name, "") for record in records], pa.string()) for name in headers]
     return BatchRows(headers, columns, len(records))
@@ -92,14 +93,15 @@ def _json_records(data: bytes, obj: ObjectDef) -> list[dict[str, str]]:
         found = type(body).__name__.replace("dict", "an object").replace("str", "a string")
         raise BatchInputError(f"InvalidBatch : Failed to deserialize the JSON batch: expected an array of records, "
                               f"found {found}")
-    return [_json_record(record, number, obj) for number, record in enumerate(body, start=1)]
+    return [json_record(record, number, obj) for number, record in enumerate(body, start=1)]
 
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _json_record(record: Any, number: int, obj: ObjectDef) -> dict[str, str]:
+def json_record(record: Any, number: int, obj: ObjectDef, blank_is_null: bool = False) -> dict[str, str]:
+    """One JSON record as flat text cells; `blank_is_null`: ``""`` clears the field as null does (REST)."""
     if not isinstance(record, dict):
         raise BatchInputError(f"InvalidBatch : Failed to deserialize the JSON batch: record {number} is not an object")
     flat: dict[str, str] = {}
@@ -112,14 +114,14 @@ def _json_record(record: Any, number: int, obj: ObjectDef) -> dict[str, str]:
             for key, inner in value.items():
                 if key != "attributes":
                     flat[_relationship_header(obj, name, key, type_name if isinstance(type_name, str) else None)] = \
-                        _json_text(inner, f"{name}.{key}", number)
+                        _json_text(inner, f"{name}.{key}", number, blank_is_null)
             continue
-        flat[name] = _json_text(value, name, number)
+        flat[name] = _json_text(value, name, number, blank_is_null)
     return flat
 
 
-def _json_text(value: Any, name: str, number: int) -> str:
-    if value is None:
+def _json_text(value: Any, name: str, number: int, blank_is_null: bool = False) -> str:
+    if value is None or (blank_is_null and value == ""):
         return NULL_TOKEN
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from .bulk1_errors import NAMESPACE, XML_DECLARATION, XSI_NAMESPACE, xml_text
 from .csvformat import quote_all, quoted_rows
+from .rowerrors import split_error
 from .soql import CompiledQuery
 
 INGEST_HEADER = b'"Id","Success","Created","Error"\n'
@@ -38,18 +39,6 @@ def write_ingest_results(path: Path, ids: np.ndarray, created: np.ndarray, error
                pa.array(np.where(created, "true", "false").tolist(), pa.string()),
                pa.array(["" if e is None else e for e in errors.tolist()], pa.string())]
     path.write_bytes(INGEST_HEADER + quoted_rows(columns, "COMMA", "LF"))
-
-
-def split_error(text: str) -> dict[str, Any]:
-    """``CODE:message:F1,F2 --`` (or ``CODE:message:--``) as {statusCode, message, fields}."""
-    code, _, rest = text.partition(":")
-    if rest.endswith(":--"):
-        return {"statusCode": code, "message": rest[:-3], "fields": []}
-    body = rest.removesuffix(" --")
-    message, sep, names = body.rpartition(":")
-    if not sep:
-        return {"statusCode": code, "message": body, "fields": []}
-    return {"statusCode": code, "message": message, "fields": [n for n in names.split(",") if n]}
 
 
 def _ingest_rows(data: bytes) -> Iterator[tuple[str, bool, bool, str]]:

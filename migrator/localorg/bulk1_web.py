@@ -99,7 +99,7 @@ async def create(request: Request, version: str) -> Response:
     fmt = _document_format(request, body)
     fields = parse_job_request(body, fmt)
     org = org_of(request)
-    job = await run_in_threadpool(create_job, org.store, org.jobs, org.schema, fields, version, session.user_id,
+    job = await run_in_threadpool(create_job, org.jobs, org.schema, fields, version, session.user_id,
                                   request.headers)
     return body_response(document("jobInfo", job_info(job, JobCounts(), fmt), fmt), fmt, 201)
 

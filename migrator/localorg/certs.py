@@ -1,10 +1,13 @@
-"""A private CA and a server certificate for the local org's HTTPS, made on first start.
+"""Key material of a local org: a private CA and server certificate for HTTPS, made on first start,
+and the RSA key pair of its connected app for the JWT bearer flow, made when first needed.
 
 simple-salesforce hard-codes ``https://``, so the local org speaks TLS by default. The CA certificate
 is what clients trust (``REQUESTS_CA_BUNDLE`` / ``verify=``); the server certificate names
 ``localhost``, ``127.0.0.1`` and ``::1`` (plus the host the server binds, if different) and is
 re-issued from the same CA when that list changes or it nears expiry, so a trusted CA file stays
-valid across restarts. Keys are written readable by the owner only.
+valid across restarts. The connected app's certificate is what Salesforce would hold for a connected
+app (JWT assertions are verified against it); its private key is what a CI job signs them with.
+Keys are written readable by the owner only.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -30,7 +33,18 @@ class TlsFiles:
     server_key: Path
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+@dataclass(frozen=True)
+class SigningKey:
+    """The connected app's JWT key pair: clients sign with `private_key`, the org verifies with `certificate`."""
+
+    private_key: Path
+    certificate: Path
+
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.certificate.read_text(encoding="utf-8"))
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -125,3 +139,30 @@ def ensure_certificates(folder: Path, hosts: tuple[str, ...] = ()) -> TlsFiles:
     if not _server_cert_ok(folder / "server.pem", names):
         _new_server_cert(folder, ca, ca_key, names)
     return TlsFiles(ca_path, folder / "server.pem", folder / "server-key.pem")
+
+
+def public_key_pem(text: str) -> str:
+    """The public key of a PEM certificate or public key (what a connected app is given), as PEM."""
+    data = text.encode("utf-8")
+    if b"BEGIN CERTIFICATE" in data:
+        key = x509.load_pem_x509_certificate(data).public_key()
+    else:
+        key = serialization.load_pem_public_key(data)
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def ensure_signing_key(folder: Path) -> SigningKey:
+    """The connected app's RSA key pair in `folder` (``jwt-key.pem``, ``jwt-cert.pem``), made once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    found = SigningKey(folder / "jwt-key.pem", folder / "jwt-cert.pem")
+    if found.private_key.exists() and found.certificate.exists():
+        return found
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "migrator local org connected app")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
+    _write_key(found.private_key, key)
+    found.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return found

@@ -70,7 +70,7 @@ def parse_csv(data: bytes, column_delimiter: str = "COMMA", line_ending: str = "
     end = data.find(b"\n")
     header_bytes = data if end < 0 else data[:end]
     header_line = _decode(header_bytes.removesuffix(b"\r"))
-    headers = next(csv.reader(io.StringIO(header_line), delimiter=delimiter), [])
+    headers = _header_names(header_line, delimiter)
     names = [f"c{i}" for i in range(len(headers))]
     body = b"" if end < 0 else data[end + 1:]
     if not body.strip(b"\r\n"):
@@ -107,6 +107,18 @@ def parse_csv(data: bytes, column_delimiter: str = "COMMA", line_ending: str = "
         raise CsvInputError(f"ClientInputError : {where} has {found} values but the header has "
                             f"{len(headers)} columns ({len(bad_rows)} such row(s))")
     return ParsedCsv(header_line, headers, table)
+
+
+def _header_names(header_line: str, delimiter: str) -> list[str]:
+    """The header row's names, read strictly: a stray carriage return or an unclosed quote in the
+    header is the client's error, never a server failure (csv.Error would escape as a 500)."""
+    try:
+        return next(csv.reader(io.StringIO(header_line), delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        text = str(exc)
+        reason = ("a carriage return inside an unquoted name" if "new-line character" in text
+                  else "a quote is not closed" if "end of data" in text else text)
+        raise CsvInputError(f"ClientInputError : the header row cannot be read: {reason}") from None
 
 
 def _decode(data: bytes) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .orgschema import NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef, OrgSchema
+from .orgschema import NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef, OrgSchema, child_relationship_name
 
-SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
+SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int", "long": "xsd:long",
+              "time": "xsd:time", "anyType": "xsd:anyType",
               "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date",
               "datetime": "xsd:dateTime", "base64": "xsd:base64Binary"}
 MASTER_RECORD_TYPE = "012000000000000AAA"
@@ -25,6 +26,16 @@ def _person_name(obj: ObjectDef) -> FieldDef | None:
     return None
 
 
+def _default_formula(f: FieldDef) -> str | None:
+    """A default other than a checkbox's or a picklist's, as Salesforce shows it: a formula literal."""
+    if f.default_value is None or f.type in ("boolean", "picklist"):
+        return None
+    value = f.default_value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def field_describe(f: FieldDef) -> dict[str, Any]:
     text = f.type in TEXT_TYPES and f.type not in ("id", "reference")
     default = f.default_value
@@ -41,10 +52,11 @@ def field_describe(f: FieldDef) -> dict[str, Any]:
         "createable": f.createable,
         "custom": f.custom,
         "defaultValue": default if f.type == "boolean" or f.type in ("picklist",) else None,
+        "defaultValueFormula": _default_formula(f),
         "defaultedOnCreate": f.defaulted_on_create,
         "dependentPicklist": False,
         "deprecatedAndHidden": False,
-        "digits": f.precision if f.type == "int" else 0,
+        "digits": f.precision if f.type in ("int", "long") else 0,
         "externalId": f.external_id,
         "filterable": f.type != "textarea",
         "groupable": f.type not in NUMBER_TYPES and f.type not in ("textarea", "datetime", "base64"),
@@ -93,8 +105,7 @@ def object_describe(schema: OrgSchema, obj: ObjectDef, version: str,
     for child, f in schema.child_relationships(obj.name):
         children.append({"cascadeDelete": False, "childSObject": child.name, "deprecatedAndHidden": False,
                          "field": f.name, "junctionIdListNames": [], "junctionReferenceTo": [],
-                         "relationshipName": f.child_relationship_name or (
-                             child.name[:-3] + "s__r" if child.custom else child.label_plural.replace(" ", "")),
+                         "relationshipName": child_relationship_name(child, f),
                          "restrictedDelete": False})
     base = f"/services/data/v{version}/sobjects/{obj.name}"
     infos = [{"active": True, "available": True, "defaultRecordTypeMapping": not record_types,

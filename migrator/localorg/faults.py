@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
+import pyarrow as pa
 
 
 class FaultSpecError(ValueError):
@@ -128,6 +129,15 @@ class Faults:
                 return True
             self._token_calls[token_key] = calls
             return False
+
+    def lock_filter_for(self, salt: str, first_row: int, columns: Sequence[pa.Array], size: int):
+        """`lock_filter` for a batch of text columns (None when lock_rate is off): each row's key is its
+        cells' content, so the same row draws the same way in the same job and afresh in another."""
+        if self.spec.lock_rate <= 0:
+            return None
+        texts = [column.to_pylist() for column in columns]
+        keys = ["\x1f".join(values) for values in zip(*texts, strict=True)] if texts else [""] * size
+        return self.lock_filter(salt, first_row, keys)
 
     def lock_filter(self, job_id: str, first_row: int, keys: Sequence[str]):
         """A function: row indices of a batch -> mask of rows that fail to lock (None when off)."""

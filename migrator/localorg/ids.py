@@ -48,6 +48,17 @@ def normalize_id(value: str) -> str | None:
     return head + suffix
 
 
+def id_counter(value: str) -> tuple[str, int] | None:
+    """(key prefix, counter) of an Id the local org made (``<prefix>Lo0<counter>``), else None."""
+    full = normalize_id(value)
+    if full is None or full[3:6] != INSTANCE + "0":
+        return None
+    counter = 0
+    for char in full[6:15]:
+        counter = counter * 62 + BASE62.index(char)
+    return full[:3], counter
+
+
 def make_id(prefix: str, counter: int) -> str:
     """One Id (see `make_ids`)."""
     return make_ids(prefix, counter, 1)[0]

@@ -283,11 +283,8 @@ class IngestProcessor:
 
     def _context(self, job: Job, chunk: ParsedCsv, first_row: int, indexes: KeyIndexes,
                  deleted: set[str], locked: np.ndarray | None = None) -> DmlContext:
-        lock_filter = None
-        if self.faults.spec.lock_rate > 0:
-            texts = [chunk.column(i).to_pylist() for i in range(len(chunk.headers))]
-            keys = ["\x1f".join(values) for values in zip(*texts, strict=True)] if texts else [""] * chunk.row_count
-            lock_filter = self.faults.lock_filter(job.id, first_row, keys)
+        lock_filter = self.faults.lock_filter_for(job.id, first_row,
+                                                  [chunk.column(i) for i in range(len(chunk.headers))], chunk.row_count)
         if locked is not None and locked.size:
             lock_filter = _with_locked(lock_filter, locked, chunk.row_count)
         return DmlContext(self.store.conn(), job.created_by, format_datetime(now_utc()), indexes, lock_filter,

@@ -3,10 +3,16 @@
 A job row holds what JobInfo reports; state changes are compare-and-set updates so an API thread
 (PATCH Aborted) and the worker (InProgress -> JobComplete) never overwrite each other. Uploaded
 data and result files live in a directory per job beside the database.
+
+Those files can outlive the database (someone deletes only the ``.db``): the Id counters of a new
+database would then hand out old job Ids, and a new job would find an old job's results in its
+folder. So at start the counters are raised past every Id named on disk (`JobFiles.ids_in_use`), and a
+new job Id is only taken once its folder has been created afresh (`JobStore.new_id`).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import threading
@@ -14,7 +20,11 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .ids import id_counter
 from .store import Store
+
+JOB_PREFIX = "750"
+_ID_IN_NAME = re.compile(r"[0-9A-Za-z]{18}")
 
 TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 
@@ -66,8 +76,9 @@ class JobStore:
     them would wait on the batch writer's transaction) and stored when it finishes.
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, files: JobFiles):
         self.store = store
+        self.files = files
         self._live: dict[str, dict[str, object]] = {}
         self._live_lock = threading.Lock()
 
@@ -81,6 +92,14 @@ class JobStore:
 
     def _conn(self) -> sqlite3.Connection:
         return self.store.conn()
+
+    def new_id(self) -> str:
+        """A job Id (Bulk 2.0 or 1.0) whose folder did not exist before: never one with old files in it."""
+        while True:
+            with self.store.transaction() as conn:
+                job_id = self.store.allocate_ids(conn, JOB_PREFIX, 1)[0]
+            if self.files.claim(job_id):
+                return job_id
 
     def create(self, job: Job) -> None:
         row = {k: v for k, v in asdict(job).items() if k in _COLUMNS}
@@ -150,6 +169,35 @@ class JobFiles:
 
     def __init__(self, root: Path):
         self.root = root
+
+    def claim(self, job_id: str) -> bool:
+        """Create the job's folder; False when it already exists (the Id was used by an older database)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / job_id).mkdir()
+        except FileExistsError:
+            return False
+        return True
+
+    def ids_in_use(self) -> dict[str, int]:
+        """The counter after the highest local-org Id per key prefix that names a job folder or one of its
+        files (jobs 750, Bulk 1.0 batches 751 and result sets 752), as `Store.raise_counters` takes it."""
+        floors: dict[str, int] = {}
+        if not self.root.is_dir():
+            return floors
+        names = []
+        for folder in self.root.iterdir():
+            names.append(folder.name)
+            if folder.is_dir():
+                names.extend(entry.name for entry in folder.iterdir())
+        for name in names:
+            for token in _ID_IN_NAME.findall(name):
+                found = id_counter(token)
+                if found is not None:
+                    prefix, counter = found
+                    key = "id:" + prefix
+                    floors[key] = max(floors.get(key, 0), counter + 1)
+        return floors
 
     def folder(self, job_id: str) -> Path:
         path = self.root / job_id

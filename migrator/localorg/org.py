@@ -15,14 +15,17 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import Future
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .auth import Sessions
 from .bulk1_service import Bulk1Service
+from .certs import SigningKey, ensure_signing_key, public_key_pem
 from .faults import Faults, FaultSpec
 from .ingest_processor import IngestProcessor, stamp
 from .jobs import Job, JobFiles, JobStore
@@ -36,6 +39,7 @@ from .sqlwriter import SqlWriter
 from .store import Store
 
 log = logging.getLogger("migrator.localorg")
+T = TypeVar("T")
 
 
 def warm_up() -> None:
@@ -93,7 +97,8 @@ class LocalOrg:
         self.store = Store(self.db_path, self.schema)
         self.identity = self.store.initialize()
         self.files = JobFiles(self.db_path.parent / f"{self.db_path.stem}-jobs")
-        self.jobs = JobStore(self.store)
+        self.store.raise_counters(self.files.ids_in_use())  # files may outlive a deleted database
+        self.jobs = JobStore(self.store, self.files)
         self.faults = Faults(FaultSpec.coerce(faults))
         self.sessions = Sessions(self.store, self.identity, self.faults, fixed_token=token)
         self.writer = SqlWriter(self.db_path)
@@ -106,9 +111,11 @@ class LocalOrg:
         self.pacer = PacedIngest(self.ingest, self.ingest_worker.call, self._crashed, PaceSpec.coerce(pace))
         self.bulk1 = Bulk1Service(self.store, self.files, self.jobs, self.ingest, self.faults, self.settings,
                                   on_ingest_thread=self.ingest_worker.call, on_query_thread=self.query_worker.call)
+        self.key_folder = self.db_path.parent / f"{self.db_path.stem}-tls"  # TLS and connected-app keys
+        self._signing_key: SigningKey | None = None
+        self._key_lock = threading.Lock()
         self._usage_lock = threading.Lock()
-        self._usage_day = datetime.now(UTC).date()
-        self._usage = 0
+        self._usage_day, self._usage = self._saved_usage()
         self._started = False
 
     @property
@@ -118,6 +125,19 @@ class LocalOrg:
     @property
     def password(self) -> str:
         return self.identity.password
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The org's own connected-app key pair (made on first use: a 2048-bit RSA key takes a moment)."""
+        with self._key_lock:
+            if self._signing_key is None:
+                self._signing_key = ensure_signing_key(self.key_folder)
+            return self._signing_key
+
+    def jwt_verification_key(self) -> str:
+        """The public key JWT bearer assertions must be signed for: the configured one, else the org's own."""
+        configured = self.settings.jwt_public_key
+        return public_key_pem(configured) if configured else self.signing_key.public_key_pem()
 
     def start(self) -> None:
         """Start the workers and pick up jobs a previous process left behind."""
@@ -141,8 +161,26 @@ class LocalOrg:
             return
         (self.query_worker if job.api == "query" else self.ingest_worker).submit(job.id)
 
+    def on_dml_thread(self, work: Callable[[], T]) -> Future[T]:
+        """Run `work` on the DML thread, the single writer of record tables (REST writes go there so
+        the key indexes stay in step with the data), in turn with the jobs; its result or exception
+        arrives in the future."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # handed to the caller, never lost in the worker
+                future.set_exception(exc)
+
+        self.ingest_worker.call(run)
+        return future
+
     def close(self) -> None:
         self.pacer.close()
+        self._save_usage()
         self.ingest_worker.stop()
         self.query_worker.stop()
         self.writer.close()
@@ -160,7 +198,26 @@ class LocalOrg:
 
     @property
     def api_usage(self) -> int:
-        return self._usage
+        """API calls made today (UTC), restarts included: /limits reports DailyApiRequests from it."""
+        with self._usage_lock:
+            if datetime.now(UTC).date() != self._usage_day:
+                return 0
+            return self._usage
+
+    def _saved_usage(self) -> tuple[date, int]:
+        today = datetime.now(UTC).date()
+        saved = dict(self.store.conn().execute("SELECT key, value FROM _org WHERE key IN ('usage_day', 'usage')"))
+        if saved.get("usage_day") == today.isoformat():
+            return today, int(saved.get("usage", 0))
+        return today, 0
+
+    def _save_usage(self) -> None:
+        try:
+            with self.store.transaction() as conn:
+                conn.executemany("INSERT OR REPLACE INTO _org (key, value) VALUES (?, ?)",
+                                 [("usage_day", self._usage_day.isoformat()), ("usage", str(self._usage))])
+        except Exception:  # pragma: no cover - the database itself is failing at shutdown
+            log.exception("could not save today's API usage")
 
     def jobs_since(self, hours: int = 24) -> list[Job]:
         since = (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S")

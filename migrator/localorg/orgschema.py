@@ -20,7 +20,17 @@ Storage convention shared with the store, the DML engine and the SOQL compiler:
 
 Field types in the YAML are Salesforce's describe types; the friendlier aliases ``text``, ``number``,
 ``integer``, ``checkbox``, ``lookup`` and ``longtextarea`` are accepted for user files. An object
-without ``key_prefix`` gets the next free generated prefix (``a01``, ``a02``, ...).
+without ``key_prefix`` gets the next free generated prefix (``a01``, ``a02``, ...). An object may
+list its record types by DeveloperName (``record_types: {Enterprise: Enterprise Account}``); the
+org creates them as RecordType records when it starts.
+
+A document with ``complete: true`` (what ``migrator describe`` writes: a snapshot of a real org)
+describes each of its objects in full, so an object there replaces the bundled one instead of
+extending it. Such a document may name objects this org does not have: an object a lookup points
+at but the document does not describe becomes a placeholder (system fields only), so the lookup
+stays as in the real org; compound ``address`` and ``location`` fields are left out (their
+component fields are there), and the read-only compound ``Name`` of Contact, Lead and User stays
+computed rather than stored.
 
 This module imports nothing from the rest of migrator.
 """
@@ -36,9 +46,12 @@ from typing import Any
 import yaml
 
 TEXT_TYPES = frozenset({"id", "string", "textarea", "picklist", "multipicklist", "email", "phone", "url",
-                        "reference", "combobox", "encryptedstring"})
+                        "reference", "combobox", "encryptedstring", "time", "anyType"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
-FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | frozenset({"boolean", "int", "date", "datetime", "base64"})
+INTEGER_TYPES = frozenset({"int", "long"})
+FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | INTEGER_TYPES | frozenset({"boolean", "date", "datetime", "base64"})
+# Compound fields a snapshot of a real org may list: read-only views of their component fields.
+COMPOUND_TYPES = frozenset({"address", "location"})
 TYPE_ALIASES = {"text": "string", "number": "double", "integer": "int", "checkbox": "boolean",
                 "lookup": "reference", "longtextarea": "textarea"}
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -62,6 +75,9 @@ SYSTEM_FIELDS: tuple[dict[str, Any], ...] = (
     {"name": "SystemModstamp", "type": "datetime", "createable": False, "updateable": False,
      "nillable": False, "defaulted_on_create": True, "label": "System Modstamp"},
 )
+
+RECORD_TYPE_ID = {"type": "reference", "to": "RecordType", "relationship_name": "RecordType",
+                  "label": "Record Type ID"}
 
 
 class SchemaError(Exception):
@@ -115,6 +131,15 @@ class FieldDef:
 
 
 @dataclass(frozen=True)
+class RecordTypeDef:
+    """A record type the org creates at start (a RecordType record), by DeveloperName."""
+
+    developer_name: str
+    label: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
 class ObjectDef:
     name: str
     label: str
@@ -126,6 +151,7 @@ class ObjectDef:
     updateable: bool = True
     deletable: bool = True
     queryable: bool = True
+    record_types: tuple[RecordTypeDef, ...] = ()
     _lower: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def field(self, name: str) -> FieldDef | None:
@@ -167,6 +193,20 @@ class OrgSchema:
         return [(obj, f) for obj in self.objects.values() for f in obj.fields.values()
                 if parent in f.reference_to]
 
+    def child_relationship(self, parent: str, name: str) -> tuple[ObjectDef, FieldDef] | None:
+        """The (child object, lookup field) a parent's child relationship name (``Contacts``) stands for."""
+        wanted = name.lower()
+        return next(((child, f) for child, f in self.child_relationships(parent)
+                     if child_relationship_name(child, f).lower() == wanted), None)
+
+
+def child_relationship_name(child: ObjectDef, lookup: FieldDef) -> str:
+    """The name a parent calls its children by (describe, subqueries, composite/tree): the schema's, else
+    Salesforce's default (``Projects__r`` for a custom object, the plural label for a standard one)."""
+    if lookup.child_relationship_name:
+        return lookup.child_relationship_name
+    return child.name[:-3] + "s__r" if child.custom else child.label_plural.replace(" ", "")
+
 
 def _picklist(values: Iterable[Any]) -> tuple[PicklistValue, ...]:
     result = []
@@ -193,6 +233,7 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
         raise SchemaError(f"{where}: field {name}: expected a mapping of attributes, got {spec!r}")
     kind = str(spec.get("type", "string"))
     kind = TYPE_ALIASES.get(kind.lower(), kind)
+    kind = {k.lower(): k for k in FIELD_TYPES}.get(kind.lower(), kind)
     if kind not in FIELD_TYPES:
         raise SchemaError(f"{where}: field {name}: unknown type {kind!r}")
     reference_to = spec.get("reference_to", spec.get("to", ()))
@@ -201,6 +242,8 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
     if kind == "reference" and not reference_to:
         raise SchemaError(f"{where}: field {name}: a reference needs `to`")
     required = bool(spec.get("required", False))
+    picklist = _picklist(spec.get("values", ()))
+    default = spec.get("default", next((p.value for p in picklist if p.default), None))
     defaults = {"string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
                 "multipicklist": 4099, "id": 18, "reference": 18, "combobox": 255, "encryptedstring": 175}
     return FieldDef(
@@ -208,7 +251,7 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
         type=kind,
         label=str(spec.get("label", name.removesuffix("__c").replace("_", " "))),
         length=int(spec.get("length", defaults.get(kind, 0))),
-        precision=int(spec.get("precision", 18 if kind in NUMBER_TYPES or kind == "int" else 0)),
+        precision=int(spec.get("precision", 18 if kind in NUMBER_TYPES or kind in INTEGER_TYPES else 0)),
         scale=int(spec.get("scale", 2 if kind in ("currency", "percent") else 0)),
         nillable=not required and bool(spec.get("nillable", True)),
         createable=bool(spec.get("createable", True)),
@@ -220,10 +263,10 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
         reference_to=tuple(reference_to),
         relationship_name=spec.get("relationship_name")
         or (_relationship_name(name) if kind == "reference" else None),
-        picklist_values=_picklist(spec.get("values", ())),
+        picklist_values=picklist,
         restricted_picklist=bool(spec.get("restricted", False)),
-        default_value=spec.get("default"),
-        defaulted_on_create=bool(spec.get("defaulted_on_create", "default" in spec or kind == "boolean")),
+        default_value=default,
+        defaulted_on_create=bool(spec.get("defaulted_on_create", default is not None or kind == "boolean")),
         calculated=bool(spec.get("calculated", False)),
         auto_number=bool(spec.get("auto_number", False)),
         custom=name.endswith("__c"),
@@ -231,20 +274,64 @@ def _field_from_yaml(name: str, spec: Mapping[str, Any], where: str) -> FieldDef
     )
 
 
+def _record_types(spec: Any, where: str) -> tuple[RecordTypeDef, ...]:
+    """``{DeveloperName: label}`` or ``{DeveloperName: {label, active}}``, in DeveloperName order."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, Mapping):
+        raise SchemaError(f"{where}: record_types: expected a mapping of DeveloperName to label, got {spec!r}")
+    found = []
+    for developer_name, value in spec.items():
+        detail = value if isinstance(value, Mapping) else {"label": value}
+        label = detail.get("label") or str(developer_name).replace("_", " ")
+        found.append(RecordTypeDef(str(developer_name), str(label), bool(detail.get("active", True))))
+    return tuple(sorted(found, key=lambda rt: rt.developer_name))
+
+
+def _snapshot_field(name: str, spec: Any, has_person_name: bool) -> bool:
+    """Whether a field of a complete document is one this org keeps (see the module docstring)."""
+    kind = str(spec.get("type", "")) if isinstance(spec, Mapping) else ""
+    if kind.lower() in COMPOUND_TYPES:
+        return False
+    return not (name == "Name" and has_person_name and isinstance(spec, Mapping)
+                and spec.get("createable") is False)
+
+
+def _references(document: Mapping[str, Any]) -> list[str]:
+    """Every object a document's lookups point at, in order of appearance."""
+    found: list[str] = []
+    for spec in (document.get("objects") or {}).values():
+        fields = (spec.get("fields") or {}) if isinstance(spec, Mapping) else {}
+        for field_spec in fields.values():
+            if isinstance(field_spec, Mapping):
+                targets = field_spec.get("reference_to", field_spec.get("to", ()))
+                found += [targets] if isinstance(targets, str) else [str(t) for t in targets]
+    return list(dict.fromkeys(found))
+
+
 def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
-                      base: ObjectDef | None = None, generated_prefix: str = "") -> ObjectDef:
+                      base: ObjectDef | None = None, generated_prefix: str = "", *,
+                      complete: bool = False) -> ObjectDef:
     if not isinstance(spec, Mapping):
         raise SchemaError(f"{where}: object {name}: expected a mapping, got {spec!r}")
-    fields: dict[str, FieldDef] = dict(base.fields) if base else {}
-    if base is None:
+    fields: dict[str, FieldDef] = dict(base.fields) if base and not complete else {}
+    if base is None or complete:
         for system in SYSTEM_FIELDS:
             sys_spec = {k: v for k, v in system.items() if k != "name"}
             sys_spec["required"] = not sys_spec.pop("nillable", True)
             fd = _field_from_yaml(system["name"], sys_spec, where)
             fields[fd.name] = replace(fd, nillable=system.get("nillable", True), custom=False)
-    for field_name, field_spec in (spec.get("fields") or {}).items():
+    declared = spec.get("fields") or {}
+    person = "LastName" in declared
+    for field_name, field_spec in declared.items():
+        if complete and not _snapshot_field(str(field_name), field_spec, person):
+            continue
         fd = _field_from_yaml(str(field_name), field_spec or {}, f"{where}: object {name}")
         fields[fd.name] = fd
+    record_types = _record_types(spec["record_types"], f"{where}: object {name}") if "record_types" in spec \
+        else (base.record_types if base else ())
+    if record_types and "RecordTypeId" not in fields:  # as in Salesforce, an object with record types has the lookup
+        fields["RecordTypeId"] = _field_from_yaml("RecordTypeId", RECORD_TYPE_ID, where)
     key_prefix = str(spec.get("key_prefix", base.key_prefix if base else generated_prefix))
     if len(key_prefix) != 3:
         raise SchemaError(f"{where}: object {name}: key_prefix must be 3 characters, got {key_prefix!r}")
@@ -260,6 +347,7 @@ def _object_from_yaml(name: str, spec: Mapping[str, Any], where: str,
         updateable=bool(spec.get("updateable", base.updateable if base else True)),
         deletable=bool(spec.get("deletable", base.deletable if base else True)),
         queryable=bool(spec.get("queryable", base.queryable if base else True)),
+        record_types=record_types,
         _lower={k.lower(): k for k in fields},
     )
 
@@ -270,13 +358,21 @@ def merge_schema(schema: OrgSchema, document: Mapping[str, Any], where: str) -> 
         raise SchemaError(f"{where}: expected a mapping with an `objects` key")
     objects = dict(schema.objects)
     lower = {key.lower(): key for key in objects}
+    complete = bool(document.get("complete", False))
     for name, spec in (document.get("objects") or {}).items():
         base = objects.get(lower.get(str(name).lower(), ""))
-        used = {obj.key_prefix for obj in objects.values()}
+        used = {obj.key_prefix for obj in objects.values() if obj is not base}
         obj = _object_from_yaml(base.name if base else str(name), spec or {}, where, base,
-                                generated_prefix=_next_custom_prefix(used))
+                                generated_prefix=_next_custom_prefix(used), complete=complete)
         objects[obj.name] = obj
         lower[obj.name.lower()] = obj.name
+    if complete:  # a snapshot's lookups may point at objects it does not describe: keep them as placeholders
+        for target in _references(document):
+            if target.lower() not in lower:
+                used = {obj.key_prefix for obj in objects.values()}
+                stub = _object_from_yaml(target, {}, where, generated_prefix=_next_custom_prefix(used))
+                objects[stub.name] = stub
+                lower[stub.name.lower()] = stub.name
     merged = OrgSchema(objects=objects)
     _check_references(merged, where)
     return merged

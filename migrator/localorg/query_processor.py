@@ -6,7 +6,6 @@ started, whatever is loaded meanwhile, so result pages are stable.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 
@@ -42,9 +41,8 @@ class QueryProcessor:
         aborted = False
         conn.execute("BEGIN")  # one snapshot for the whole result
         try:
-            rows = query.iter_rows(conn)
-            while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-                writer.add(chunk)
+            for columns in query.iter_columns(conn, CHUNK_ROWS):
+                writer.add_columns(columns)
                 current = self.jobs.get(job_id)
                 if current is None or current.state == "Aborted":
                     aborted = True

@@ -70,6 +70,9 @@ class QueryResultWriter:
             return
         arrays = [pa.array([("" if v is None else str(v)) for v in column], pa.string())
                   for column in zip(*rows, strict=True)]
+        self._write(arrays, len(rows))
+
+    def _write(self, arrays: list[pa.Array], count: int) -> None:
         data = quoted_rows(arrays, self.job.column_delimiter, self.job.line_ending)
         lengths = _row_lengths(arrays, DELIMITERS[self.job.column_delimiter], LINE_ENDINGS[self.job.line_ending])
         if int(lengths.sum()) != len(data):  # pragma: no cover - quoting rules changed under us
@@ -77,7 +80,14 @@ class QueryResultWriter:
         self._offsets.append(self._end + np.cumsum(lengths))
         self._end += len(data)
         self._handle.write(data)
-        self.rows += len(rows)
+        self.rows += count
+
+    def add_columns(self, columns: Sequence[Sequence[str | None]]) -> None:
+        """Rows given column by column (`CompiledQuery.iter_columns`): no Python work per cell."""
+        if not columns or not len(columns[0]):
+            return
+        arrays = [pc.fill_null(pa.array(column, pa.string()), "") for column in columns]
+        self._write(arrays, len(columns[0]))
 
     def close(self) -> None:
         self._handle.close()

@@ -4,6 +4,9 @@ The first page runs the query in a read transaction on a connection of its own; 
 (``nextRecordsUrl`` = ``/services/data/vXX.X/query/<cursor>-<offset>``) continue the same cursor,
 so a long result is streamed rather than held in memory, and stays consistent while loads run.
 Cursors expire after 15 minutes; at most `MAX_CURSORS` stay open (the oldest is dropped).
+
+A composite request holding a transaction passes its connection: the first page is read through it
+(so the query sees the composite's own writes) and later pages from a fresh snapshot, past that page.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .soql import compile_query
+from .soql import CompiledQuery, SoqlError, compile_query
 from .store import Store
 
 CURSOR_TTL_SECONDS = 15 * 60
 MAX_CURSORS = 50
+AGGREGATE_PAGE_ROWS = 2000
 
 
 class CursorError(LookupError):
@@ -46,9 +50,16 @@ class RestQueries:
         self._cursors: dict[str, _Cursor] = {}
         self._lock = threading.Lock()
 
-    def first_page(self, soql: str, include_deleted: bool, version: str, batch: int) -> dict[str, Any]:
-        """Run `soql` (SoqlError propagates) and return its first page."""
+    def first_page(self, soql: str, include_deleted: bool, version: str, batch: int,
+                   conn: sqlite3.Connection | None = None) -> dict[str, Any]:
+        """Run `soql` (SoqlError propagates) and return its first page (read through `conn` when given)."""
         query = compile_query(soql, self.store.schema, include_deleted=include_deleted)
+        if query.has_aggregate and not query.is_count:  # one page of up to 2,000 groups, whatever batchSize says
+            batch = AGGREGATE_PAGE_ROWS
+            if query.limit is None or query.limit > batch:
+                self._check_aggregate_size(query, conn, batch)
+        if conn is not None:
+            return self._first_page_through(conn, query, include_deleted, version, batch)
         conn = self.store.connect(cache_mb=16, register=False)
         try:
             conn.execute("BEGIN")
@@ -69,6 +80,47 @@ class RestQueries:
             conn = None  # kept open by the cursor
         if conn is not None:
             self._close(cursor)
+        return page
+
+    def _check_aggregate_size(self, query: CompiledQuery, conn: sqlite3.Connection | None, batch: int) -> None:
+        """An aggregate query answers in one page, or not at all (Salesforce has no queryMore for it)."""
+        if conn is None:
+            conn = self.store.connect(cache_mb=16, register=False)
+            try:
+                total = query.count(conn)
+            finally:
+                conn.close()
+        else:
+            total = query.count(conn)
+        if total > batch:
+            raise SoqlError("EXCEEDED_ID_LIMIT", "Aggregate query does not support queryMore(), use LIMIT to restrict "
+                                                 "the results to a single batch")
+
+    def _first_page_through(self, conn: sqlite3.Connection, query: CompiledQuery, include_deleted: bool,
+                            version: str, batch: int) -> dict[str, Any]:
+        total = query.count(conn)
+        if query.is_count:
+            return {"totalSize": total, "done": True, "records": []}
+        records = list(itertools.islice(query.iter_records(conn, version), batch))
+        page: dict[str, Any] = {"totalSize": total, "done": len(records) >= total or len(records) < batch,
+                                "records": records}
+        if page["done"]:
+            return page
+        snapshot = self.store.connect(cache_mb=16, register=False)
+        try:
+            snapshot.execute("BEGIN")
+            rest = query.iter_records(snapshot, version)
+            for _ in itertools.islice(rest, len(records)):  # past the rows this page holds
+                pass
+        except BaseException:
+            snapshot.close()
+            raise
+        cursor_id = "01g" + secrets.token_hex(6)
+        with self._lock:
+            self._expire()
+            self._cursors[cursor_id] = _Cursor(snapshot, rest, total, batch, delivered=len(records))
+        resource = "queryAll" if include_deleted else "query"
+        page["nextRecordsUrl"] = f"/services/data/v{version}/{resource}/{cursor_id}-{len(records)}"
         return page
 
     def next_page(self, locator: str, version: str, include_deleted: bool) -> dict[str, Any]:

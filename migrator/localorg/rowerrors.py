@@ -7,6 +7,7 @@ reports the first failing check too). Checks run column by column, so errors arr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +15,18 @@ import numpy as np
 def row_error(code: str, message: str, fields: Sequence[str] = ()) -> str:
     """``REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --``; no fields: ``...:--``."""
     return f"{code}:{message}:{','.join(fields)} --" if fields else f"{code}:{message}:--"
+
+
+def split_error(text: str) -> dict[str, Any]:
+    """``CODE:message:F1,F2 --`` (or ``CODE:message:--``) as {statusCode, message, fields}."""
+    code, _, rest = text.partition(":")
+    if rest.endswith(":--"):
+        return {"statusCode": code, "message": rest[:-3], "fields": []}
+    body = rest.removesuffix(" --")
+    message, sep, names = body.rpartition(":")
+    if not sep:
+        return {"statusCode": code, "message": body, "fields": []}
+    return {"statusCode": code, "message": message, "fields": [n for n in names.split(",") if n]}
 
 
 def unable_to_lock_row() -> str:

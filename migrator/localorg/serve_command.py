@@ -1,9 +1,10 @@
 """``migrator serve``: run the local org in the foreground until Ctrl-C (or SIGTERM).
 
 On start it prints what a client needs: the instance URL, the access token (the one place the local
-org prints a token: it is this dev server's own), the dev username/password and the CA file to trust.
-``--print-env`` prints shell-sourceable ``KEY=value`` lines instead (on stdout; the banner then goes
-to stderr), e.g. ``migrator serve --print-env > .env & sleep 2; set -a; . ./.env``.
+org prints a token: it is this dev server's own), the dev username/password, the org's connected
+app (client id and secret, and the private key file JWT bearer assertions are signed with) and the CA
+file to trust. ``--print-env`` prints shell-sourceable ``KEY=value`` lines instead (on stdout; the
+banner then goes to stderr), e.g. ``migrator serve --print-env > .env & sleep 2; set -a; . ./.env``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,25 @@ from pathlib import Path
 
 import click
 
+from .certs import public_key_pem
 from .faults import FaultSpec, FaultSpecError
 from .orgschema import SchemaError
 from .pacing import PaceSpec, PaceSpecError
-from .server import LocalOrgServer
+from .server import InsecureBindError, LocalOrgServer
+from .settings import OrgSettings
 
 DEFAULT_DB = Path(".migrator") / "local-org.db"
+
+
+def _jwt_cert(ctx: click.Context, param: click.Parameter, value: Path | None) -> str | None:
+    if value is None:
+        return None
+    text = value.read_text(encoding="utf-8", errors="replace")
+    try:
+        public_key_pem(text)
+    except ValueError:
+        raise click.BadParameter(f"{value} is not a PEM certificate or public key") from None
+    return text
 
 
 def _faults(ctx: click.Context, param: click.Parameter, value: str | None) -> FaultSpec | None:
@@ -58,11 +72,19 @@ def _pace(ctx: click.Context, param: click.Parameter, value: str | None) -> Pace
 @click.option("--pace", callback=_pace, metavar="SPEC",
               help="Process jobs at Salesforce's pace, e.g. production or rate=1000,max_jobs=5 "
                    "(see docs/local-org.md).")
+@click.option("--jwt-cert", callback=_jwt_cert, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Certificate (or public key) PEM JWT bearer assertions must be signed for, instead of the "
+                   "org's own connected-app key.")
 def serve(host: str, port: int, db_path: Path, schema_files: tuple[Path, ...], plain_http: bool,
-          token: str | None, print_env: bool, faults: FaultSpec | None, pace: PaceSpec | None) -> None:
+          token: str | None, print_env: bool, faults: FaultSpec | None, pace: PaceSpec | None,
+          jwt_cert: str | None) -> None:
     """Run the local org: a Bulk API 2.0 server over SQLite that Salesforce clients can use."""
-    server = LocalOrgServer(db_path, schema_files=schema_files, host=host, port=port, https=not plain_http,
-                            token=token, faults=faults, log_level="info", pace=pace)
+    try:
+        server = LocalOrgServer(db_path, schema_files=schema_files, host=host, port=port, https=not plain_http,
+                                token=token, faults=faults, log_level="info", pace=pace,
+                                settings=OrgSettings(jwt_public_key=jwt_cert) if jwt_cert else None)
+    except InsecureBindError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         server.start()
     except SchemaError as exc:
@@ -87,7 +109,10 @@ def _announce(server: LocalOrgServer, print_env: bool) -> None:
               f"  database       {server.db_path}",
               f"  username       {server.username}",
               f"  password       {server.password}",
-              f"  access token   {server.access_token}"]
+              f"  access token   {server.access_token}",
+              f"  client id      {server.client_id}",
+              f"  client secret  {server.client_secret}",
+              f"  JWT key file   {server.jwt_key_file}  (sign assertions with it, iss = the client id)"]
     if server.ca_file is not None:
         banner.append(f"  trust CA file  {server.ca_file}  (e.g. REQUESTS_CA_BUNDLE={server.ca_file})")
     pace = server.org.pacer.spec if server.org is not None else None
@@ -99,7 +124,11 @@ def _announce(server: LocalOrgServer, print_env: bool) -> None:
     if print_env:
         lines = [f"SF_INSTANCE_URL={shlex.quote(server.instance_url)}",
                  f"SF_ACCESS_TOKEN={shlex.quote(server.access_token)}",
-                 f"SF_USERNAME={shlex.quote(server.username)}"]
+                 f"SF_USERNAME={shlex.quote(server.username)}",
+                 f"SF_PASSWORD={shlex.quote(server.password)}",
+                 f"SF_CLIENT_ID={shlex.quote(server.client_id)}",
+                 f"SF_CLIENT_SECRET={shlex.quote(server.client_secret)}",
+                 f"SF_JWT_KEY_FILE={shlex.quote(str(server.jwt_key_file.resolve()))}"]
         if server.ca_file is not None:
             ca = shlex.quote(str(server.ca_file.resolve()))
             lines += [f"REQUESTS_CA_BUNDLE={ca}", f"SSL_CERT_FILE={ca}"]

@@ -2,11 +2,14 @@
 
     with LocalOrgServer(db_path, schema_files=(), host="127.0.0.1", port=0, https=True) as org:
         org.instance_url, org.access_token, org.username, org.password, org.ca_file
+        org.client_id, org.client_secret, org.jwt_key_file     # the org's connected app
         org.set_faults({"lock_rate": 0.1, "seed": 7})
         org.set_pace("production,speed=10")
 
-``port=0`` picks a free port. Start-up waits until the server accepts connections; leaving the block
-stops uvicorn and the job workers and closes the database. Instances are independent (each has its
+``port=0`` picks a free port. Plain HTTP is served on loopback interfaces only: on any other
+interface tokens and passwords would cross the network in clear text (InsecureBindError). Start-up
+waits until the server accepts connections; leaving the block stops uvicorn and the job workers and
+closes the database. Instances are independent (each has its
 own database, app and threads), so several can run in one process.
 """
 
@@ -32,6 +35,19 @@ from .settings import OrgSettings
 START_TIMEOUT_SECONDS = 30.0
 
 
+class InsecureBindError(ValueError):
+    """Plain HTTP asked for on an interface other hosts can reach."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other name may resolve to a reachable interface
+
+
 class _Uvicorn(uvicorn.Server):
     """uvicorn, stopping at once: open connections are dropped rather than closed gracefully. Idle
     keep-alive TLS connections never answer the close handshake, and uvicorn would wait for them."""
@@ -50,6 +66,9 @@ class LocalOrgServer:
                  faults: FaultSpec | Mapping[str, object] | str | None = None, *,
                  settings: OrgSettings | None = None, log_level: str = "warning", schema: OrgSchema | None = None,
                  pace: PaceSpec | Mapping[str, object] | str | None = None):
+        if not https and not is_loopback(host):
+            raise InsecureBindError(f"refusing to serve plain HTTP on {host}: tokens and passwords would cross the "
+                                    f"network unencrypted; serve HTTPS there, or plain HTTP on 127.0.0.1 only")
         self.db_path = Path(db_path)
         self.schema_files = tuple(schema_files)
         self.host = host
@@ -92,7 +111,7 @@ class LocalOrgServer:
         self.port = sock.getsockname()[1]
         tls: dict[str, str] = {}
         if self.https:
-            files = ensure_certificates(self.db_path.parent / f"{self.db_path.stem}-tls", (self.host,))
+            files = ensure_certificates(org.key_folder, (self.host,))
             self.ca_file = files.ca_cert
             tls = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
         config = uvicorn.Config(create_app(org), log_level=self.log_level, lifespan="off", access_log=False,
@@ -146,6 +165,20 @@ class LocalOrgServer:
     @property
     def password(self) -> str:
         return self._org.password
+
+    @property
+    def client_id(self) -> str:
+        """The consumer key of the org's connected app (every OAuth grant names it)."""
+        return self._org.identity.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self._org.identity.client_secret
+
+    @property
+    def jwt_key_file(self) -> Path:
+        """The connected app's private key: sign JWT bearer assertions with it (iss = `client_id`)."""
+        return self._org.signing_key.private_key
 
     def set_faults(self, faults: FaultSpec | Mapping[str, object] | str | None) -> FaultSpec:
         """Change fault injection at run time (None turns every fault off)."""

@@ -17,7 +17,8 @@ class OrgSettings:
     in_memory_index_rows: int = 50_000  # ingest jobs this big probe key fields through a hash index
     daily_api_requests: int = 5_000_000  # the Max reported by Sforce-Limit-Info and /limits
     multipart_max_chars: int = 100_000  # CSV characters allowed in a multipart job creation
-    jwt_public_key: str | None = None  # PEM; when set, JWT bearer assertions must be signed with it
+    jwt_public_key: str | None = None  # PEM public key or certificate the JWT bearer flow verifies assertions
+    # against (a connected app's uploaded certificate); None: the org's own connected-app key (certs.py)
     bulk1_max_batch_bytes: int = 10_000_000  # per Bulk 1.0 batch, zip included ("Exceeded max size limit of ...")
     bulk1_max_batch_records: int = 10_000  # records per Bulk 1.0 batch
     bulk1_max_zip_files: int = 1_000  # files in a ZIP batch (Salesforce's figure unconfirmed)

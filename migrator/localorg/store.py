@@ -3,8 +3,9 @@
 One table per object following the storage convention in orgschema.py, plus internal tables whose
 names start with ``_``. The file runs in WAL mode so the API threads read while the processing
 worker writes; each thread gets its own connection (sqlite3 connections are not shared).
-Secrets: the file keeps one random org secret (the dev password and the start-up token are derived
-from it) and only SHA-256 hashes of issued access and refresh tokens, never the tokens themselves.
+Secrets: the file keeps one random org secret (the dev password, the start-up token and the connected
+app's client id and secret are derived from it) and only SHA-256 hashes of issued access and refresh
+tokens, never the tokens themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import itertools
 import secrets
 import sqlite3
 import threading
@@ -60,7 +62,7 @@ def sql_literal(value: str) -> str:
 
 def column_type(f: FieldDef) -> str:
     """The SQLite declaration of a field's column (see the storage convention in orgschema.py)."""
-    if f.type in ("boolean", "int"):
+    if f.type in ("boolean", "int", "long"):
         return "INTEGER"
     if f.type in NUMBER_TYPES:
         return "REAL"
@@ -120,6 +122,22 @@ class OrgIdentity:
     def startup_token(self) -> str:
         return f"{self.org_id}!AQ{self.derive('startup-token', 80)}"
 
+    @property
+    def client_id(self) -> str:
+        """The consumer key of the org's own connected app (Salesforce's begin ``3MVG9``)."""
+        return "3MVG9" + self.derive("connected-app-client-id", 60)
+
+    @property
+    def client_secret(self) -> str:
+        """The connected app's consumer secret: 64 upper-case hex digits, as Salesforce shows them."""
+        return hmac.new(self.secret.encode(), b"connected-app-client-secret", hashlib.sha256).hexdigest().upper()
+
+
+def _system_values(identity: OrgIdentity) -> dict[str, object]:
+    stamp = format_datetime(now_utc())
+    return {"IsDeleted": 0, "CreatedDate": stamp, "CreatedById": identity.user_id, "LastModifiedDate": stamp,
+            "LastModifiedById": identity.user_id, "SystemModstamp": stamp}
+
 
 class Store:
     """The org's SQLite file. `conn()` is this thread's connection; `transaction()` a write block."""
@@ -131,7 +149,9 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._savepoints = itertools.count(1)
         self.identity: OrgIdentity | None = None
+        self.schema_modified = now_utc()  # set by initialize()
 
     # -- connections --------------------------------------------------------------------------------
     def connect(self, cache_mb: int | None = None, register: bool = True) -> sqlite3.Connection:
@@ -170,6 +190,25 @@ class Store:
             raise
         conn.execute("COMMIT")
 
+    @contextmanager
+    def atomic(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """A transaction, or a savepoint inside the one already open: the unit a REST call (or one
+        subrequest of a composite request holding the outer transaction) commits or rolls back."""
+        conn = conn or self.conn()
+        if not conn.in_transaction:
+            with self.transaction(conn):
+                yield conn
+            return
+        name = f"sp{next(self._savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+
     def close(self) -> None:
         with self._lock:
             connections, self._all = self._all, []
@@ -187,8 +226,51 @@ class Store:
             for obj in self.schema.objects.values():
                 self._ensure_table(conn, obj)
             identity = self._load_identity(conn) or self._seed(conn)
+            self._ensure_record_types(conn, identity)
+            self._ensure_organization(conn, identity)
+            self.schema_modified = self._schema_modified(conn)
         self.identity = identity
         return identity
+
+    def _ensure_record_types(self, conn: sqlite3.Connection, identity: OrgIdentity) -> None:
+        """The record types the schema declares, as RecordType records (missing ones are created)."""
+        if self.schema.get("RecordType") is None:
+            return
+        existing = set(conn.execute('SELECT "SobjectType", "DeveloperName" FROM "RecordType"'))
+        wanted = [(obj.name, rt) for obj in self.schema.objects.values() for rt in obj.record_types
+                  if (obj.name, rt.developer_name) not in existing]
+        if not wanted:
+            return
+        ids = self.allocate_ids(conn, self.schema.objects["RecordType"].key_prefix, len(wanted))
+        for record_id, (object_name, rt) in zip(ids, wanted, strict=True):
+            self._insert_seed(conn, "RecordType", {
+                **_system_values(identity), "Id": record_id, "Name": rt.label, "DeveloperName": rt.developer_name,
+                "SobjectType": object_name, "IsActive": 1 if rt.active else 0})
+
+    def _schema_modified(self, conn: sqlite3.Connection) -> datetime:
+        """When the org's metadata last changed: its fingerprint is kept with the time it was first seen,
+        so describe can answer If-Modified-Since across restarts."""
+        fingerprint = hashlib.sha256("\n".join(repr(obj) for obj in self.schema.objects.values()).encode()).hexdigest()
+        values = dict(conn.execute("SELECT key, value FROM _org WHERE key IN ('schema_hash', 'schema_modified')"))
+        if values.get("schema_hash") == fingerprint and "schema_modified" in values:
+            return datetime.fromisoformat(values["schema_modified"])
+        moment = now_utc().replace(microsecond=0)
+        conn.executemany("INSERT OR REPLACE INTO _org (key, value) VALUES (?, ?)",
+                         [("schema_hash", fingerprint), ("schema_modified", moment.isoformat())])
+        return moment
+
+    def _ensure_organization(self, conn: sqlite3.Connection, identity: OrgIdentity) -> None:
+        """The Organization record (its Id is the org id), in new databases and in ones made before it existed."""
+        if self.schema.get("Organization") is None or conn.execute(
+                'SELECT 1 FROM "Organization" WHERE "Id" = ?', (identity.org_id,)).fetchone():
+            return
+        self._insert_seed(conn, "Organization", {
+            **_system_values(identity), "Id": identity.org_id, "Name": "Local Org",
+            "OrganizationType": "Developer Edition", "InstanceName": "LOCAL", "IsSandbox": 0, "IsReadOnly": 0,
+            "NamespacePrefix": None,
+            "TrialExpirationDate": None, "Country": "US", "PrimaryContact": "Local Admin",
+            "DefaultLocaleSidKey": "en_US", "LanguageLocaleKey": "en_US", "TimeZoneSidKey": "GMT",
+            "FiscalYearStartMonth": 1, "UsesStartDateAsFiscalYearName": 0})
 
     def _ensure_table(self, conn: sqlite3.Connection, obj: ObjectDef) -> None:
         table = sql_name(obj.name)
@@ -218,9 +300,7 @@ class Store:
         conn.executemany("INSERT INTO _org (key, value) VALUES (?, ?)",
                          [("org_id", identity.org_id), ("user_id", identity.user_id),
                           ("username", identity.username), ("secret", identity.secret)])
-        stamp = format_datetime(now_utc())
-        system = {"IsDeleted": 0, "CreatedDate": stamp, "CreatedById": identity.user_id,
-                  "LastModifiedDate": stamp, "LastModifiedById": identity.user_id, "SystemModstamp": stamp}
+        system = _system_values(identity)
         user = {"Id": identity.user_id, "Username": ADMIN_USERNAME, "LastName": "Admin", "FirstName": "Local",
                 "Email": ADMIN_USERNAME, "Alias": "admin", "IsActive": 1, "TimeZoneSidKey": "GMT",
                 "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US"}
@@ -248,6 +328,14 @@ class Store:
             conn.execute("INSERT INTO _counters (name, next) VALUES (?, ?)", (name, 1 + count))
             return 1
         return int(row[0]) - count
+
+    def raise_counters(self, floors: dict[str, int]) -> None:
+        """Make each counter `name` hand out nothing below `floors[name]` (numbers already in use elsewhere)."""
+        if not floors:
+            return
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO _counters (name, next) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET next = max(next, excluded.next)", floors.items())
 
     def allocate_ids(self, conn: sqlite3.Connection, prefix: str, count: int) -> list[str]:
         return make_ids(prefix, self.next_counter(conn, "id:" + prefix, count), count) if count else []

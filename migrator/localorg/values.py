@@ -70,7 +70,7 @@ def convert_column(f: FieldDef, raw: pa.Array, id_prefixes: frozenset[str] = fro
     if kind in ("boolean",):
         result = _by_distinct_value(raw, given & ~nulls, lambda v: _boolean(f, v))
         result.values[nulls] = 0  # a checkbox cannot be null: #N/A clears it to false
-    elif kind == "int":
+    elif kind in ("int", "long"):
         result = _integers(f, raw, given & ~nulls)
     elif kind in NUMBER_TYPES:
         result = _numbers(f, raw, given & ~nulls)

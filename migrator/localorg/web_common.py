@@ -19,21 +19,31 @@ from .org import LocalOrg
 
 JSON_TYPE = "application/json;charset=UTF-8"
 MIN_VERSION = 31.0
-MAX_VERSION = 66.0
+MAX_VERSION = 68.0  # Winter '27, the current release
 _VERSION = re.compile(r"\d{2,3}\.\d")
 NOT_FOUND_MESSAGE = "The requested resource does not exist"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    """A REST error; `fields` (record errors only) adds the ``fields`` key Salesforce sends with them."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 fields: list[str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.fields = fields
+
+    def body(self) -> list[dict[str, Any]]:
+        entry: dict[str, Any] = {"errorCode": self.code, "message": self.message}
+        if self.fields is not None:
+            entry["fields"] = self.fields
+        return [entry]
 
     def response(self) -> Response:
-        return sf_json([{"errorCode": self.code, "message": self.message}], self.status, self.headers)
+        return sf_json(self.body(), self.status, self.headers)
 
 
 class BadRequestBody(Exception):
@@ -78,6 +88,21 @@ def require_session(request: Request) -> Session:
     if session is None:
         raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
     return session
+
+
+async def json_value(request: Request) -> Any:
+    """The request body as any JSON value (None when empty), or 400 JSON_PARSER_ERROR."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "JSON_PARSER_ERROR", f"The request body is not valid JSON: {exc}") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 async def json_body(request: Request) -> dict[str, Any]:

@@ -23,8 +23,7 @@ ABORTABLE = ("Open", "UploadComplete", "InProgress")
 
 
 def new_job_id(org: LocalOrg) -> str:
-    with org.store.transaction() as conn:
-        return org.store.allocate_ids(conn, "750", 1)[0]
+    return org.jobs.new_id()
 
 
 def load_job(org: LocalOrg, job_id: str, api: str) -> Job:

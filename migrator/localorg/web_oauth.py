@@ -1,8 +1,11 @@
 """OAuth 2.0 as Salesforce answers it: /services/oauth2/token, /revoke, /userinfo, and /id (reference §7).
 
-Grant types: password (the org's dev username and password; also returns a refresh token),
-refresh_token, client_credentials, and the JWT bearer flow (any well-formed JWT whose ``sub`` is the
-org's username; its RS256 signature is checked only when a public key is configured).
+Every grant names the org's connected app, as in Salesforce: ``password`` (the app's client id and
+secret plus the dev username and password; also returns a refresh token), ``refresh_token`` (the
+client id; the secret when given must be right), ``client_credentials`` (client id and secret), and
+the JWT bearer flow: an RS256 assertion signed with the connected app's key (or the certificate the
+org was given), ``iss`` the client id, ``aud`` the org's URL or login/test.salesforce.com, ``sub`` the
+username, ``exp`` in the future. Nothing else gets a token: no secret, no token.
 Errors are ``{"error": ..., "error_description": ...}`` with HTTP 400.
 """
 
@@ -59,40 +62,59 @@ async def _form(request: Request) -> dict[str, str]:
     return values
 
 
-def _grant(org: LocalOrg, form: dict[str, str]) -> tuple[str, bool]:
+def _grant(org: LocalOrg, form: dict[str, str], instance_url: str) -> tuple[str, bool]:
     """(user id, whether to issue a refresh token) for a token request, or OAuthError."""
     grant = form.get("grant_type", "")
     identity = org.identity
     if grant == "password":
-        if form.get("username", "").lower() != identity.username or form.get("password") != identity.password:
+        _check_client(org, form, secret_required=True)
+        password = form.get("password", "")
+        if form.get("username", "").lower() != identity.username or \
+                not hmac.compare_digest(password.encode(), identity.password.encode()):
             raise OAuthError("invalid_grant", "authentication failure")
         return identity.user_id, True
     if grant == "refresh_token":
+        _check_client(org, form, secret_required=False)
         user_id = org.sessions.user_of_refresh_token(form.get("refresh_token", ""))
         if user_id is None:
             raise OAuthError("invalid_grant", "expired access/refresh token")
         return user_id, False
     if grant == "client_credentials":
-        if not form.get("client_id"):
-            raise OAuthError("invalid_client_id", "client identifier invalid")
+        _check_client(org, form, secret_required=True)
         return identity.user_id, False
     if grant == JWT_GRANT:
-        return _jwt_user(org, form.get("assertion", "")), False
+        return _jwt_user(org, form.get("assertion", ""), instance_url), False
     raise OAuthError("unsupported_grant_type", "grant type not supported")
 
 
-def _jwt_user(org: LocalOrg, assertion: str) -> str:
-    key = org.settings.jwt_public_key
+def _check_client(org: LocalOrg, form: dict[str, str], secret_required: bool) -> None:
+    """The request names the org's connected app, with its secret where the flow needs one."""
+    if form.get("client_id", "") != org.identity.client_id:
+        raise OAuthError("invalid_client_id", "client identifier invalid")
+    secret = form.get("client_secret", "")
+    if (secret or secret_required) and not hmac.compare_digest(secret.encode(), org.identity.client_secret.encode()):
+        raise OAuthError("invalid_client", "invalid client credentials")
+
+
+def _audiences(instance_url: str) -> set[str]:
+    return {instance_url, instance_url + "/", "https://login.salesforce.com", "https://test.salesforce.com"}
+
+
+def _jwt_user(org: LocalOrg, assertion: str, instance_url: str) -> str:
+    """The user a JWT bearer assertion signs in, checked as Salesforce checks it (signature first)."""
     try:
-        if key:
-            claims = jwt.decode(assertion, key, algorithms=["RS256"], options={"verify_aud": False})
-        else:
-            claims = jwt.decode(assertion, options={"verify_signature": False, "verify_exp": True})
+        claims = jwt.decode(assertion, org.jwt_verification_key(), algorithms=["RS256"],
+                            options={"require": ["iss", "sub", "aud", "exp"], "verify_aud": False})
     except jwt.ExpiredSignatureError:
         raise OAuthError("invalid_grant", "expired authorization code") from None
-    except jwt.PyJWTError:
+    except jwt.PyJWTError:  # alg none, another algorithm, a signature by another key, a missing claim, ...
         raise OAuthError("invalid_grant", "invalid assertion") from None
-    if str(claims.get("sub", "")).lower() != org.identity.username:
+    if claims["iss"] != org.identity.client_id:
+        raise OAuthError("invalid_client_id", "client identifier invalid")
+    audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if not _audiences(instance_url).intersection(a for a in audience if isinstance(a, str)):
+        raise OAuthError("invalid_grant", "audience is invalid")
+    if str(claims["sub"]).lower() != org.identity.username:
         raise OAuthError("invalid_grant", "user hasn't approved this consumer")
     return org.identity.user_id
 
@@ -115,7 +137,7 @@ async def token(request: Request) -> Response:
     org = org_of(request)
     try:
         form = await _form(request)
-        user_id, refresh = _grant(org, form)
+        user_id, refresh = await run_in_threadpool(_grant, org, form, str(request.base_url).rstrip("/"))
     except OAuthError as exc:
         return exc.response()
     body = await run_in_threadpool(_token_response, org, request, user_id, form.get("client_secret", ""), refresh)

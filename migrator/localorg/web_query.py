@@ -62,6 +62,11 @@ def _new_query_job(org: LocalOrg, body: dict[str, Any], version: str, user_id: s
     if query.is_count or query.has_aggregate:
         raise ApiError(400, "API_ERROR", "Aggregate queries (COUNT(), SUM(), GROUP BY, ...) are not supported by "
                                          "Bulk API 2.0 query; use the REST query resource")
+    if query.children:
+        raise ApiError(400, "API_ERROR", "Aggregate Relationships not supported in Bulk V2 Query with CSV content "
+                                         "type.")
+    if query.uses_typeof:
+        raise ApiError(400, "API_ERROR", "TYPEOF is not supported by Bulk API 2.0 query; use the REST query resource")
     if query.uses_offset:
         raise ApiError(400, "API_ERROR", "OFFSET is not supported by Bulk API 2.0 query")
     now = stamp()

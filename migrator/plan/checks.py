@@ -1,9 +1,10 @@
-"""Checks a schema-valid plan against itself (and, on request, against its sources' headers).
+"""Checks a plan against itself (the checks against its source files are in `source_checks`).
 
 The schema says what each key may hold; these checks say whether the keys make sense together:
 lookups to objects the plan loads, keys for upserts, options that fit the field type, variables
 that exist, templates and filters that compile. Each check appends located Problems and never
-stops early, so the user sees everything at once.
+stops early, so the user sees everything at once. They run on the plan with its schema problems
+cut out (see `prune`), and skip what a cut would make them misjudge.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 import codecs
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from migrator.errors import Problem
-from migrator.plan.model import DELETE_OPERATIONS, ObjectSpec, SourceSpec
+from migrator.plan.fakechecks import generation_problems
+from migrator.plan.model import DELETE_OPERATIONS, ObjectSpec
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.positions import PositionedDocument, format_path
+from migrator.plan.prune import Flaws
 from migrator.plan.suggest import did_you_mean
 from migrator.plan.templating import Template, TemplateError, compile_template
 from migrator.plan.where import WhereFilter, WhereSyntaxError, compile_where
@@ -40,18 +43,10 @@ _FORMAT_TOKENS = (("yyyy", "%Y"), ("YYYY", "%Y"), ("yy", "%y"), ("MM", "%m"), ("
                   ("dd", "%d"), ("DD", "%d"), ("HH", "%H"), ("hh", "%I"), ("ss", "%S"))
 
 
-@dataclass(frozen=True)
-class SourceHeader:
-    """One file a step's source matches, as the compile stage read it: the name messages show it
-    by, and its columns, or (columns None) the error that kept them from being read."""
-
-    name: str
-    columns: tuple[str, ...] | None
-    error: str | None = None
-
-
-HeaderReader = Callable[[Path, SourceSpec], list[SourceHeader]]
-"""(sources directory, a step's source) -> the headers of the files it matches, [] when none do."""
+PlanCheck = Callable[["PlanContext"], None]
+"""A check from a later stage (names against the target's schema, say), given the steps with their
+positions; it adds located problems with `PlanContext.add`, so they are reported with the rest. Like
+the checks here, it skips what a schema problem cut out (`PlanContext.flaws`)."""
 
 
 @dataclass
@@ -63,7 +58,11 @@ class PlanContext:
     steps: list[tuple[int, ObjectSpec]]  # (index in `objects`, step) of the steps without schema errors
     declared: Mapping[str, str]
     sources_dir: Path
+    roots: tuple[Path, ...] = ()  # the project's folders: sources must lie inside them
+    flaws: Flaws = field(default_factory=Flaws)  # what schema problems cut out of `doc.data`
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    outside: set[int] = field(default_factory=set)  # steps whose source is outside the project: never read
     templates: dict[NodePath, Template] = field(default_factory=dict)
     filters: dict[NodePath, WhereFilter] = field(default_factory=dict)
 
@@ -79,6 +78,20 @@ class PlanContext:
         self.problems.append(Problem(message, file=self.file,
                                      line=line if line is not None else self.doc.line_of(path, key=key),
                                      path=format_path(path) or None, hint=hint))
+
+    def warn(self, path: NodePath, message: str) -> None:
+        self.warnings.append(Problem(message, file=self.file, line=self.doc.line_of(path),
+                                     path=format_path(path) or None))
+
+    def keys_cut(self, target: str) -> bool:
+        """True if a schema problem cut the key, the fields or the operation of a step loading
+        `target` (or the whole step): what its children match it on is then unknown."""
+        if any(isinstance(s, dict) and s.get("object") == target
+               for i, s in enumerate(self.data["objects"]) if i in self.flaws.broken_steps):
+            return True
+        return any(step.object == target and any(self.flaws.setting_cut(i, self.raw_step(i), key)
+                                                 for key in ("external_id", "fields", "operation"))
+                   for i, step in self.steps)
 
     def all_objects(self, *, loaded: bool = False) -> set[str]:
         """Object names of every step (with loaded=True, of steps that are not deletes), including
@@ -114,6 +127,7 @@ def semantic_problems(ctx: PlanContext, overrides: Mapping[str, str]) -> list[Pr
         _check_fields(ctx, index, step)
         _check_lookups(ctx, index, step)
         _check_where(ctx, index, step)
+    generation_problems(ctx.steps, {**ctx.declared, **overrides}, ctx.add, ctx.doc.text_line)
     return ctx.problems
 
 
@@ -173,6 +187,8 @@ def _check_load_order(ctx: PlanContext) -> None:
 
 def _check_operation(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
     raw = ctx.raw_step(index)
+    if any(ctx.flaws.setting_cut(index, raw, key) for key in ("operation", "external_id", "id", "fields")):
+        return  # the step's operation or key was cut: checking what is left would only mislead
     here: NodePath = ("objects", index)
     at_operation = (*here, "operation") if "operation" in raw else here
     mapped = {f.name for f in step.fields}
@@ -226,7 +242,7 @@ def _check_fields(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
     for spec in step.fields:
         path: NodePath = ("objects", index, "fields", spec.name)
         raw = raw_fields[spec.name]
-        if not isinstance(raw, dict):
+        if not isinstance(raw, dict) or ctx.flaws.touches(path):
             continue
         for option, types in OPTION_TYPES.items():
             if option in raw and spec.type not in types:
@@ -259,6 +275,8 @@ def _check_template(ctx: PlanContext, path: NodePath, text: str) -> None:
 
 
 def _check_variables(ctx: PlanContext, path: NodePath, names: frozenset[str], what: str) -> None:
+    if ctx.flaws.touches(("variables",)):
+        return
     for name in sorted(names - set(ctx.declared)):
         ctx.add(path, f"{what} uses vars.{name}, which is not declared under variables",
                 hint=did_you_mean(name, ctx.declared))
@@ -293,7 +311,7 @@ def _check_lookups(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
                 ctx.add(target_path, f"{target} is not loaded by any step of this plan (add a step, "
                         "or set existing: true if the records are already in the org)",
                         hint=did_you_mean(target, known))
-            elif lookup.key is None and target not in unchecked:
+            elif lookup.key is None and target not in unchecked and not ctx.keys_cut(target):
                 _check_parent_key(ctx, path, lookup.field, target, [s for s in loading if s.object == target])
         multiple = len(lookup.targets) > 1
         if multiple and lookup.type_source is None:
@@ -323,72 +341,3 @@ def _check_parent_key(ctx: PlanContext, path: NodePath, field_name: str, target:
         key = keyed[0].external_id
         ctx.add(path, f"{field_name} matches {target} on {key}, but no step loading {target} maps "
                 f"{key} in its fields (or set `key`)", key=True)
-
-
-# --- against the source files ---------------------------------------------------------------
-
-
-def _used_columns(ctx: PlanContext, index: int, step: ObjectSpec) -> Iterator[tuple[NodePath, str]]:
-    """(plan path, column) for every source column the step reads."""
-    here: NodePath = ("objects", index)
-    raw_fields = ctx.raw_step(index).get("fields", {})
-    for spec in step.fields:
-        path: NodePath = (*here, "fields", spec.name)
-        if spec.source is not None:
-            has_from = isinstance(raw_fields[spec.name], dict) and "from" in raw_fields[spec.name]
-            yield ((*path, "from") if has_from else path), spec.source
-        template = ctx.templates.get((*path, "template"))
-        for column in sorted(template.columns if template else ()):
-            yield (*path, "template"), column
-    for lookup in step.lookups:
-        path = (*here, "lookups", lookup.field)
-        yield (*path, "from"), lookup.source
-        if lookup.type_source is not None:
-            yield (*path, "type_from"), lookup.type_source
-    if step.id_source is not None:
-        yield (*here, "id"), step.id_source
-    flt = ctx.filters.get((*here, "where"))
-    for column in sorted(flt.columns if flt else ()):
-        yield (*here, "where"), column
-
-
-def _columns_hint(column: str, header: list[str]) -> str | None:
-    return did_you_mean(column, header) or (
-        f"columns: {', '.join(header)}" if len(header) <= 12 else None)
-
-
-def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Problem]:
-    """Every column the plan reads checked against the headers of the files its sources match.
-    `read_headers` comes from the compile stage, which knows how to read each kind of source."""
-    start = len(ctx.problems)
-    for index, step in ctx.steps:
-        source_path: NodePath = ("objects", index, "source")
-        headers = read_headers(ctx.sources_dir, step.source)
-        if not headers:
-            ctx.add(source_path, f"no source file matches {step.source.pattern!r} in {ctx.sources_dir}",
-                    hint=did_you_mean(step.source.pattern, (p.name for p in ctx.sources_dir.glob("*"))))
-            continue
-        header: list[str] | None = None
-        for found in headers:
-            if found.columns is None:
-                ctx.add(source_path, found.error or f"{found.name}: cannot be read")
-                continue
-            name, columns = found.name, list(found.columns)
-            doubled = sorted({c for c in columns if columns.count(c) > 1})
-            if doubled:
-                ctx.add(source_path, f"{name}: column {doubled[0]!r} appears more than once in the header")
-            if header is None:
-                header, first = columns, name
-            elif columns != header:
-                missing = [c for c in header if c not in columns]
-                extra = [c for c in columns if c not in header]
-                detail = "; ".join(x for x in (missing and f"missing: {', '.join(missing)}",
-                                               extra and f"extra: {', '.join(extra)}") if x) or "order differs"
-                ctx.add(source_path, f"{name} and {first} match the same source but have different "
-                        f"columns ({detail})")
-        if header is None:
-            continue
-        for path, column in _used_columns(ctx, index, step):
-            if column not in header:
-                ctx.add(path, f"column {column!r} is not in {headers[0].name}", hint=_columns_hint(column, header))
-    return ctx.problems[start:]

@@ -3,19 +3,22 @@ the typed model with `defaults` merged in.
 
 Every problem found is gathered and raised at once as one PlanError, each located as
 `FILE:LINE: path.to.field: what is wrong (did you mean ...?)`, because fixing a plan one error per
-run is miserable. Schema problems confined to some steps still let the other steps be checked.
+run is miserable. A schema problem cuts only the piece it is in (see `prune`): the rest of the plan,
+its sources and (given the compile stage's check) its load graph are still checked in the same pass.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
-from migrator.plan import checks
-from migrator.plan.checks import HeaderReader, PlanContext
+from migrator.plan import checks, source_checks
+from migrator.plan.checks import PlanCheck, PlanContext
+from migrator.plan.fakebuild import build_generate, build_mask
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
     DEFAULT_PART_ROWS,
@@ -23,13 +26,17 @@ from migrator.plan.model import (
     FieldSpec,
     Location,
     LookupSpec,
+    MaskSpec,
     ObjectSpec,
     Plan,
     SourceSpec,
 )
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.positions import PositionedDocument, format_path, load_positioned
+from migrator.plan.project import project_roots
+from migrator.plan.prune import prune
 from migrator.plan.schema import schema_problems
+from migrator.plan.source_checks import HeaderReader
 
 MEGABYTE = 1024 * 1024
 
@@ -57,9 +64,14 @@ class _Builder:
         self.data: dict[str, Any] = doc.data  # type: ignore[assignment]
         self.defaults: dict[str, Any] = self.data.get("defaults", {})
         self.sources: dict[str, Any] = self.data.get("sources", {})
+        self.problems: list[Problem] = []  # found while building generated sources and masks
 
     def location(self, path: NodePath, *, key: bool = True) -> Location:
         return Location(self.file, self.doc.line_of(path, key=key), format_path(path))
+
+    def problem_at(self, path: NodePath, message: str, *, key: bool = False, hint: str | None = None) -> Problem:
+        return Problem(message, file=self.file, line=self.doc.line_of(path, key=key), path=format_path(path) or None,
+                       hint=hint)
 
     def inherited(self, raw: Mapping[str, Any], key: str, default: Any) -> Any:
         """The step's or field's own setting, else the plan default, else the built-in one."""
@@ -72,7 +84,7 @@ class _Builder:
         return ObjectSpec(
             object=raw["object"],
             name=raw.get("name", raw["object"]),
-            source=self.source(raw["source"], (*path, "source")),
+            source=self.source(raw["source"], (*path, "source"), raw.get("name", raw["object"])),
             operation=self.inherited(raw, "operation", "upsert"),
             fields=tuple(self.field(name, spec, (*path, "fields", name))
                          for name, spec in raw.get("fields", {}).items()),
@@ -85,6 +97,7 @@ class _Builder:
             concurrency=self.inherited(raw, "concurrency", "parallel"),
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
+            skip_unchanged=bool(self.inherited(raw, "skip_unchanged", False)),
             location=self.location(path, key=False),
         )
 
@@ -99,15 +112,30 @@ class _Builder:
             return None
         return inherited
 
-    def source(self, raw: str | dict[str, Any], path: NodePath) -> SourceSpec:
+    def source(self, raw: str | dict[str, Any], path: NodePath, step: str) -> SourceSpec:
         spec = {"file": raw} if isinstance(raw, str) else raw
-        return SourceSpec(pattern=spec["file"],
+        if "generate" in spec:
+            generate, problems = build_generate(spec["generate"], (*path, "generate"), step, self.defaults,
+                                                self.problem_at, self.location)
+            self.problems += problems
+            if "file" in spec:
+                self.problems.append(self.problem_at((*path, "file"), "a source is a file or generated rows, "
+                                                     "not both: remove file or generate", key=True))
+            return SourceSpec(pattern=generate.display, location=self.location(path, key=False), generate=generate)
+        if "file" not in spec:
+            self.problems.append(self.problem_at(path, "a source needs file (a file name or glob) or generate "
+                                                 "(rows generated from the plan)"))
+        return SourceSpec(pattern=spec.get("file", ""),
                           encoding=spec.get("encoding", self.sources.get("encoding", "utf-8")),
                           delimiter=spec.get("delimiter", self.sources.get("delimiter", ",")),
                           location=self.location(path, key=False))
 
     def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
         spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
+        record_type = spec.get("record_type")
+        if record_type is not None:  # {record_type: COLUMN} or {record_type: {value: NAME}}
+            spec = {**{k: v for k, v in spec.items() if k != "record_type"},
+                    **(record_type if isinstance(record_type, dict) else {"from": record_type})}
         field_type = spec.get("type", "string")
         formats = spec.get("format")
         if formats is None and field_type in ("date", "datetime"):
@@ -132,8 +160,27 @@ class _Builder:
             max_length=spec.get("max_length"),
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
+            record_type=record_type is not None,
             location=self.location(path),
+            mask=self.mask(spec["mask"], (*path, "mask")) if spec.get("mask") is not None else None,
         )
+
+    def mask(self, raw: object, path: NodePath) -> MaskSpec:
+        mask, problems = build_mask(raw, path, self.defaults, self.problem_at, self.location)
+        self.problems += problems
+        return mask
+
+    def load_order_locations(self) -> dict[str, Location]:
+        """Where each name of `load_order` is written (its group, for a name inside a list)."""
+        found: dict[str, Location] = {}
+        for i, entry in enumerate(self.data.get("load_order", ())):
+            names = [(entry, ("load_order", i))] if isinstance(entry, str) else \
+                [(name, ("load_order", i, j)) for j, name in enumerate(entry)]
+            for name, path in names:
+                found.setdefault(name, self.location(path, key=False))
+        if "load_order" in self.data:
+            found.setdefault("", self.location(("load_order",)))
+        return found
 
     def lookup(self, name: str, raw: dict[str, Any], path: NodePath) -> LookupSpec:
         targets = (raw["to"],) if isinstance(raw["to"], str) else tuple(raw["to"])
@@ -176,12 +223,23 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
     return sorted(unique, key=lambda p: (p.line is not None, p.line or 0, p.path or ""))
 
 
+ShapeCheck = Callable[[Plan], list[Problem]]
+"""A check of a whole plan's shape the plan stage cannot make itself (the load graph's cycles and
+load_order), handed in by the compile stage: `validate` refuses what `plan` would."""
+
+
 def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
-              headers: HeaderReader | None = None) -> Plan:
+              headers: HeaderReader | None = None, shape: ShapeCheck | None = None,
+              allow_paths: tuple[Path, ...] = (), extra_checks: Sequence[PlanCheck] = ()) -> Plan:
     """Load and check a plan file. `variables` override the plan's declared variables (--var).
 
     Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
-    column the plan reads is checked against their headers. Raises PlanError holding every problem found.
+    column the plan reads is checked against their headers; given `shape`, the plan's load graph is
+    checked too. Sources must lie inside the plan's project (see `project`) or `allow_paths`.
+    `extra_checks` (from later stages, such as object and field names against the target's schema)
+    run on the same steps, skipping what schema problems cut out, so their problems come in the
+    same report. Raises PlanError holding every problem found, in one pass: schema problems do not
+    hide the others.
     """
     file = str(path)
     plan_path = Path(path)
@@ -191,31 +249,34 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         raise PlanError(_sorted(problems))
     if doc.data is None:
         raise PlanError([*problems, Problem("the plan is empty", file=file, line=1)])
-    broken: set[int] = set()
-    for node_path, problem in schema_problems(doc, file):
-        problems.append(problem)
-        if len(node_path) >= 2 and node_path[0] == "objects" and isinstance(node_path[1], int):
-            broken.add(node_path[1])
-        else:
-            broken.add(-1)  # outside the steps: semantic checks would only add noise
-    if -1 in broken:
+    found = schema_problems(doc, file)
+    problems += [problem for _, problem in found]
+    data, flaws = prune(doc.data, [node_path for node_path, _ in found])
+    if flaws.fatal:
         raise PlanError(_sorted(problems))
-    data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    doc = replace(doc, data=data)
     builder = _Builder(doc, file)
-    steps = [(i, builder.step(i)) for i in range(len(data["objects"])) if i not in broken]
+    steps = [(i, builder.step(i)) for i in range(len(data["objects"])) if i not in flaws.broken_steps]
+    problems += builder.problems
     declared = {name: str(value) for name, value in data.get("variables", {}).items()}
     overrides = {str(k): str(v) for k, v in (variables or {}).items()}
     sources_dir = (plan_path.parent / data.get("sources", {}).get("dir", ".")).resolve()
-    context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir)
+    roots = project_roots(plan_path, allow_paths)
+    context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir,
+                          roots=roots, flaws=flaws)
     problems += checks.semantic_problems(context, overrides)
+    problems += source_checks.generated_column_problems(context)
+    problems += source_checks.path_problems(context)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
-        problems += checks.source_problems(context, headers)
-    if problems:
-        raise PlanError(_sorted(problems))
+        problems += source_checks.source_problems(context, headers)
+    for check in extra_checks:
+        start = len(context.problems)
+        check(context)
+        problems += unreported(context.problems[start:], problems)
     order = data.get("load_order")
-    return Plan(
-        version=data["version"],
-        name=data["name"],
+    plan = Plan(
+        version=data.get("version", 1),
+        name=data.get("name", plan_path.stem),
         file=Path(file),
         sources_dir=sources_dir,
         objects=tuple(step for _, step in steps),
@@ -225,4 +286,28 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
             (entry,) if isinstance(entry, str) else tuple(entry) for entry in order),
         checksum=hashlib.sha256(raw_bytes).hexdigest(),
         location=Location(file, 1, ""),
+        load_order_locations=builder.load_order_locations(),
+        roots=roots,
+        warnings=tuple(context.warnings),
     )
+    if shape is not None and not _shape_unsure(context):
+        problems += unreported(shape(plan), problems)
+    if problems:
+        raise PlanError(_sorted(problems), warnings=context.warnings)
+    return plan
+
+
+def _shape_unsure(ctx: PlanContext) -> bool:
+    """The load graph depends on every step's operation and keys: if a schema problem cut any of
+    them, or cut a step, the graph checks would judge a plan the user did not write."""
+    if ctx.flaws.broken_steps:
+        return True
+    return any(ctx.flaws.setting_cut(i, ctx.raw_step(i), key) for i, _ in ctx.steps
+               for key in ("operation", "external_id", "id", "fields", "lookups"))
+
+
+def unreported(found: Sequence[Problem], known: Sequence[Problem]) -> list[Problem]:
+    """`found` without problems already reported at the same place (one mistake, one problem: a
+    lookup to `Acount` is not also "an object the target lacks" once it is "loaded by no step")."""
+    seen = {(p.line, p.path) for p in known}
+    return [p for p in found if (p.line, p.path) not in seen]

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from migrator.errors import Problem
+from migrator.plan.fakespec import GenerateSpec, MaskSpec
+from migrator.plan.location import NOWHERE, Location
+
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
 FieldType = Literal["string", "number", "integer", "boolean", "date", "datetime", "picklist", "multipicklist", "email"]
 Api = Literal["bulk2", "bulk1"]
@@ -43,28 +47,15 @@ DEFAULT_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
-class Location:
-    """Where a node was written: file, 1-based line, and its path inside the plan."""
-
-    file: str
-    line: int | None
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-
-NOWHERE = Location(file="<plan>", line=None, path="")
-
-
-@dataclass(frozen=True)
 class SourceSpec:
-    """A step's input: a file name or glob relative to the plan's sources directory."""
+    """A step's input: a file name or glob relative to the plan's sources directory, or, with
+    `generate`, rows generated from the plan itself (`pattern` is then `generate:<step>`)."""
 
     pattern: str
     encoding: str = "utf-8"
     delimiter: str = ","
     location: Location = NOWHERE
+    generate: GenerateSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +63,8 @@ class FieldSpec:
     """How one target field gets its value.
 
     Exactly one of `source` (a column), `value` (a constant) or `template` (sandboxed Jinja) is
-    set. Conversion order: read -> trim -> map/default -> type conversion -> truncate/length ->
-    required -> null policy.
+    set. Conversion order: read -> trim -> map/default -> record type -> type conversion -> mask ->
+    truncate/length -> the target's rules -> required -> null policy.
     """
 
     name: str
@@ -93,7 +84,9 @@ class FieldSpec:
     max_length: int | None = None
     required: bool = False
     null: NullPolicy = "leave"
+    record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
     location: Location = NOWHERE
+    mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
 
 @dataclass(frozen=True)
@@ -147,6 +140,7 @@ class ObjectSpec:
     concurrency: Concurrency = "parallel"
     part_rows: int = DEFAULT_PART_ROWS
     part_bytes: int = DEFAULT_PART_BYTES
+    skip_unchanged: bool = False  # send only rows that differ from the target's current values
     location: Location = NOWHERE
 
     @property
@@ -175,6 +169,13 @@ class Plan:
     load_order: tuple[tuple[str, ...], ...] | None = None
     checksum: str = ""
     location: Location = NOWHERE
+    # where each load_order name is written ("" for the load_order key itself)
+    load_order_locations: Mapping[str, Location] = field(default_factory=dict)
+    roots: tuple[Path, ...] = ()  # the project's folders: sources are read only inside them
+    warnings: tuple[Problem, ...] = ()  # what the checks found doubtful but not wrong
+
+    def load_order_location(self, name: str = "") -> Location:
+        return self.load_order_locations.get(name) or self.load_order_locations.get("") or self.location
 
     def step(self, name: str) -> ObjectSpec | None:
         return next((o for o in self.objects if o.name == name), None)

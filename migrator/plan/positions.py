@@ -10,8 +10,9 @@ It also fixes the YAML 1.1 surprises that hurt data mappings:
   (the "Norway problem": `NO: Norway` in a value map must keep the key "NO");
 - dates and timestamps stay text (the transform owns date parsing, with the plan's formats);
 - mapping keys are always the raw scalar text (`007`, `1`, `NO`);
-- values whose exact spelling matters (`map` entries, `value`, `default`, picklist `values`,
-  `variables`) keep their raw text, so `value: 1.50` is "1.50"; `null`/`~`/empty there is None.
+- values whose exact spelling matters (`map` entries, `value`, `default`, picklist `values`, a
+  generated column's `choice` list, `variables`) keep their raw text, so `value: 1.50` is "1.50";
+  `null`/`~`/empty there is None.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def keeps_raw_text(path: Path) -> bool:
     """True where the exact spelling of a scalar matters (see the module docstring)."""
     if len(path) >= 2 and path[-2] == "map" and isinstance(path[-1], str):
         return True
-    if len(path) >= 2 and path[-2] == "values" and isinstance(path[-1], int):
+    if len(path) >= 2 and path[-2] in ("values", "choice") and isinstance(path[-1], int):
         return True
     if len(path) == 2 and path[0] == "variables":
         return True

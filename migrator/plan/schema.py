@@ -29,6 +29,7 @@ PATTERN_HELP = {
         "or __ before a suffix such as __c)",
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "a valid name (letters, digits, '_', '.' and '-', no spaces)",
     r"^[A-Za-z][A-Za-z0-9_]*$": "a valid variable name (a letter, then letters, digits and '_')",
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "a valid column name (a letter or '_', then letters, digits and '_')",
 }
 
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "number": "a number",
@@ -123,9 +124,9 @@ class _Translator:
         elif keyword == "pattern":
             yield self.problem(path, self.pattern_message(instance, value, "value"))
         elif keyword == "not" and isinstance(instance, dict):
-            used = [k for k in ("from", "value", "template") if k in instance]
-            yield self.problem(path, f"use only one of from, value and template (found "
-                                     f"{' and '.join(used)})")
+            used = [k for k in ("from", "value", "template", "record_type") if k in instance]
+            choices = "from, value, template and record_type" if "record_type" in used else "from, value and template"
+            yield self.problem(path, f"use only one of {choices} (found {' and '.join(used)})")
         else:
             yield self.problem(path, self.simple_message(keyword, value, instance, error.message))
 
@@ -171,11 +172,23 @@ class _Translator:
         return default
 
 
+def _misspelt_required(found: Mapping[Problem, Path]) -> set[Problem]:
+    """'missing required key X' problems whose key is present, misspelt: an unknown key beside it
+    is suggested as X. One typo is one problem, reported where it was written."""
+    suggested = {(path[:-1], problem.hint) for problem, path in found.items()
+                 if problem.message.startswith("unknown key ") and problem.hint and path}
+    return {problem for problem, path in found.items()
+            if problem.message.startswith("missing required key ")
+            and (path, f"did you mean {problem.message.removeprefix('missing required key ')}?") in suggested}
+
+
 def schema_problems(doc: PositionedDocument, file: str | None) -> list[tuple[Path, Problem]]:
-    """Validate the document against the plan schema; (path, problem) pairs, deduplicated."""
+    """Validate the document against the plan schema; (path, problem) pairs, deduplicated, and a
+    misspelt required key reported once (as the unknown key), not also as a missing one."""
     translator = _Translator(doc, file)
     found: dict[Problem, Path] = {}
     for error in _validator().iter_errors(doc.data):
         for path, problem in translator.translate(error):
             found.setdefault(problem, path)
-    return [(path, problem) for problem, path in found.items()]
+    duplicates = _misspelt_required(found)
+    return [(path, problem) for problem, path in found.items() if problem not in duplicates]

@@ -14,7 +14,6 @@ row's failure caught as that row's error.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -26,10 +25,8 @@ from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import Namespace
 
+from migrator.plan import template_limits as limits
 from migrator.plan import textops
-
-MAX_PRODUCT_LENGTH = 100_000  # longest string/list `*` may build; `**` exponent cap below
-MAX_EXPONENT = 1_000
 
 
 class TemplateError(Exception):
@@ -41,27 +38,31 @@ class TemplateError(Exception):
 
 
 class _RowSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, also refusing `*`/`**` results big enough to exhaust memory or CPU."""
+    """The sandbox, with every operator, call, filter, `~`, loop and output bounded per row
+    (see `template_limits`)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = limits.LimitedCodeGenerator
+    concat = staticmethod(limits.joined)  # the output of templates, blocks and macros
+    bounded_join = staticmethod(limits.joined)  # `~`
 
-    def call_binop(self, context, operator_name, left, right):  # type: ignore[override]
-        if operator_name == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise OverflowError(f"exponent {right} is too large for a template")
-            return operator.pow(left, right)
-        for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(count, int) \
-                    and len(seq) * count > MAX_PRODUCT_LENGTH:
-                raise OverflowError("template result too long")
-        return operator.mul(left, right)
+    def call_binop(self, context, operator_name, left, right):  # type: ignore[no-untyped-def, override]
+        limits.guard_operator(operator_name, left, right)
+        return limits.checked(self.binop_table[operator_name](left, right))
+
+    def call(__self, __context, __obj, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        if __obj is limits.tick:
+            return limits.tick()  # a loop's own step: one unit, not a call's
+        limits.guard_method(__obj, args, kwargs)
+        return limits.checked(super().call(__context, __obj, *args, **kwargs))
 
 
 def _environment() -> SandboxedEnvironment:
-    env = _RowSandbox(undefined=StrictUndefined, autoescape=False)
+    env = _RowSandbox(undefined=StrictUndefined, autoescape=False, finalize=limits.finalized)
     # Only pure helpers: no lorem ipsum, and no `random`, whose output would differ between runs.
-    env.globals = {"range": env.globals["range"], "dict": dict, "namespace": Namespace}
+    env.globals = {"range": env.globals["range"], "dict": dict, "namespace": Namespace, limits.TICK: limits.tick}
     env.filters.pop("random", None)
+    env.filters = limits.guard_filters(env.filters)
     return env
 
 
@@ -201,14 +202,14 @@ class Template:
         try:
             tree = _ENV.parse(text)
             analysis = _Analysis(tree)
-            self._jinja: JinjaTemplate = _ENV.from_string(text)
+            self._pieces = None if analysis.dynamic else _simple_pieces(tree, analysis)
+            self._jinja: JinjaTemplate = _ENV.from_string(limits.count_loops(tree))
         except TemplateSyntaxError as exc:
             raise TemplateError(exc.message or "invalid template", exc.lineno) from None
         self.text = text
         self.columns: frozenset[str] = frozenset(analysis.columns)
         self.variables: frozenset[str] = frozenset(analysis.variables)
         self.reads_any_column = analysis.dynamic
-        self._pieces = None if analysis.dynamic else _simple_pieces(tree, analysis)
 
     @property
     def is_simple(self) -> bool:
@@ -279,7 +280,10 @@ class Template:
             row = dict(zip(names, combo, strict=True))
             context: dict[str, object] = {**row, _ROW: row, _VARS: vars_ns}
             try:
-                yield self._jinja.render(context), ""
+                with limits.row_budget():
+                    yield self._jinja.render(context), ""
+            except limits.TemplateLimitError as exc:
+                yield "", f"template stopped: {exc}"
             except Exception as exc:  # any failure is this row's error, never a crash
                 yield "", f"{type(exc).__name__}: {exc}"
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from migrator.compile.keys import KeySet, key_hashes
 from migrator.compile.manifest import Manifest, StepEntry
+from migrator.compile.refused_parents import source_reference
 
 Pair = tuple[str, str]  # (object, key field), lower case
 ORPHAN_COLUMNS = ["reason", "parent_object", "parent_key"]
@@ -47,7 +48,7 @@ class FailedKeys:
         if refused.empty:
             return
         pairs = refused["object"].str.lower() + "\x1f" + refused["key_field"].str.lower()
-        where = refused["source_file"] + " line " + refused["source_row"]
+        where = source_reference(refused["source_file"], refused["source_row"])
         where = where.where(refused["field"] == "", where + ", " + refused["field"])
         why = "was rejected (" + where + ": " + refused["reason"] + ")"
         with self._lock:

@@ -147,6 +147,10 @@ class RunProgress:
 
     def _run_started(self, data: Mapping[str, Any]) -> None:
         self.run_id = str(data.get("run_id") or "")
+        target = data.get("target")
+        if isinstance(target, Mapping) and target.get("description"):
+            config = target.get("config_file") or "none found (defaults)"
+            self._print(f"Target {target['description']}; configuration: {config}")
         steps = [s for s in data.get("steps") or [] if isinstance(s, Mapping) and s.get("id")]
         for spec in steps:
             step = self._step(str(spec["id"]))

@@ -41,18 +41,21 @@ OUTCOMES: dict[str, tuple[str, str]] = {
     "skipped": ("Skipped (parent did not load)", "#f59e0b"),
     "pending": ("No outcome yet (run stopped)", "#94a3b8"),
     "rejected": ("Rejected before sending", "#7c3aed"),
+    "unchanged": ("Unchanged (not sent)", "#cbd5e1"),
 }
 _STEP_DEFAULTS: dict[str, Any] = {
     "step": "", "object": "", "operation": "", "api": "", "pass": 1, "level": 0, "wave": 0, "rows": 0,
     "sent": 0, "succeeded": 0, "created": 0, "updated": 0, "deleted": 0, "failed": 0, "skipped": 0,
-    "in_flight": 0, "not_sent": 0, "retried": 0, "jobs": 0, "seconds": 0.0, "error_codes": {}, "files": {},
-    "api_calls": 0, "lock_failures": 0, "serial": False,
+    "in_flight": 0, "not_sent": 0, "unchanged": 0, "retried": 0, "jobs": 0, "seconds": 0.0, "error_codes": {},
+    "files": {}, "api_calls": 0, "lock_failures": 0, "serial": False,
 }
 _SOURCE_DEFAULTS: dict[str, Any] = {"step": "", "object": "", "files": [], "source_rows": 0, "filtered": 0,
-                                    "rejected": 0, "to_send": 0, "sent": 0, "succeeded": 0, "failed": 0,
-                                    "skipped": 0, "in_flight": 0, "not_sent": 0, "selected": True}
-_TOTAL_KEYS = ("source_rows", "filtered", "rejected", "to_send", "sent", "succeeded", "created", "updated",
-               "deleted", "failed", "skipped", "in_flight", "not_sent", "retried", "jobs", "api_calls", "lock_failures")
+                                    "rejected": 0, "unchanged": 0, "to_send": 0, "sent": 0, "succeeded": 0,
+                                    "failed": 0, "skipped": 0, "in_flight": 0, "not_sent": 0, "selected": True,
+                                    "masked": {}, "generated": None}
+_TOTAL_KEYS = ("source_rows", "filtered", "rejected", "unchanged", "to_send", "sent", "succeeded", "created",
+               "updated", "deleted", "failed", "skipped", "in_flight", "not_sent", "retried", "jobs", "api_calls",
+               "lock_failures")
 SHOWN_REASONS, SHOWN_CODES = 3, 5  # listed in the terminal caption; the rest are counted
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -103,6 +106,7 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
     data["options"] = dict(results.get("options") or {})
     data["files"] = dict(results.get("files") or {})
     data["top_errors"] = list(results.get("top_errors") or [])
+    data["fake"] = dict(results.get("fake") or {})
     data["reject_reasons"] = list(results.get("reject_reasons") or [])
     data.setdefault("status", "error")
     data.setdefault("run_id", "")
@@ -165,6 +169,9 @@ def summary_table(results: Mapping[str, Any]) -> Table:
     pending = any(_pending(step) for step in data["steps"])
     if pending:
         table.add_column("Not done", justify="right")
+    unchanged = _changed_only(data)
+    if unchanged:
+        table.add_column("Unchanged (not sent)", justify="right")
     table.add_column("Retried", justify="right")
     table.add_column("API calls", justify="right")
     table.add_column("Time", justify="right")
@@ -175,6 +182,7 @@ def summary_table(results: Mapping[str, Any]) -> Table:
             _count_cell(step["failed"], "bold red"), _count_cell(step["skipped"], "yellow"),
         ]
         cells += [_count_cell(_pending(step), "cyan")] if pending else []
+        cells += [_count_cell(step["unchanged"], "")] if unchanged else []
         table.add_row(*cells, _count_cell(step["retried"], "cyan"), Text(fmt_int(step["api_calls"])),
                       Text(fmt_duration(step["seconds"])))
     totals = data["totals"]
@@ -183,9 +191,15 @@ def summary_table(results: Mapping[str, Any]) -> Table:
              _succeeded_cell(totals), _count_cell(totals["failed"], "bold red"),
              _count_cell(totals["skipped"], "yellow")]
     cells += [_count_cell(_pending(totals), "cyan")] if pending else []
+    cells += [_count_cell(totals["unchanged"], "")] if unchanged else []
     table.add_row(*cells, _count_cell(totals["retried"], "cyan"), Text(fmt_int(totals["api_calls"])),
                   Text(fmt_duration(data["elapsed_seconds"])), style="bold")
     return table
+
+
+def _changed_only(data: Mapping[str, Any]) -> bool:
+    """A changed-only run (or one with unchanged rows): its unchanged rows are shown as an outcome."""
+    return bool(data["options"].get("changed_only") or data["totals"]["unchanged"])
 
 
 def _succeeded_cell(counts: Mapping[str, Any]) -> Text:
@@ -249,7 +263,10 @@ def summary_lines(results: Mapping[str, Any], run_dir: Path | None = None) -> li
     loaded += [f"{fmt_int(totals['deleted'])} deleted"] if totals["deleted"] else []
     counts = (
         f"{fmt_int(totals['source_rows'])} source rows, {fmt_int(totals['filtered'])} filtered out, "
-        f"{fmt_int(totals['rejected'])} rejected before sending, {fmt_int(totals['sent'])} sent: "
+        f"{fmt_int(totals['rejected'])} rejected before sending, "
+        + (f"{fmt_int(totals['unchanged'])} unchanged (not sent: the target has them), " if _changed_only(data)
+           else "")
+        + f"{fmt_int(totals['sent'])} sent: "
         f"{fmt_int(totals['succeeded'])} succeeded ({', '.join(loaded)}), {fmt_int(totals['failed'])} failed; "
         f"{fmt_int(totals['skipped'])} skipped"
     )
@@ -264,6 +281,8 @@ def summary_lines(results: Mapping[str, Any], run_dir: Path | None = None) -> li
         lines.append("Failed rows: " + ", ".join(where(path) for path in failed_files))
     if totals["rejected"] and data["files"].get("rejects"):
         lines.append(f"Rejected rows: {where(data['files']['rejects'])}")
+    if totals["unchanged"] and data["files"].get("unchanged"):
+        lines.append(f"Unchanged rows (not sent): {where(data['files']['unchanged'])}")
     lines.append(f"Report: {where(data['files'].get('report', 'report.html'))}")
     if data["resume_command"]:
         lines.append(f"Resume with: {data['resume_command']}")
@@ -355,6 +374,7 @@ def outcome_chart(results: Mapping[str, Any]) -> Chart:
     rows: list[tuple[str, str, dict[str, int]]] = []
     for step in data["steps"]:
         counts = {name: int(step[name]) for name in ("succeeded", "failed", "skipped")} | {"pending": _pending(step)}
+        counts["unchanged"] = int(step["unchanged"])
         if step["pass"] == 1 and pass1_steps[step["step"]] == 1 and rejects.get(step["step"]):
             claimed.add(step["step"])
             counts["rejected"] = rejects[step["step"]]
@@ -401,7 +421,8 @@ def render_html(results: Mapping[str, Any]) -> str:
     data = normalize(results)
     balance = [
         {**source,
-         "unaccounted": (source["source_rows"] - source["filtered"] - source["rejected"] - source["to_send"])
+         "unaccounted": (source["source_rows"] - source["filtered"] - source["rejected"] - source["unchanged"]
+                         - source["to_send"])
          + (source["to_send"] - source["succeeded"] - source["failed"] - source["skipped"] - _pending(source))}
         for source in data["sources"]
     ]

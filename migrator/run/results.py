@@ -1,6 +1,7 @@
 """`run_results.json`: what a run did, step by step, in numbers that add up.
 
-For every plan step, `source_rows - filtered = rejected + to_send` (the plan's side) and
+For every plan step, `source_rows - filtered = rejected + unchanged + to_send` (the plan's side;
+`unchanged` rows are those a changed-only load did not send, since the target already held them) and
 `to_send = sent + skipped + not_sent`, `sent = succeeded + failed + in_flight` (the run's side):
 `sent` counts only rows that reached the server, `skipped` rows whose parent did not load,
 `not_sent` rows the run never got to (it was stopped), `in_flight` rows sent in a job whose results
@@ -20,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from migrator.compile.csvio import read_table
-from migrator.compile.manifest import MIGRATOR_VERSION, MISSING_PARENTS_FILE, REJECTS_FILE, Manifest
+from migrator.compile.manifest import MIGRATOR_VERSION, MISSING_PARENTS_FILE, REJECTS_FILE, UNCHANGED_FILE, Manifest
 from migrator.run.rundir import RUN_RESULTS_VERSION, RunPaths
 from migrator.run.step_results import StepTally
 
@@ -53,6 +54,7 @@ def _step_record(paths: RunPaths, step_id: str, tally: StepTally, entry: Any) ->
         "skipped": tally.skipped,
         "in_flight": tally.in_flight,
         "not_sent": tally.not_sent,
+        "unchanged": entry.unchanged,
         "retried": tally.retried,
         "jobs": tally.jobs,
         "api_calls": tally.api_calls,
@@ -60,7 +62,8 @@ def _step_record(paths: RunPaths, step_id: str, tally: StepTally, entry: Any) ->
         "serial": tally.serial,
         "seconds": round(tally.seconds, 3),
         "error_codes": dict(sorted(tally.error_codes.items())),
-        "files": {kind: paths.relative(folder / f"{kind}.csv") for kind in ("success", "failed", "skipped")},
+        "files": {kind: paths.relative(folder / f"{kind}.csv") for kind in ("success", "failed", "skipped")}
+        | ({"unchanged": paths.relative(folder / "unchanged.csv")} if entry.unchanged else {}),
     }
 
 
@@ -132,16 +135,20 @@ def build_results(
                 "source_rows": summary.source_rows,
                 "filtered": summary.filtered,
                 "rejected": summary.rejected,
+                "unchanged": summary.unchanged,
                 "to_send": summary.rows,
                 **{kind: sum(s[kind] for s in mine) for kind in _OUTCOME_KEYS},
                 "missing_parents": summary.missing_parents,
                 "selected": bool(mine),
+                **({"masked": summary.masked} if summary.masked else {}),
+                **({"generated": summary.generated} if summary.generated else {}),
             }
         )
     chosen = [s for s in sources if s["selected"]]
     pass1 = [s for s in steps if s["pass"] == 1]
     totals = {
-        **{kind: sum(s[kind] for s in chosen) for kind in ("source_rows", "filtered", "rejected", "to_send")},
+        **{kind: sum(s[kind] for s in chosen)
+           for kind in ("source_rows", "filtered", "rejected", "unchanged", "to_send")},
         **{kind: sum(s[kind] for s in pass1) for kind in _OUTCOME_KEYS},
         "retried": sum(s["retried"] for s in steps),
         "jobs": sum(s["jobs"] for s in steps),
@@ -169,6 +176,7 @@ def build_results(
         "error": error,
         "resume_command": resume_command,
         "options": run_info.get("options", {}),
+        **({"fake": manifest.fake} if manifest.fake else {}),
         "steps": steps,
         "sources": sources,
         "totals": totals,
@@ -177,6 +185,7 @@ def build_results(
         "files": {
             "rejects": f"plan/{REJECTS_FILE}",
             "missing_parents": f"plan/{MISSING_PARENTS_FILE}",
+            **({"unchanged": f"plan/{UNCHANGED_FILE}"} if manifest.unchanged else {}),
             "report": "report.html",
             "run_results": "run_results.json",
         },
@@ -187,9 +196,10 @@ def run_outcome(totals: Mapping[str, int], *, strict: bool) -> tuple[str, int]:
     """(status, exit code) of a run that went to the end.
 
     `nothing_sent` (exit 1): every row was rejected before sending, so the run loaded nothing, which
-    is no success. `completed_with_failures` (exit 1): some rows failed or were skipped (or, with
-    --strict, rejected). `succeeded` (exit 0): every row sent was loaded."""
-    if totals["rejected"] and not totals["to_send"]:
+    is no success (a changed-only run whose other rows were all unchanged did its job, though).
+    `completed_with_failures` (exit 1): some rows failed or were skipped (or, with --strict,
+    rejected). `succeeded` (exit 0): every row sent was loaded."""
+    if totals["rejected"] and not totals["to_send"] and not totals.get("unchanged"):
         return "nothing_sent", 1
     bad = totals["failed"] + totals["skipped"] + totals["links_failed"] + totals["not_sent"] + totals["in_flight"]
     if strict:

@@ -8,8 +8,11 @@ recompiled from the current sources (the user may have fixed them) but restricte
 that were rejected, failed or skipped in the original run (see `retry`).
 
 A run that cannot start leaves nothing behind: the plan, `--select`, the target and its
-credentials are all checked before the run directory exists, and a plan that fails to compile
-takes its directory with it. Once a run has its compiled plan, it always ends with
+credentials are all checked before the run directory exists, and so is the plan against the
+target's describe (check/, unless `--no-check`); a plan that fails to compile, or whose load would
+not fit in the org's daily limits, takes its directory with it. The compile applies the target's
+field rules and record types, and a changed-only run drops the rows the target already holds
+before anything is sent. Once a run has its compiled plan, it always ends with
 `run_results.json`, whatever stops it.
 """
 
@@ -24,16 +27,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrator.check.preflight import RunPreflight, limit_problems, load_for_run, skip_unchanged
 from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession, CallMeter
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection, compile_plan
+from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers
-from migrator.config import Target, open_target, resolve_target
-from migrator.errors import Interrupted, MigratorError, UsageError
+from migrator.config import Target, mask_key, open_target, resolve_target
+from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
+from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
+from migrator.plan.project import config_start
 from migrator.run.checkpoint import Checkpoint, load_checkpoint
 from migrator.run.executor import Clock, Executor, RunOptions
 from migrator.run.results import build_results, run_outcome
@@ -66,21 +74,27 @@ class RunRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     strict: bool = False
+    scale: int = 1  # --scale: generated sources make this many times their rows
     options: RunOptions = field(default_factory=RunOptions)
     resume: str | None = None
     retry_of: str | None = None
     home: Path = DEFAULT_HOME
-    project_dir: Path = Path(".")
+    project_dir: Path = Path(".")  # where migrator.toml is looked for (upward) when there is no plan file
+    allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
+    check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
+    changed_only: bool = False  # send only rows that differ from the target (--changed-only)
 
 
 @dataclass(frozen=True)
 class RunResult:
     """A finished (or stopped) run: its directory and its `run_results.json` as a dict, whose
     totals add up to every row of the plan; `exit_code` is 0, 1 (rows failed or nothing was sent),
-    2 (could not run) or 130 (interrupted)."""
+    2 (could not run) or 130 (interrupted). `manifest` is the compiled plan that was sent (its
+    source warnings are shown with the summary, as `plan` shows them)."""
 
     paths: RunPaths
     results: dict[str, Any]
+    manifest: Manifest | None = None
 
     @property
     def exit_code(self) -> int:
@@ -95,6 +109,8 @@ class _NewRun:
     variables: dict[str, str]
     selection: dict[str, RowSelection] | None
     retry_of: str | None
+    allow_paths: tuple[Path, ...] = ()
+    mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
 def _clients(api: ApiSession) -> dict[str, IngestClient]:
@@ -107,34 +123,66 @@ def _clients(api: ApiSession) -> dict[str, IngestClient]:
     return clients
 
 
-def _prepare_new(request: RunRequest) -> _NewRun:
+def _mask_key(plan: Plan, target: str | None, config_dir: Path, env: Mapping[str, str]) -> MaskKey | None:
+    """The target's masking secret, for a plan that masks (None for one that does not), from the
+    migrator.toml the target itself is configured by."""
+    if not any(f.mask for s in plan.objects for f in s.fields):
+        return None
+    return mask_key(target, env=env, project_dir=config_dir)
+
+
+def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
+    allow_paths = tuple(request.allow_paths)
     if request.retry_of is not None:
         original = run_paths(request.home, request.retry_of)
         check_retryable(original, resume_command(original.run_id, request.home))
         retry_of = original.run_id
-        variables = {**read_json(original.run_info).get("variables", {}), **variables}
+        original_info = read_json(original.run_info)
+        variables = {**original_info.get("variables", {}), **variables}
         selection = retry_selection(original)
-    plan = load_plan(request.plan_path, variables, headers=read_headers)
+        allow_paths = allow_paths or _allowed(original_info)
+    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
     check_selection(plan, request.select)
-    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of)
+    return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
+                   mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
 
 
-def _compile(paths: RunPaths, plan: Plan, strict: bool, selection: Mapping[str, RowSelection] | None,
-             emit: Event, options: RunOptions) -> Manifest:
-    """The run's own compiled plan: parts cut for its concurrency, ordered by parent unless lock-aware
-    loading is off."""
+def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The --allow-path folders a run was started with (a retry or a recompile reads the same files)."""
+    return tuple(Path(p) for p in (info.get("options") or {}).get("allow_paths", ()))
+
+
+def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
+             emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, scale: int = 1,
+             key: MaskKey | None = None, run_options: RunOptions = RunOptions()) -> Manifest:
+    """Compile with the target's rules, drop what a changed-only load need not send, and refuse a
+    load the day's limits cannot take. Parts are cut for the run's concurrency and ordered by parent
+    unless lock-aware loading is off."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
-    return compile_plan(plan, PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection,
-                                          parallel_parts=max(1, options.concurrency),
-                                          lock_order=options.lock_aware), emit)
+    options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
+                          scale=scale, mask_key=key, parallel_parts=max(1, run_options.concurrency),
+                          lock_order=run_options.lock_aware)
+    manifest = compile_plan(preflight.plan, options, emit)
+    unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
+    if unchanged_steps:
+        emit("comparing", {"steps": unchanged_steps})
+        manifest = skip_unchanged(manifest, paths.plan_dir, api, preflight, unchanged_steps,
+                                  QueryTiming(clock=clock.monotonic, sleep=clock.sleep), target.name)
+    over = limit_problems(manifest, api) if preflight.checked else []
+    if over:
+        raise CheckFailed(over, target=target.name)
+    return manifest
 
 
-def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tuple[RunPaths, dict[str, Any],
-                                                                                     Manifest]:
+def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
+           clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
+    preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
+                             plan=new.plan, allow_paths=new.allow_paths)
+    changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / new_run_id(now))
     paths.root.mkdir(parents=True)
     info = {
@@ -153,12 +201,18 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
             "strict": request.strict,
             "concurrency": request.options.concurrency,
             "lock_aware": request.options.lock_aware,
+            "allow_paths": [str(p.resolve()) for p in new.allow_paths],
+            "check": preflight.checked,
+            "changed_only": changed_only,
+            "scale": request.scale,
         },
         "target": {"name": request.target},
     }
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
-        manifest = _compile(paths, new.plan, request.strict, new.selection, emit, request.options)
+        manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
+                            clock, scale=request.scale, key=new.mask_key,
+                            run_options=request.options)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -172,16 +226,23 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event) -> tup
     return paths, info, manifest
 
 
-def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event) -> Manifest:
+def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
+              target: Target, clock: Clock, env: Mapping[str, str]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
     emit("recompiling", {"run_id": paths.run_id})
-    plan = load_plan(Path(info["plan_file"]), info.get("variables") or {}, headers=read_headers)
+    options = info.get("options") or {}
+    preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
+                             check=bool(options.get("check", request.check)), target=target.name,
+                             allow_paths=_allowed(info))
+    plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
+    key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
-        manifest = _compile(paths, plan, bool((info.get("options") or {}).get("strict")), selection, emit,
-                            request.options)
+        manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
+                            bool(options.get("changed_only")), clock, scale=int(options.get("scale", 1)), key=key,
+                            run_options=request.options)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -211,25 +272,26 @@ def execute(
     paths: RunPaths | None = None
     info: dict[str, Any] = {}
     new: _NewRun | None = None
+    environment = dict(env if env is not None else os.environ)
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
     else:
-        new = _prepare_new(request)
+        new = _prepare_new(request, environment)
     target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
-        env=dict(env if env is not None else os.environ),
-        project_dir=request.project_dir,
+        env=environment,
+        project_dir=_config_folder(request, info),
     )
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
         api = stack.enter_context(session)
         if new is not None:
-            paths, info, manifest = _start(request, new, started, emit)
+            paths, info, manifest = _start(request, new, started, emit, api, target, clock)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
@@ -284,16 +346,25 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     atomic_write_json(paths.results, results)
     _write_report(paths)
     emit("run_done", {"status": results["status"], "run_id": paths.run_id})
-    return RunResult(paths=paths, results=results)
+    return RunResult(paths=paths, results=results, manifest=manifest)
+
+
+def _config_folder(request: RunRequest, info: Mapping[str, Any]) -> Path:
+    """Where the run's migrator.toml is looked for: beside its plan (then upward), as when it started."""
+    plan_file = request.plan_path or (Path(info["plan_file"]) if info.get("plan_file") else None)
+    return config_start(plan_file, request.project_dir)
 
 
 def _target_info(target: Target, api: ApiSession) -> dict[str, Any]:
-    """What the run records about its target: never a token or a password."""
+    """What the run records about its target, and the configuration file it came from: never a
+    token or a password."""
     return {
         "name": target.name,
         "kind": target.kind,
         "instance_url": api.instance_url,
         "api_version": target.api_version,
+        "description": target.describe(),
+        "config_file": target.config_file,
     }
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrator.compile.csvio import TableAppender, read_table
-from migrator.compile.manifest import StepEntry
+from migrator.compile.csvio import TableAppender, read_table, write_table
+from migrator.compile.manifest import UNCHANGED_FILE, StepEntry
 from migrator.run.checkpoint import PartProgress, StepProgress
 from migrator.run.outcomes import FAILED_COLUMNS, SUCCESS_COLUMNS
 from migrator.run.rundir import RunPaths
@@ -42,9 +42,13 @@ class StepTally:
 
 
 def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> StepTally:
-    """Write steps/<id>/success.csv, failed.csv and skipped.csv and count what they hold."""
+    """Write steps/<id>/success.csv, failed.csv and skipped.csv (and unchanged.csv, the rows a
+    changed-only load did not send) and count what they hold."""
     tally = StepTally(rows=step.rows)
     folder = paths.step_dir(step.id)
+    if step.unchanged:
+        unchanged = read_table(paths.plan_dir / UNCHANGED_FILE)
+        write_table(folder / "unchanged.csv", unchanged[unchanged["step_id"] == step.id].drop(columns="step_id"))
     success = TableAppender(folder / "success.csv", SUCCESS_COLUMNS)
     failed = TableAppender(folder / "failed.csv", (*FAILED_COLUMNS, *step.columns))
     skipped = TableAppender(folder / "skipped.csv", SKIPPED_COLUMNS)

@@ -20,7 +20,7 @@ import migrator
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "api.py", "cli.py", "config.py", "errors.py"}
-STAGE_PACKAGES = {"plan", "compile", "run", "client", "localorg", "history"}
+STAGE_PACKAGES = {"plan", "compile", "check", "run", "client", "localorg", "history", "fake"}
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
@@ -67,6 +67,8 @@ def test_the_import_contracts_hold():
     ("run/report.py", "import migrator.cli", "migrator.run is not allowed to import migrator.cli"),
     ("run/runner.py", "from migrator.history import states", "migrator.run is not allowed to import migrator.history"),
     ("history/states.py", "import migrator.api", "migrator.history is not allowed to import migrator.api"),
+    ("fake/draws.py", "from migrator.compile import csvio", "migrator.fake is not allowed to import migrator.compile"),
+    ("plan/fakespec.py", "from migrator.fake import draws", "migrator.plan is not allowed to import migrator.fake"),
 ])
 def test_an_upward_import_breaks_a_contract(tmp_path, module, line, broken):
     result = _lint(_copy_with(tmp_path, module, line))
@@ -97,8 +99,8 @@ def test_every_public_name_exists_and_is_documented():
 def test_the_verbs_are_the_api_functions():
     from migrator import api
 
-    for verb in ("validate", "plan", "run", "retry", "status", "list_runs", "remote_jobs", "migrate", "info",
-                 "baseline", "repair"):
+    for verb in ("validate", "plan", "describe", "check", "run", "retry", "status", "list_runs", "remote_jobs",
+                 "migrate", "info", "baseline", "repair"):
         assert getattr(migrator, verb) is getattr(api, verb)
         assert callable(getattr(migrator, verb))
 

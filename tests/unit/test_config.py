@@ -229,10 +229,12 @@ def test_unknown_key_gets_did_you_mean_and_line(tmp_path):
 
 
 def test_unknown_target_gets_did_you_mean(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
     with pytest.raises(ConfigError, match=r"unknown target 'uta'.*did you mean 'uat'") as caught:
-        _resolve(_project(tmp_path), "uta")
+        _resolve(_project(project), "uta")
     assert "known: ci, dev, local, prod, refresh, scratch, svc, uat" in str(caught.value)
-    empty = tmp_path / "empty"
+    empty = tmp_path / "empty"  # beside the project, not inside it: no migrator.toml here or above
     empty.mkdir()
     with pytest.raises(ConfigError, match=r"no migrator.toml"):
         _resolve(empty, "dev")
@@ -277,3 +279,38 @@ def test_local_target_pace_is_checked_and_described(tmp_path):
     other.mkdir()
     with pytest.raises(ConfigError, match=r"migrator.toml:1: targets.bad.pace: pace setting rate needs a number"):
         _resolve(_project(other, '[targets.bad]\nauth = "local"\npace = "rate=fast"\n'), "bad")
+
+
+def test_the_config_is_found_beside_the_plan_then_upward(tmp_path):
+    """Issue 10 item 24: migrator.toml was read from the working directory only."""
+    (tmp_path / "repo").mkdir()
+    project = _project(tmp_path / "repo")
+    plans = project / "plans" / "nested"
+    plans.mkdir(parents=True)
+    target = _resolve(plans, "scratch")
+    assert target.config_file == str(project / "migrator.toml")
+    assert target.local_db == project / "data" / "scratch.db"  # relative to the file, not the working directory
+    assert target.local_schema_files == (project / "schema" / "custom.yaml",)
+    nearer = _project(project / "plans", '[targets.dev]\nauth = "local"\n')
+    assert _resolve(plans, "dev").config_file == str(nearer / "migrator.toml")
+    assert "dev" in load_targets(plans) and "uat" not in load_targets(plans)
+
+
+def test_a_pyproject_counts_only_with_a_migrator_table(tmp_path):
+    (tmp_path / "repo").mkdir()
+    project = _project(tmp_path / "repo")
+    inner = tmp_path / "repo" / "pkg"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text('[tool.ruff]\nline-length = 100\n', encoding="utf-8")
+    assert _resolve(inner, "scratch").config_file == str(project / "migrator.toml")
+    (inner / "pyproject.toml").write_text('[tool.migrator.targets.mine]\nauth = "local"\n', encoding="utf-8")
+    assert _resolve(inner, "mine").config_file == str(inner / "pyproject.toml")
+    (inner / "migrator.toml").write_text('[targets.other]\nauth = "local"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="targets are defined in both"):
+        _resolve(inner, "other")
+
+
+def test_without_any_config_the_target_is_local_and_says_so(tmp_path):
+    target = _resolve(tmp_path)
+    assert (target.name, target.config_file) == ("local", None)
+    assert target.as_dict()["config_file"] is None

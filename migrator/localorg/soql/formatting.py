@@ -17,6 +17,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from ..orgschema import NUMBER_TYPES, FieldDef
 
 Converter = Callable[[Any], Any]
@@ -26,7 +30,7 @@ def csv_sql(expr: str, fd: FieldDef) -> str:
     """SQL that yields the CSV text of `expr` ('' for null); doubles are left to `format_double`."""
     if fd.type == "boolean":
         return f"CASE {expr} WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE '' END"
-    if fd.type == "int":
+    if fd.type in ("int", "long"):
         return f"ifnull(CAST(CAST({expr} AS INTEGER) AS TEXT), '')"
     if fd.type in NUMBER_TYPES:
         return expr
@@ -51,10 +55,28 @@ def format_double(value: Any) -> str:
     return text
 
 
+def format_doubles(values: list[Any]) -> list[str]:
+    """`format_double` over a whole column: Arrow writes each double's shortest round-trip digits
+    (what ``repr`` writes); integral values get their ``.0``, and the few values ``repr`` writes
+    otherwise (exponents, inf, nan, a value stored as text) go through `format_double`."""
+    try:
+        floats = pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value stored as text against the convention
+        return [format_double(v) for v in values]
+    text = pc.fill_null(pc.cast(floats, pa.string()), "")
+    special = pc.or_(pc.match_substring(text, "e"), pc.match_substring(text, "n"))
+    whole = pc.and_(pc.invert(pc.match_substring(text, ".")), pc.not_equal(text, ""))
+    text = pc.if_else(pc.and_(whole, pc.invert(special)), pc.binary_join_element_wise(text, ".0", ""), text)
+    written = text.to_pylist()
+    for index in np.flatnonzero(special.to_numpy(zero_copy_only=False)).tolist():
+        written[index] = format_double(values[index])
+    return written
+
+
 def json_converter(fd: FieldDef) -> Converter | None:
     if fd.type == "boolean":
         return _json_bool
-    if fd.type == "int":
+    if fd.type in ("int", "long"):
         return _json_int
     if fd.type in NUMBER_TYPES:
         return _json_float

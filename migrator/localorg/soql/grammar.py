@@ -2,9 +2,8 @@
 
 The grammar lives in a Python string rather than a ``.lark`` file so it ships with the package without
 package-data configuration. It is deliberately a little wider than what the compiler accepts
-(any ``NAME(...)`` call, parent-to-child subqueries): parsing those gives the compiler a node with an
-exact position, so it can say *which* construct the local org does not support instead of failing
-on the token after it.
+(any ``NAME(...)`` call, any mode clause in any order): parsing those gives the compiler a node with
+an exact position, so it can say *which* construct is wrong instead of failing on the token after it.
 
 Keywords are case-insensitive. ``NAME`` never matches Salesforce's reserved words (FROM, WHERE,
 LIMIT, ...), so ``SELECT FROM Account`` fails at ``FROM``; other keywords (ORDER, OFFSET) are turned
@@ -23,8 +22,8 @@ from functools import cache
 from lark import Lark
 
 # Salesforce's reserved words: never a field, object or alias name.
-NAME_EXCLUDED = ("and", "asc", "desc", "excludes", "first", "from", "group", "having", "in", "includes",
-                 "last", "like", "limit", "not", "nulls", "or", "select", "where", "with")
+NAME_EXCLUDED = ("and", "asc", "desc", "excludes", "first", "from", "having", "in", "includes",
+                 "last", "like", "limit", "not", "nulls", "or", "select", "typeof", "where", "with")
 # Words that also cannot be an alias (they may follow the FROM object).
 RESERVED_WORDS = (
     "and", "as", "asc", "by", "cube", "desc", "else", "end", "excludes", "first", "for", "from", "group",
@@ -36,12 +35,17 @@ RESERVED_WORDS = (
 GRAMMAR = r"""
 start: query
 
-query: SELECT select_list FROM object_ref [where_clause] [order_clause] [limit_clause] [offset_clause]
+query: SELECT select_list FROM object_ref [where_clause] [group_clause] [having_clause] [order_clause] \
+       [limit_clause] [offset_clause] mode_clause*
 
 select_list: select_item ("," select_item)*
 ?select_item: field_path
             | func_expr [ALIAS]     -> select_func
             | "(" query ")"         -> select_subquery
+            | TYPEOF field_path when_clause+ [else_clause] END -> select_typeof
+when_clause: WHEN NAME THEN field_list
+else_clause: ELSE field_list
+field_list: field_path ("," field_path)*
 
 func_expr: NAME "(" [field_path ("," field_path)*] ")"
 field_path: NAME ("." NAME)*
@@ -75,8 +79,12 @@ value_list: value ("," value)*
       | DATE         -> date
       | NAME [":" NUMBER]  -> word
 
+group_clause: GROUP BY field_path ("," field_path)*
+having_clause: HAVING condition
+mode_clause: FOR VIEW | FOR REFERENCE | FOR UPDATE | UPDATE TRACKING | UPDATE VIEWSTAT
+
 order_clause: ORDER BY order_item ("," order_item)*
-order_item: field_path [direction] [NULLS nulls_position]
+order_item: (field_path | func_expr) [direction] [NULLS nulls_position]
 direction: ASC | DESC
 nulls_position: FIRST | LAST
 
@@ -102,6 +110,19 @@ FIRST: "first"i
 LAST: "last"i
 LIMIT: "limit"i
 OFFSET: "offset"i
+GROUP: "group"i
+HAVING: "having"i
+TYPEOF: "typeof"i
+WHEN: "when"i
+THEN: "then"i
+ELSE: "else"i
+END: "end"i
+FOR: "for"i
+VIEW: "view"i
+REFERENCE: "reference"i
+UPDATE: "update"i
+TRACKING: "tracking"i
+VIEWSTAT: "viewstat"i
 
 COMP_OP: "=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"
 NAME: /(?!(?:__EXCLUDED__)\b)[a-z_][a-z0-9_]*/i

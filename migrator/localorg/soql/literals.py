@@ -116,3 +116,10 @@ def normalize_id(text: str) -> str:
                 flags |= 1 << bit
         suffix += _ID_ALPHABET[flags]
     return text + suffix
+
+
+def quote_string(value: str) -> str:
+    """`value` as a SOQL string literal (the inverse of `decode_string`), for queries the server builds."""
+    escaped = (value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+               .replace("\t", "\\t"))
+    return f"'{escaped}'"

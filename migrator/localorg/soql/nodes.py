@@ -33,8 +33,19 @@ class FuncCall:
 
 @dataclass(frozen=True)
 class SubquerySelect:
-    """``(SELECT ... FROM Contacts)`` in the SELECT list: parent-to-child, which we refuse."""
+    """``(SELECT ... FROM Contacts)`` in the SELECT list: a parent-to-child relationship query."""
 
+    position: int
+    query: Query | None = None
+
+
+@dataclass(frozen=True)
+class TypeOf:
+    """``TYPEOF What WHEN Account THEN Name, Phone ... ELSE Name END``: fields per type of a polymorphic lookup."""
+
+    field: FieldPath
+    whens: tuple[tuple[str, int, tuple[FieldPath, ...]], ...]  # (object name, its position, fields)
+    else_fields: tuple[FieldPath, ...]
     position: int
 
 
@@ -93,14 +104,14 @@ Condition = Comparison | SemiJoin | BoolOp | Not
 
 @dataclass(frozen=True)
 class OrderItem:
-    path: FieldPath
+    path: FieldPath | FuncCall  # a function only in aggregate queries (ORDER BY COUNT(Id) DESC)
     descending: bool = False
     nulls: str | None = None  # "FIRST" | "LAST" | None (SQLite default: nulls sort lowest)
 
 
 @dataclass(frozen=True)
 class Query:
-    select: tuple[FieldPath | FuncCall | SubquerySelect, ...]
+    select: tuple[FieldPath | FuncCall | SubquerySelect | TypeOf, ...]
     object_name: str
     object_position: int
     alias: str | None
@@ -110,3 +121,6 @@ class Query:
     offset: int | None
     offset_position: int | None
     position: int
+    group_by: tuple[FieldPath, ...] = ()
+    having: Condition | None = None
+    modes: tuple[tuple[str, int], ...] = ()  # FOR VIEW, FOR REFERENCE, UPDATE TRACKING/VIEWSTAT, FOR UPDATE

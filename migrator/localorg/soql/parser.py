@@ -27,6 +27,7 @@ from .nodes import (
     Query,
     SemiJoin,
     SubquerySelect,
+    TypeOf,
 )
 
 MAX_QUERY_LENGTH = 100_000  # Salesforce's limit on SOQL text
@@ -34,9 +35,7 @@ MAX_NESTING = 40  # parentheses/NOT depth; keeps generated SQL far below SQLite'
 
 # Words Salesforce accepts that the local org does not; named in the error to save users a search.
 _UNSUPPORTED_HINTS = {
-    "GROUP": "GROUP BY", "HAVING": "HAVING", "TYPEOF": "TYPEOF", "FOR": "FOR VIEW/REFERENCE/UPDATE",
-    "WITH": "WITH", "USING": "USING SCOPE", "UPDATE": "UPDATE TRACKING/VIEWSTAT", "ROLLUP": "ROLLUP",
-    "CUBE": "CUBE", "FORMAT": "FORMAT()",
+    "WITH": "WITH", "USING": "USING SCOPE", "ROLLUP": "ROLLUP", "CUBE": "CUBE", "FORMAT": "FORMAT()",
 }
 _COMPARISON_OPS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -94,10 +93,10 @@ class _TreeReader:
     """Turns lark's tree into nodes; recursion depth is bounded by MAX_NESTING."""
 
     def query(self, tree: Tree, depth: int) -> Query:
-        _select, select_list, _from, object_ref, where, order, limit, offset = tree.children
+        _select, select_list, _from, object_ref, where, group, having, order, limit, offset, *modes = tree.children
         name_token, alias_token = object_ref.children
         return Query(
-            select=tuple(self.select_item(item) for item in select_list.children),
+            select=tuple(self.select_item(item, depth) for item in select_list.children),
             object_name=str(name_token),
             object_position=_pos(name_token),
             alias=str(alias_token) if alias_token is not None else None,
@@ -107,16 +106,37 @@ class _TreeReader:
             offset=self.count_value(offset.children[1]) if offset is not None else None,
             offset_position=_pos(offset.children[0]) if offset is not None else None,
             position=_pos(tree),
+            group_by=tuple(self.field_path(p) for p in group.children[2:]) if group is not None else (),
+            having=self.condition(having.children[1], depth + 1) if having is not None else None,
+            modes=tuple((" ".join(str(t).upper() for t in mode.children), _pos(mode)) for mode in modes),
         )
 
-    def select_item(self, item: Tree) -> FieldPath | FuncCall | SubquerySelect:
+    def select_item(self, item: Tree, depth: int) -> FieldPath | FuncCall | SubquerySelect | TypeOf:
         if item.data == "field_path":
             return self.field_path(item)
         if item.data == "select_func":
             func, alias = item.children
             call = self.func(func)
             return FuncCall(call.name, call.args, call.position, str(alias) if alias is not None else None)
-        return SubquerySelect(_pos(item))
+        if item.data == "select_typeof":
+            return self.type_of(item)
+        if depth >= 1:  # Salesforce nests relationship queries one level only
+            raise SoqlError(MALFORMED_QUERY, "Nesting of relationship queries is not supported", _pos(item))
+        return SubquerySelect(_pos(item), self.query(item.children[0], depth + 1))
+
+    def type_of(self, item: Tree) -> TypeOf:
+        _typeof, path, *clauses = item.children
+        whens: list[tuple[str, int, tuple[FieldPath, ...]]] = []
+        else_fields: tuple[FieldPath, ...] = ()
+        for clause in clauses:
+            if not isinstance(clause, Tree):
+                continue
+            if clause.data == "when_clause":
+                _when, name, _then, fields = clause.children
+                whens.append((str(name), _pos(name), tuple(self.field_path(f) for f in fields.children)))
+            elif clause.data == "else_clause":
+                else_fields = tuple(self.field_path(f) for f in clause.children[1].children)
+        return TypeOf(self.field_path(path), tuple(whens), else_fields, _pos(item))
 
     def field_path(self, tree: Tree) -> FieldPath:
         return FieldPath(tuple(str(t) for t in tree.children), _pos(tree.children[0]))
@@ -199,7 +219,7 @@ class _TreeReader:
     def order_item(self, tree: Tree) -> OrderItem:
         path, direction, _nulls, position = tree.children
         return OrderItem(
-            self.field_path(path),
+            self.field_path(path) if path.data == "field_path" else self.func(path),
             descending=direction is not None and str(direction.children[0]).upper() == "DESC",
             nulls=str(position.children[0]).upper() if position is not None else None,
         )

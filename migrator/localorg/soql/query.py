@@ -8,25 +8,28 @@ and ``with_id_range`` can add a PK-chunk bound without re-parsing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .formatting import Converter
+from .formatting import Converter, format_double, format_doubles
+from .records import RecordNode, build
 from .resolver import Join, quote_ident
 
 Fragment = tuple[str, list[object]]
+CHILD_BLOCK = 200  # parent records whose children are read with one query per subquery
 
 
 @dataclass(frozen=True)
-class RecordNode:
-    """How to build one (parent) record of a REST result from a typed row."""
+class ChildQuery:
+    """A parent-to-child subquery (``(SELECT ... FROM Contacts)``): the child query and its lookup."""
 
-    id_index: int
-    type_index: int | None  # column holding the object name (polymorphic), else None
-    fixed_type: str
-    entries: tuple[tuple[str, int | RecordNode, Converter | None], ...]
+    name: str  # the relationship name records carry it under
+    query: CompiledQuery
+    key_sql: str  # the child's lookup column (on the child query's root alias)
+    limit: int | None  # per parent
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class CompiledQuery:
     limit: int | None = None
     offset: int | None = None
     id_range: tuple[str | None, str | None] = (None, None)
+    group_sql: str = ""  # GROUP BY expressions
+    having: Fragment | None = None
+    aggregate_converters: tuple[Converter | None, ...] = ()  # per column of an aggregate query's records
+    children: tuple[ChildQuery, ...] = ()
+    uses_typeof: bool = False
+    modes: tuple[str, ...] = ()  # FOR VIEW, FOR REFERENCE, UPDATE TRACKING/VIEWSTAT, FOR UPDATE (no effect here)
     _cache: dict[str, Fragment] = field(default_factory=dict, compare=False, repr=False)
 
     # -- SQL ---------------------------------------------------------------------------------------
@@ -78,6 +87,11 @@ class CompiledQuery:
         where, params = self._where()
         if where:
             sql.append("WHERE " + " AND ".join(where))
+        if self.group_sql:
+            sql.append("GROUP BY " + self.group_sql)
+        if self.having is not None:
+            sql.append("HAVING " + self.having[0])
+            params = [*params, *self.having[1]]
         if paged and self.order_sql:
             sql.append("ORDER BY " + self.order_sql)
         if paged and (self.limit is not None or self.offset is not None):
@@ -118,6 +132,26 @@ class CompiledQuery:
                 values[index] = convert(values[index])
             yield tuple(values)
 
+    def iter_columns(self, conn: sqlite3.Connection, rows: int) -> Iterator[list[list[Any]]]:
+        """The CSV text of up to `rows` rows at a time, column by column: converters run once per
+        column (`format_doubles`), not once per row. COUNT() queries have no rows."""
+        if self.is_count:
+            return
+        sql, params = self._statement("csv")
+        cursor = conn.execute(sql, params)
+        width = len(self.select_csv)
+        while chunk := cursor.fetchmany(rows):
+            columns = [list(c) for c in zip(*chunk, strict=True)] if width else []
+            for index, convert in self.csv_converters:
+                columns[index] = format_doubles(columns[index]) if convert is format_double else \
+                    [convert(v) for v in columns[index]]
+            yield columns
+
+    @property
+    def rest_only(self) -> bool:
+        """Whether the query needs REST records (subqueries, TYPEOF): its CSV rows would lose those parts."""
+        return bool(self.children) or self.uses_typeof
+
     def iter_records(self, conn: sqlite3.Connection, api_version: str = "62.0") -> Iterator[dict[str, Any]]:
         """REST ``records`` entries, streamed. COUNT() queries have none (use `count`)."""
         if self.is_count:
@@ -125,19 +159,53 @@ class CompiledQuery:
         sql, params = self._statement("records")
         cursor = conn.execute(sql, params)
         if self.record_plan is None:
+            converters = self.aggregate_converters or (None,) * len(self.columns)
             for row in cursor:
                 record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
-                record.update(zip(self.columns, row, strict=False))
+                record.update((name, convert(value) if convert is not None and value is not None else value)
+                              for name, value, convert in zip(self.columns, row, converters, strict=False))
                 yield record
             return
         base = f"/services/data/v{api_version}/sobjects/"
         plan = self.record_plan
-        for row in cursor:
-            yield _build(row, plan, base)  # type: ignore[misc]
+        if not self.children:
+            for row in cursor:
+                yield build(row, plan, base)  # type: ignore[misc]
+            return
+        while block := cursor.fetchmany(CHILD_BLOCK):
+            ids = [row[plan.id_index] for row in block]
+            records = [build(row, plan, base) for row in block]
+            for child in self.children:
+                found = child.query.children_of(conn, api_version, child.key_sql, ids, child.limit)
+                for record_id, record in zip(ids, records, strict=True):
+                    rows = found.get(record_id)
+                    record[child.name] = {"totalSize": len(rows), "done": True, "records": rows} if rows else None
+            yield from records  # type: ignore[misc]
+
+    def children_of(self, conn: sqlite3.Connection, api_version: str, key_sql: str, parent_ids: list[str],
+                    limit: int | None) -> dict[str, list[dict[str, Any]]]:
+        """This (child) query's records for each of `parent_ids`, in its order, at most `limit` per parent."""
+        scoped = replace(self, conditions=(*self.conditions, (f"{key_sql} IN (SELECT value FROM json_each(?))",
+                                                              [json.dumps(parent_ids)])),
+                         limit=None, offset=None, _cache={})
+        sql, params = scoped._render(", ".join((*self.select_typed, *self.select_hidden, key_sql)), self.joins,
+                                     paged=True)
+        base = f"/services/data/v{api_version}/sobjects/"
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        plan = self.record_plan
+        assert plan is not None
+        for row in conn.execute(sql, params):
+            rows = grouped.setdefault(row[-1], [])
+            if limit is None or len(rows) < limit:
+                rows.append(build(row, plan, base))  # type: ignore[arg-type]
+        return grouped
 
     def count(self, conn: sqlite3.Connection) -> int:
-        """Rows the query returns (the COUNT() result), LIMIT and OFFSET included."""
-        if self.has_aggregate and not self.is_count:
+        """Rows the query returns (the COUNT() result; groups of a GROUP BY), LIMIT and OFFSET included."""
+        if self.group_sql:
+            sql, params = self._render("1", self.joins, paged=False)
+            total = int(conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0])
+        elif self.has_aggregate and not self.is_count:
             total = 1
         else:
             joins = tuple(j for j in self.joins if j.alias in self.filter_joins)
@@ -149,18 +217,3 @@ class CompiledQuery:
     def with_id_range(self, lo: str | None, hi: str | None) -> CompiledQuery:
         """The same query restricted to ``lo <= Id < hi`` (either bound optional), for PK chunking."""
         return replace(self, id_range=(lo, hi), _cache={})
-
-
-def _build(row: tuple[Any, ...], node: RecordNode, base: str) -> dict[str, Any] | None:
-    record_id = row[node.id_index]
-    if record_id is None:
-        return None
-    kind = row[node.type_index] if node.type_index is not None else node.fixed_type
-    record: dict[str, Any] = {"attributes": {"type": kind, "url": f"{base}{kind}/{record_id}"}}
-    for key, source, convert in node.entries:
-        if isinstance(source, RecordNode):
-            record[key] = _build(row, source, base)
-        else:
-            value = row[source]
-            record[key] = convert(value) if convert is not None and value is not None else value
-    return record

@@ -145,6 +145,10 @@ class Resolver:
                 alias = by_alias[alias].depends_on
         return found
 
+    def field_on(self, name: str, alias: str, obj: ObjectDef, names: tuple[str, ...], path: FieldPath) -> ResolvedField:
+        """A field of one target of a (polymorphic) relationship: what a TYPEOF WHEN clause selects."""
+        return self._field(name, ((alias, obj),), names, frozenset(self.ancestors([alias])), path)
+
     def _field(self, name: str, targets: tuple[tuple[str, ObjectDef], ...], names: tuple[str, ...],
                needed: frozenset[str], path: FieldPath) -> ResolvedField:
         if len(targets) > 1 and name.lower() == "type":

@@ -31,6 +31,7 @@ from .resolver import ResolvedField, Resolver
 
 Fragment = tuple[str, list[object]]
 SemiJoinCompiler = Callable[[SemiJoin, ResolvedField], Fragment]
+FunctionOperand = Callable[[FuncCall], ResolvedField]
 
 _SOAP_NAMES = {"id": "id", "boolean": "boolean", "int": "integer", "number": "double", "date": "date",
                "datetime": "dateTime", "text": "string"}
@@ -44,16 +45,20 @@ def value_kind(fd: FieldDef) -> str:
         return "id"
     if fd.type in NUMBER_TYPES:
         return "number"
+    if fd.type == "long":
+        return "int"
     if fd.type in ("boolean", "int", "date", "datetime", "base64"):
         return fd.type
     return "text"
 
 
 class FilterCompiler:
-    def __init__(self, resolver: Resolver, today: date, semi_join: SemiJoinCompiler | None):
+    def __init__(self, resolver: Resolver, today: date, semi_join: SemiJoinCompiler | None,
+                 functions: FunctionOperand | None = None):
         self.resolver = resolver
         self.today = today
         self.semi_join = semi_join
+        self.functions = functions  # HAVING: aggregates as operands
         self.joins_used: set[str] = set()  # join aliases the filter needs (COUNT() skips the others)
 
     def compile(self, condition: Condition) -> Fragment:
@@ -63,8 +68,12 @@ class FilterCompiler:
             sql, params = self.compile(condition.item)
             return f"NOT coalesce({sql}, 0)", params
         if isinstance(condition.operand, FuncCall):
-            raise SoqlError(MALFORMED_QUERY, f"{condition.operand.name}() in WHERE is not supported by the "
-                            "local org", condition.operand.position)
+            if self.functions is None or isinstance(condition, SemiJoin):
+                raise SoqlError(MALFORMED_QUERY, f"{condition.operand.name}() in WHERE is not supported by the "
+                                "local org", condition.operand.position)
+            resolved = self.functions(condition.operand)
+            self.joins_used |= resolved.joins
+            return self._comparison(condition, resolved)
         resolved = self.resolver.resolve(condition.operand)
         self.joins_used |= resolved.joins
         if isinstance(condition, SemiJoin):

@@ -83,7 +83,7 @@ def http(org):
 
 @pytest.fixture
 def credentials(org) -> CountingPassword:
-    return CountingPassword(org.instance_url, "migrator-tests", "", org.username, org.password)
+    return CountingPassword(org.instance_url, org.client_id, org.client_secret, org.username, org.password)
 
 
 @pytest.fixture

@@ -34,11 +34,11 @@ def test_password_flow_renews_expired_sessions(org, bulk, credentials):
 
 
 def test_refresh_token_flow_renews_expired_sessions(org, http):
-    first = request_token(http, org.instance_url, {"grant_type": "password", "client_id": "migrator-tests",
-                                                   "client_secret": "", "username": org.username,
+    first = request_token(http, org.instance_url, {"grant_type": "password", "client_id": org.client_id,
+                                                   "client_secret": org.client_secret, "username": org.username,
                                                    "password": org.password})
     assert first.refresh_token, "the local org issues a refresh token with the password grant"
-    credentials = RefreshTokenCredentials(org.instance_url, "migrator-tests", first.refresh_token)
+    credentials = RefreshTokenCredentials(org.instance_url, org.client_id, first.refresh_token)
     api = ApiSession(http, credentials)
     org.set_faults({"expire_token_after": 2})
     bulk = Bulk2Client(api)
@@ -56,8 +56,8 @@ def test_bare_token_expiry_is_an_auth_error(org, http):
 
 def test_wrong_password_is_refused_with_the_oauth_text(org, http):
     with pytest.raises(AuthError) as caught:
-        request_token(http, org.instance_url, {"grant_type": "password", "client_id": "x",
-                                               "client_secret": "", "username": org.username,
+        request_token(http, org.instance_url, {"grant_type": "password", "client_id": org.client_id,
+                                               "client_secret": org.client_secret, "username": org.username,
                                                "password": "wrong-password-123"},
                       secrets=["wrong-password-123"])
     assert caught.value.error_code == "invalid_grant"
@@ -74,11 +74,11 @@ def test_jwt_bearer_flow_with_signature_checked(tmp_path):
     with LocalOrgServer(tmp_path / "jwt.db", settings=OrgSettings(jwt_public_key=public_pem)) as server, \
             requests.Session() as http:
         http.verify = str(server.ca_file)
-        good = JwtBearerCredentials(server.instance_url, "3MVGci", server.username, key_file)
+        good = JwtBearerCredentials(server.instance_url, server.client_id, server.username, key_file)
         api = ApiSession(http, good)
         assert Bulk2Client(api).create_ingest_job("Account", "insert").state == "Open"
         other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        wrong = JwtBearerCredentials(server.instance_url, "3MVGci", server.username, None,
+        wrong = JwtBearerCredentials(server.instance_url, server.client_id, server.username, None,
                                      private_key_pem=other_key.private_bytes(
                                          serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption()).decode())
@@ -87,7 +87,7 @@ def test_jwt_bearer_flow_with_signature_checked(tmp_path):
 
 
 def test_client_credentials_flow(org, http):
-    api = ApiSession(http, ClientCredentials(org.instance_url, "3MVGsvc", "svc-secret-value"))
+    api = ApiSession(http, ClientCredentials(org.instance_url, org.client_id, org.client_secret))
     org.set_faults({"expire_token_after": 2})
     bulk = Bulk2Client(api)
     _calls(bulk, 5)

@@ -60,7 +60,7 @@ def test_secrets_never_reach_logs_errors_or_reprs(org, http, credentials, bulk, 
     with pytest.raises(NotFoundError) as not_found:
         bulk.get_ingest_job("750000000000000AAA")
     texts.append(str(not_found.value))
-    bad = type(credentials)(org.instance_url, "migrator-tests", "", org.username, "not-" + org.password)
+    bad = type(credentials)(org.instance_url, org.client_id, org.client_secret, org.username, "not-" + org.password)
     with pytest.raises(AuthError) as refused:
         bad.authenticate(http)
     texts += [str(refused.value), repr(bad), str(refused.value.as_dict())]
@@ -71,7 +71,7 @@ def test_secrets_never_reach_logs_errors_or_reprs(org, http, credentials, bulk, 
     texts += [p.read_text() for p in (tmp_path / "results").iterdir()]
 
     assert len(tokens_seen) >= 2  # the session was renewed at least once
-    secrets = {org.password, "not-" + org.password, org.access_token, *tokens_seen}
+    secrets = {org.password, "not-" + org.password, org.access_token, org.client_secret, *tokens_seen}
     for text in texts:
         for secret in secrets:
             assert secret not in text
@@ -83,9 +83,9 @@ def test_salesforce_kind_target_trusts_its_ca_file_despite_env_bundle(org, tmp_p
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
     monkeypatch.setenv("CURL_CA_BUNDLE", requests.certs.where())
     (tmp_path / "migrator.toml").write_text(
-        f'[targets.dev]\nauth = "password"\nlogin_url = "{org.instance_url}"\nclient_id = "c"\n'
+        f'[targets.dev]\nauth = "password"\nlogin_url = "{org.instance_url}"\nclient_id = "{org.client_id}"\n'
         f'username = "{org.username}"\nverify = "{org.ca_file}"\n', encoding="utf-8")
-    env = {"SF_PASSWORD": org.password, "SF_CLIENT_SECRET": "unused-secret"}
+    env = {"SF_PASSWORD": org.password, "SF_CLIENT_SECRET": org.client_secret}
     target = resolve_target("dev", cli_overrides={}, env=env, project_dir=tmp_path)
     with open_target(target, data_dir=tmp_path / ".migrator") as api:
         assert Bulk2Client(api).create_ingest_job("Account", "insert").state == "Open"

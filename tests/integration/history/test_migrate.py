@@ -152,6 +152,16 @@ def test_a_dry_run_checks_pending_migrations_and_writes_nothing(project):
     assert project.query("SELECT Id FROM Account") == []
 
 
+def test_a_dry_run_checks_names_as_plan_does(project):
+    """`migrate --dry-run` is `migrator plan` per migration: the same checks, names included."""
+    project.edit("V002__contacts.yaml", "to: Account, key", "to: Acount, key")
+    result = project.migrate(dry_run=True)
+    checked = {c.script: c for c in result.checks}
+    assert [s for s, c in checked.items() if not c.ok] == ["V002__contacts.yaml"]
+    (text,) = checked["V002__contacts.yaml"].problems
+    assert "lookups.AccountId.to: 'Acount' is not a standard object" in text and "did you mean 'Account'?" in text
+
+
 def test_an_out_of_order_migration_is_refused_unless_asked_for(project):
     project.migrate()
     (project.migrations / "V002_5__contact_titles.yaml").write_text(

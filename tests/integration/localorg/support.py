@@ -6,13 +6,26 @@ import csv
 import io
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import requests
 
 from migrator.localorg.server import LocalOrgServer
 
 API = "v62.0"
+
+
+def env_lines(stdout: IO[str], timeout: float = 60.0) -> dict[str, str]:
+    """The ``KEY=value`` lines `migrator serve --print-env` prints, read until the last one (SSL_CERT_FILE)."""
+    lines: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while "SSL_CERT_FILE" not in lines and time.monotonic() < deadline:
+        line = stdout.readline()
+        if not line:
+            break
+        key, _, value = line.strip().partition("=")
+        lines[key] = value.strip("'")
+    return lines
 
 
 def base(org: LocalOrgServer, version: str = API) -> str:

@@ -149,6 +149,9 @@ def test_unknown_field_fails_the_batch_and_its_result_is_records_not_processed(b
     csv_job = bulk.create("insert", "Account")
     broken = bulk.wait(csv_job, bulk.add(csv_job, 'Name\na,b\n'))
     assert broken["state"] == "Failed" and broken["stateMessage"].startswith("ClientInputError : ")
+    stray_return = bulk.wait(csv_job, bulk.add(csv_job, b"Na\rme\nx\n"))  # once an InternalServerError
+    assert (stray_return["state"], stray_return["stateMessage"]) == (
+        "Failed", "ClientInputError : the header row cannot be read: a carriage return inside an unquoted name")
     xml_job = bulk.create("insert", "Account", "XML")
     malformed = bulk.wait(xml_job, bulk.add(xml_job, "<sObjects><sObject><Name>x</sObject>"))
     assert malformed["state"] == "Failed" and malformed["stateMessage"].startswith("InvalidBatch : Failed to parse")
@@ -266,8 +269,8 @@ def test_bulk1_restarts_pick_up_queued_batches(tmp_path, legacy_schema_file):
     from migrator.localorg.server import LocalOrgServer
 
     org = LocalOrg(tmp_path / "org.db", [legacy_schema_file])  # workers never started: nothing runs
-    job = create_job(org.store, org.jobs, org.schema, {"operation": "insert", "object": "Account",
-                                                       "contentType": "CSV"}, "62.0", org.identity.user_id, {})
+    job = create_job(org.jobs, org.schema, {"operation": "insert", "object": "Account", "contentType": "CSV"},
+                     "62.0", org.identity.user_id, {})
     batch = org.bulk1.add_batch(job, b"Name\nQueued before the restart\n", "CSV")
     assert org.bulk1.batches.get(batch.id).state == "Queued"
     org.close()

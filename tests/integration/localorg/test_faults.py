@@ -76,7 +76,8 @@ def test_tokens_expire_after_n_calls_until_the_client_logs_in_again(fresh_org):
     assert expired == [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
     login = requests.post(f"{fresh_org.instance_url}/services/oauth2/token", verify=str(fresh_org.ca_file),
                           data={"grant_type": "password", "username": fresh_org.username,
-                                "password": fresh_org.password}).json()
+                                "password": fresh_org.password, "client_id": fresh_org.client_id,
+                                "client_secret": fresh_org.client_secret}).json()
     renewed = org_session(fresh_org, login["access_token"])
     assert [renewed.get(f"{base(fresh_org)}/limits").status_code for _ in range(4)] == [200, 200, 200, 401]
     fresh_org.set_faults(None)

@@ -103,11 +103,20 @@ def test_zero_rows_is_a_header_and_a_null_locator(http, local_org):
     ("SELECT Id FROM NoSuchObject__c", "INVALID_TYPE"),
     ("SELECT Nope__c FROM Account", "INVALID_FIELD"),
     ("SELEKT Id FROM Account", "MALFORMED_QUERY"),
-    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "MALFORMED_QUERY"),
+    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "API_ERROR"),
+    ("SELECT Industry, COUNT(Id) FROM Account GROUP BY Industry", "API_ERROR"),
+    ("SELECT TYPEOF What WHEN Account THEN Name END FROM Task", "API_ERROR"),
 ])
 def test_unsupported_or_wrong_soql_is_refused_at_creation(http, local_org, soql, code):
     response = http.post(f"{base(local_org)}/jobs/query", json={"operation": "query", "query": soql})
     assert _error(response)[:2] == (400, code)
+
+
+def test_relationship_queries_are_refused_with_salesforces_text(http, local_org):
+    response = http.post(f"{base(local_org)}/jobs/query", json={
+        "operation": "query", "query": "SELECT Id, (SELECT Id FROM Contacts) FROM Account"})
+    assert _error(response) == (400, "API_ERROR", "Aggregate Relationships not supported in Bulk V2 Query with CSV "
+                                                  "content type.")
 
 
 @pytest.mark.parametrize(("body", "code"), [

@@ -13,10 +13,11 @@ ALL_FAULTS = {"lock_rate": 0.1, "seed": 5, "fail_job_after": 30, "upload_503": 3
 def password_target(org) -> None:
     """Sign in with a password, so an expired token is renewed (a bare token cannot be)."""
     (org.project / "migrator.toml").write_text(
-        f'[targets.test]\nauth = "password"\nlogin_url = "{org.server.instance_url}"\nclient_id = "migrator-tests"\n'
-        f'username = "{org.server.username}"\npassword_env = "TEST_PASSWORD"\nclient_secret_env = "TEST_SECRET"\n'
+        f'[targets.test]\nauth = "password"\nlogin_url = "{org.server.instance_url}"\n'
+        f'client_id = "{org.server.client_id}"\nusername = "{org.server.username}"\npassword_env = "TEST_PASSWORD"\n'
+        f'client_secret_env = "TEST_SECRET"\n'
         f'verify = "{org.server.ca_file}"\n', encoding="utf-8")
-    org.env = {"TEST_PASSWORD": org.server.password, "TEST_SECRET": "not-checked"}
+    org.env = {"TEST_PASSWORD": org.server.password, "TEST_SECRET": org.server.client_secret}
 
 
 @pytest.mark.parametrize("api", ["bulk1", "bulk2"])

@@ -65,10 +65,16 @@ def test_second_run_changes_nothing(org):
 
 
 def test_seed_plan_is_repeatable(org):
-    for _ in range(2):
-        result = org.run(org.project / "plans" / "seed.yaml")
+    runs = [org.run(org.project / "plans" / "seed.yaml") for _ in range(2)]
+    for result in runs:
         assert result.exit_code == 0, result.results
-    assert org.count("Case") == 3 and org.count("Lead") == 5 and org.count("Contact") == 3
+    generated = {s["step"]: s["sent"] for s in runs[0].results["sources"] if s["step"].startswith("Generated")}
+    assert generated["GeneratedAccount"] == 1000 and 2000 <= generated["GeneratedContact"] <= 5000
+    assert org.count("Case") == 3 and org.count("Lead") == 5
+    assert org.count("Contact") == 3 + generated["GeneratedContact"]
+    assert org.count("Account") == 3 + 1000 and org.count("Opportunity") == generated["GeneratedOpportunity"]
+    assert runs[1].results["totals"]["created"] == 0  # the generated keys are the same: nothing new
+    assert runs[1].results["totals"]["updated"] == runs[0].results["totals"]["created"]
 
 
 def test_secrets_never_reach_run_files(org):

@@ -72,7 +72,7 @@ def outcomes(result, kind: str) -> dict[str, dict[str, str]]:
 def test_children_of_failed_skipped_and_rejected_parents_are_skipped_recursively(org):
     plan = write_plan(org.project)
     org.faults(FAULTS)
-    result = org.run(plan, max_retries=8)
+    result = org.run(plan, max_retries=8, check=False)  # "a dozen" must reach the server to fail there
     org.faults(None)
     totals = result.results["totals"]
     assert result.exit_code == 1
@@ -96,7 +96,7 @@ def test_children_of_failed_skipped_and_rejected_parents_are_skipped_recursively
 
 def test_send_orphans_sends_them_anyway(org):
     plan = write_plan(org.project)
-    result = org.run(plan, send_orphans=True)
+    result = org.run(plan, send_orphans=True, check=False)  # as above: the server refuses R1 and K3a
     totals = result.results["totals"]
     assert totals["skipped"] == 0 and totals["failed"] == 2 + 8  # the orphans fail at the server instead
     codes = {code for step in result.results["steps"] for code in step["error_codes"]}

@@ -89,7 +89,7 @@ def test_value_maps_with_default_and_case():
     assert convert.apply_map(values, {"tech": "Technology", "FIN": "Finance"}, ignore_case=True,
                              default="Other").tolist() == ["Technology", "Finance", "Other", "Other"]
     assert convert.apply_map(values, {"Tech": "Technology", "zzz": None}, ignore_case=False,
-                             default=None).tolist() == ["Technology", "fin", "", ""]
+                             default=None).tolist() == ["Technology", "fin", "#N/A", ""]  # null clears
 
 
 def test_distinct_values_are_converted_once():

@@ -1,5 +1,6 @@
 """Load order: waves, cycle breaking, explicit load_order checks, expansion into runnable steps."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,20 @@ def test_explicit_load_order_is_checked_against_lookups():
     p = plan(obj("Account"), obj("Contact", lk("AccountId", "Account")), load_order=(("Contact",), ("Account",)))
     with pytest.raises(PlanError, match="loads Contact before or together with Account"):
         build_load_order(p)
+
+
+def test_load_order_problems_point_at_the_load_order_entry_not_line_1():
+    """Issue 10 item 19: `plan` pointed at line 1 for a load_order that contradicts the lookups."""
+    where = {"": Location("plan.yaml", 20, "load_order"), "Contact": Location("plan.yaml", 21, "load_order[0]"),
+             "Account": Location("plan.yaml", 22, "load_order[1]")}
+    p = replace(plan(obj("Account"), obj("Contact", lk("AccountId", "Account", defer=False)), obj("Lead"),
+                     load_order=(("Contact",), ("Account",))), load_order_locations=where)
+    with pytest.raises(PlanError) as err:
+        build_load_order(p)
+    assert sorted((x.line, x.path, x.message.split(";")[0]) for x in err.value.problems) == [
+        (20, "load_order", "load_order does not list Lead"),
+        (21, "load_order[0]", "load_order loads Contact before or together with Account, but Contact.AccountId "
+                              "looks up Account")]
     missing = plan(obj("Account"), obj("Contact"), load_order=(("Account",),))
     with pytest.raises(PlanError, match="does not list Contact"):
         build_load_order(missing)

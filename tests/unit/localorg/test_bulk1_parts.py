@@ -15,11 +15,11 @@ from migrator.localorg.bulk1_errors import Bulk1Error
 from migrator.localorg.bulk1_jobs import PkChunking, parse_pk_chunking
 from migrator.localorg.bulk1_query import next_key
 from migrator.localorg.bulk1_records import BatchInputError
-from migrator.localorg.bulk1_results import ingest_results_json, ingest_results_xml, split_error
+from migrator.localorg.bulk1_results import ingest_results_json, ingest_results_xml
 from migrator.localorg.bulk1_zip import MissingBinary, ZipBatch, ZipLimits
 from migrator.localorg.ids import BASE62
 from migrator.localorg.orgschema import load_schema
-from migrator.localorg.rowerrors import row_error
+from migrator.localorg.rowerrors import row_error, split_error
 
 SCHEMA = load_schema()
 NS = "http://www.force.com/2009/06/asyncapi/dataload"

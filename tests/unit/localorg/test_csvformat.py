@@ -57,3 +57,14 @@ def test_utf8_checked_in_chunks_accepts_a_character_split_across_chunks():
     _check_utf8(data, chunk=3)
     with pytest.raises(CsvInputError):
         _check_utf8(data[:-1], chunk=3)
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"Na\rme\nx\n", "a carriage return inside an unquoted name"),  # a fuzzed Bulk 1.0 batch once crashed on it
+    (b'"Name\nx\n', "a quote is not closed"),
+    (b'Name,"Id"x\n1,2\n', "',' expected after '\"'"),
+])
+def test_an_unreadable_header_is_a_client_input_error_not_a_crash(data, reason):
+    with pytest.raises(CsvInputError) as caught:
+        parse_csv(data)
+    assert caught.value.message == f"ClientInputError : the header row cannot be read: {reason}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.localorg.ids import checksum_suffix, make_id, make_ids, normalize_id
+from migrator.localorg.ids import checksum_suffix, id_counter, make_id, make_ids, normalize_id
 
 
 @pytest.mark.parametrize(("id15", "suffix"), [
@@ -40,3 +40,11 @@ def test_make_ids_refuses_bad_prefixes_and_counters():
         make_ids("01", 1, 1)
     with pytest.raises(ValueError):
         make_ids("001", 62**9, 1)
+
+
+def test_id_counter_reads_back_what_make_ids_wrote():
+    for counter in (1, 61, 62, 62**5 + 7, 62**9 - 1):
+        made = make_ids("750", counter, 1)[0]
+        assert id_counter(made) == ("750", counter) and id_counter(made[:15]) == ("750", counter)
+    assert id_counter("001000000000000AAA") is None  # not made by a local org
+    assert id_counter("not an id") is None

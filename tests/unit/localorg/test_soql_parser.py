@@ -54,11 +54,13 @@ def test_not_and_or_structure():
 
 
 @pytest.mark.parametrize(("soql", "token", "position"), [
-    ("SELECT Id FROM Account GROUP BY Name", "GROUP", 23),
-    ("SELECT Name, COUNT(Id) FROM Account GROUP BY Name HAVING COUNT(Id) > 1", "GROUP", 36),
-    ("SELECT Id FROM Account WHERE Name = 'x' GROUP BY Name", "GROUP", 40),
-    ("SELECT TYPEOF What WHEN Account THEN Name END FROM Task", "TYPEOF", 7),
-    ("SELECT Id FROM Account FOR UPDATE", "FOR", 23),
+    ("SELECT Id FROM Account GROUP BY", "<EOF>", 31),
+    ("SELECT Name FROM Account GROUP BY Name HAVING", "<EOF>", 45),
+    ("SELECT TYPEOF What END FROM Task", "END", 19),
+    ("SELECT TYPEOF What WHEN Account THEN Name FROM Task", "FROM", 42),
+    ("SELECT Id FROM Account FOR", "<EOF>", 26),
+    ("SELECT Id FROM Account FOR EVER", "EVER", 27),
+    ("SELECT Id FROM Account FOR UPDATE LIMIT 1", "LIMIT", 34),
     ("SELECT Id FROM Account WITH SECURITY_ENFORCED", "WITH", 23),
     ("SELECT Id FROM Account USING SCOPE Mine", "USING", 23),
     ("SELECT Id FROM Account LIMIT 5 LIMIT 6", "LIMIT", 31),
@@ -83,9 +85,26 @@ def test_malformed_queries_point_at_the_token(soql, token, position):
 
 
 def test_unsupported_clauses_are_named():
-    group_by = error_of("SELECT Id FROM Account GROUP BY Id")
-    assert "GROUP BY is not supported by the local org" in group_by.detail
-    assert "TYPEOF is not supported" in error_of("SELECT TYPEOF What END FROM Task").detail
+    assert "WITH is not supported by the local org" in error_of("SELECT Id FROM Account WITH SECURITY_ENFORCED").detail
+    assert "USING SCOPE is not supported" in error_of("SELECT Id FROM Account USING SCOPE Mine").detail
+
+
+def test_group_having_typeof_subqueries_and_modes_parse():
+    q = parse_soql("SELECT TYPEOF What WHEN Account THEN Name, Phone ELSE Name END, (SELECT Id FROM Tasks) "
+                   "FROM Account GROUP BY Id HAVING COUNT(Id) > 1 ORDER BY COUNT(Id) DESC FOR VIEW UPDATE TRACKING")
+    typeof, child = q.select
+    assert typeof.field.text == "What" and [w[0] for w in typeof.whens] == ["Account"]
+    assert [f.text for f in typeof.whens[0][2]] == ["Name", "Phone"]
+    assert [f.text for f in typeof.else_fields] == ["Name"]
+    assert child.query.object_name == "Tasks" and [g.text for g in q.group_by] == ["Id"]
+    assert q.having.operand.name == "COUNT" and q.order_by[0].path.name == "COUNT" and q.order_by[0].descending
+    assert [m for m, _ in q.modes] == ["FOR VIEW", "UPDATE TRACKING"]
+    assert parse_soql("SELECT Id FROM Group").object_name == "Group"
+
+
+def test_relationship_queries_nest_one_level():
+    error = error_of("SELECT Id, (SELECT Id, (SELECT Id FROM Cases) FROM Contacts) FROM Account")
+    assert "Nesting of relationship queries is not supported" in error.detail
 
 
 def test_error_positions_on_later_lines():

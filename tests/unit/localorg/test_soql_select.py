@@ -136,10 +136,10 @@ def test_count_of_field_is_an_aggregate_row(org):
     q = org.compile("SELECT COUNT(Id), COUNT(AccountId) withAccount, COUNT_DISTINCT(Account.Industry) "
                     "FROM Contact")
     assert not q.is_count and q.has_aggregate
-    assert q.columns == ("expr0", "withAccount", "expr2")
+    assert q.columns == ("expr0", "withAccount", "expr1")  # exprN counts only the aggregates without an alias
     assert list(q.iter_rows(org.conn)) == [("3", "2", "2")]
     assert list(q.iter_records(org.conn)) == [
-        {"attributes": {"type": "AggregateResult"}, "expr0": 3, "withAccount": 2, "expr2": 2}]
+        {"attributes": {"type": "AggregateResult"}, "expr0": 3, "withAccount": 2, "expr1": 2}]
 
 
 def test_plain_query_has_no_aggregate(org):
@@ -168,10 +168,32 @@ def test_fields_functions(org):
     ("SELECT COUNT(), Id FROM Account", "MALFORMED_QUERY", "COUNT() must be the only element", 7),
     ("SELECT Name, COUNT(Id) FROM Account", "MALFORMED_QUERY", "Field must be grouped or aggregated: Name",
      7),
-    ("SELECT SUM(AnnualRevenue) FROM Account", "MALFORMED_QUERY", "SUM() is not supported", 7),
+    ("SELECT SUM(Name) FROM Account", "MALFORMED_QUERY", "field Name does not support aggregate operator SUM", 11),
+    ("SELECT CALENDAR_YEAR(CreatedDate) FROM Account", "MALFORMED_QUERY", "CALENDAR_YEAR() is not supported", 7),
+    ("SELECT Name, COUNT(Id) FROM Account GROUP BY Industry", "MALFORMED_QUERY",
+     "Field must be grouped or aggregated: Name", 7),
+    ("SELECT AnnualRevenue FROM Account GROUP BY AnnualRevenue", "INVALID_FIELD",
+     "field 'AnnualRevenue' can not be grouped in a query call", 43),
+    ("SELECT Name FROM Account GROUP BY Name ORDER BY Industry", "MALFORMED_QUERY",
+     "Ordered field must be grouped or aggregated: Industry", 48),
+    ("SELECT Name FROM Account HAVING COUNT(Id) > 1", "MALFORMED_QUERY", "HAVING needs a GROUP BY", 0),
+    ("SELECT Name FROM Account ORDER BY COUNT(Id)", "MALFORMED_QUERY", "COUNT() in ORDER BY needs an aggregate", 34),
+    ("SELECT Id FROM Account ORDER BY Name FOR UPDATE", "MALFORMED_QUERY", "ORDER BY cannot be used with FOR UPDATE",
+     37),
+    ("SELECT Id FROM Account FOR UPDATE FOR VIEW", "MALFORMED_QUERY", "unexpected token: 'FOR'", 34),
     ("SELECT Frobnicate(Id) FROM Account", "MALFORMED_QUERY", "Unknown function: Frobnicate", 7),
     ("SELECT FIELDS(SOME) FROM Account", "MALFORMED_QUERY", "FIELDS() takes one of", 7),
-    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "MALFORMED_QUERY", "Parent-to-child", 11),
+    ("SELECT Id, (SELECT Id FROM Contactz) FROM Account", "INVALID_TYPE", "Didn't understand relationship 'Contactz'",
+     27),
+    ("SELECT Id, (SELECT Nope FROM Contacts) FROM Account", "INVALID_FIELD",
+     "No such column 'Nope' on entity 'Contact'", 19),
+    ("SELECT Id, (SELECT COUNT(Id) FROM Contacts) FROM Account", "MALFORMED_QUERY", "Aggregate functions are not",
+     12),
+    ("SELECT TYPEOF Owner WHEN User THEN Name END FROM Contact", "MALFORMED_QUERY", "TYPEOF needs a polymorphic",
+     14),
+    ("SELECT TYPEOF What WHEN Lead THEN Name END FROM Task", "INVALID_TYPE", "Lead is not an object What can", 24),
+    ("SELECT What.Name, TYPEOF What WHEN Account THEN Name END FROM Task", "MALFORMED_QUERY",
+     "The relationship What of a TYPEOF cannot also be selected", 0),
     ("SELECT Parent.Parent.Parent.Parent.Parent.Parent.Name FROM Account", "MALFORMED_QUERY",
      "more than 5 levels", 7),
 ])

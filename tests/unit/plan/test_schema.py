@@ -75,7 +75,7 @@ def test_every_object_schema_rejects_unknown_keys():
 
 def test_every_pattern_is_explained_in_words():
     patterns = {node["pattern"] for _, node in _walk(plan_schema()) if isinstance(node.get("pattern"), str)}
-    assert len(patterns) == 3 and patterns <= set(PATTERN_HELP)
+    assert len(patterns) == 4 and patterns <= set(PATTERN_HELP)
 
 
 def _plan_with_every_level() -> dict:
@@ -188,3 +188,37 @@ def test_missing_required_keys_name_the_key():
     messages = {(p.path, p.message) for p in problems}
     assert (None, "missing required key 'name'") in messages
     assert ("objects[0]", "missing required key 'source'") in messages
+
+
+def test_a_misspelt_required_key_is_one_problem_not_two():
+    """Issue 10 item 31: `fil:` for `file:` was reported as an unknown key and again as a missing one."""
+    problems = problems_for("""\
+        verison: 1
+        name: p
+        objects:
+          - object: Account
+            source: {fil: a.csv}
+          - object: Contact
+            source: c.csv
+            lookups:
+              AccountId: {frm: account, to: Account}
+        """)
+    assert sorted((p.line, p.path, p.message, p.hint) for p in problems) == [
+        (1, "verison", "unknown key 'verison'", "did you mean 'version'?"),
+        (5, "objects[0].source.fil", "unknown key 'fil'", "did you mean 'file'?"),
+        (9, "objects[1].lookups.AccountId.frm", "unknown key 'frm'", "did you mean 'from'?"),
+    ]
+
+
+def test_a_missing_required_key_without_a_misspelling_is_still_reported():
+    problems = problems_for("""\
+        version: 1
+        name: p
+        objects:
+          - object: Account
+            source: {encoding: utf-8, delimitr: ";"}
+        """)
+    assert {(p.path, p.message) for p in problems} == {
+        ("objects[0].source", "missing required key 'file'"),
+        ("objects[0].source.delimitr", "unknown key 'delimitr'"),
+    }

@@ -198,3 +198,51 @@ def test_whole_row_access_sees_every_column_and_cannot_mutate_it():
     assert values.tolist() == ["a=1;b=2;"]
     _, errors = compile_template("{{ row.clear() }}").render_column(frame(a=["1"]), {})
     assert "SecurityError" in errors.iloc[0]
+
+
+@pytest.mark.parametrize("text", [
+    "{{ a | center(50000000) }}",
+    "{{ a.center(50000000) }}",
+    "{{ '%50000000s' | format(a) }}",
+    "{{ '%*s' | format(50000000, a) }}",
+    "{{ '%50000000s' % a }}",
+    "{{ '{:>50000000}'.format(a) }}",
+    "{{ '{:>{}}'.format(a, 50000000) }}",
+    "{{ a | indent(50000000) }}",
+    "{% set ns = namespace(s=a) %}{% for i in range(30) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+    "{% set ns = namespace(s=a) %}{% for i in range(30) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}",
+    "{% set ns = namespace(s=a) %}{% for i in range(30) %}{% set ns.s = ns.s|replace('x', 'xx') %}{% endfor %}",
+    "{{ ['x' * 100000] * 100000 }}",
+    "{{ range(100000) | join('x' * 100000) }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) if false %}{% endfor %}{% endfor %}",
+    "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+    "{% for x in range(100) recursive %}{% if loop.depth < 9 %}{{ loop(range(100)) }}{% endif %}{% endfor %}",
+    "{% for i in range(100000) %}{{ a }}{% endfor %}",
+    "{{ ((10 ** 1000) ** 1000) ** 1000 }}",
+])
+def test_output_and_work_per_row_are_capped_whatever_the_expression(text):
+    """Issue 10 item 25: center, format widths, indent, doubling and nested loops built 33-50 MB a row,
+    or ran for over a minute. Each row now stops at a bound, with the reason, in well under a second
+    of work, while the other rows render."""
+    template = compile_template(text)
+    values, errors = template.render_column(frame(a=["xx", "xy"]), {})
+    assert values.tolist() == ["", ""]
+    assert all(e.startswith("template stopped: the template ") for e in errors), errors.tolist()
+    assert any(word in errors.iloc[0] for word in ("too long", "too large", "steps of work"))
+
+
+def test_the_limits_leave_ordinary_templates_alone():
+    text = ("{% for w in name.split(' ') %}{{ w | title }}{% if not loop.last %}-{% endif %}{% endfor %}"
+            " {{ '%05d' | format(n | int) }} {{ '{:>8}'.format(city) }} {{ (name ~ '!') | center(20) }}"
+            " {{ range(3) | join(',') }}")
+    values, errors = compile_template(text).render_column(frame(name=["big blue sea"], n=["42"], city=["Oslo"]), {})
+    assert errors.tolist() == [""]
+    assert values.iloc[0] == "Big-Blue-Sea 00042     Oslo    big blue sea!     0,1,2"
+
+
+def test_each_row_gets_its_own_budget():
+    text = "{% for i in range(n | int) %}{% for j in range(n | int) %}{% endfor %}{% endfor %}{{ n }}"
+    values, errors = compile_template(text).render_column(frame(n=["1000", "3", "300"]), {})
+    assert values.tolist() == ["", "3", "300"]
+    assert errors.iloc[0].startswith("template stopped") and errors.iloc[1] == errors.iloc[2] == ""

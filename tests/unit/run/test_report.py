@@ -277,7 +277,7 @@ def test_svg_chart_has_one_bar_group_per_step_with_titled_segments() -> None:
     bars = [a["data-step"] for a in page.having("g", "data-step")]
     assert bars == [s["id"] for s in results["steps"]] + ["Account"]  # its levels' rejects, apart
     fills = {a["fill"] for a in page.having("rect", "fill")}
-    assert {color for name, (_, color) in report.OUTCOMES.items() if name != "pending"} <= fills
+    assert {color for name, (_, color) in report.OUTCOMES.items() if name not in ("pending", "unchanged")} <= fills
     assert "<title>Contact:L0 · Failed: 1 row (2.2%)</title>" in svg  # 1 of 40 sent + 5 rejected
     assert "<title>Contact:L0 · Rejected before sending: 5 rows (11.1%)</title>" in svg
 

@@ -1,0 +1,103 @@
+"""What `migrator run` asks of check before it sends anything.
+
+`load_for_run` loads the plan and, when the target serves describe and checks are on, checks it
+against the target's schema, refusing the run (`CheckFailed`, the same messages as `migrator
+check`) before anything is compiled or sent. It returns the row rules and record types the
+compiler applies, from the describe it made (record types are resolved even with `--no-check`:
+the plan needs their Ids). `skip_unchanged` then drops the rows the target already holds, and `limit_problems` says
+whether what is left to send fits in the org's daily limits.
+Not the per-key prediction: a run does not spend queries on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrator.check.check_command import load_checked
+from migrator.check.current import CurrentRecords
+from migrator.check.describe import LiveDescribe
+from migrator.check.limits import limit_uses
+from migrator.check.rules import record_types, step_rules
+from migrator.check.schema import TargetSchema
+from migrator.check.unchanged import drop_unchanged
+from migrator.client.bulk2 import Bulk2Client
+from migrator.client.bulk2_query import QueryTiming
+from migrator.client.http import ApiSession
+from migrator.client.rest import RestClient
+from migrator.compile.field_rules import StepRules
+from migrator.compile.manifest import Manifest
+from migrator.compile.shape import shape_problems
+from migrator.compile.sources import read_headers
+from migrator.errors import CheckFailed, NotFoundError, Problem
+from migrator.plan.loader import load_plan
+from migrator.plan.model import Plan
+
+
+@dataclass(frozen=True)
+class RunPreflight:
+    """The plan a run compiles, the rules to compile it with, and the schema they came from
+    (None when the target serves no describe or checks were off and nothing needed it)."""
+
+    plan: Plan
+    rules: dict[str, StepRules] | None
+    schema: TargetSchema | None
+    checked: bool
+
+
+def _serves_describe(live: LiveDescribe) -> bool:
+    try:
+        live.object_names()
+    except NotFoundError:
+        return False
+    return True
+
+
+def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *, check: bool,
+                 target: str, plan: Plan | None = None, allow_paths: tuple[Path, ...] = ()) -> RunPreflight:
+    """`plan`, when the caller has loaded it already, spares loading it again when nothing is checked
+    (checking loads it again: the problems need the plan's positions). `allow_paths` are the folders
+    outside the plan's project its sources may be read from (`--allow-path`)."""
+    live = LiveDescribe(RestClient(session), target)
+    if check and _serves_describe(live):
+        checked, target_check = load_checked(plan_path, live, variables, sources=True, allow_paths=allow_paths)
+        if target_check.problems:
+            raise CheckFailed(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")),
+                              target=target)
+        return RunPreflight(checked, step_rules(checked, target_check.schema), target_check.schema, True)
+    plan = plan or load_plan(plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
+    needs_types = [s for s in plan.objects if any(f.record_type for f in s.fields)]
+    if not needs_types:
+        return RunPreflight(plan, None, None, False)
+    schema = live.schema(s.object for s in needs_types)
+    rules = {s.name: StepRules(record_types=record_types(obj)) for s in needs_types
+             if (obj := schema.get(s.object)) is not None}
+    return RunPreflight(plan, rules, schema, False)
+
+
+def limit_problems(manifest: Manifest, session: ApiSession) -> list[Problem]:
+    """The daily limits the compiled run would exceed (none when the target serves no /limits)."""
+    try:
+        limits = RestClient(session).limits()
+    except NotFoundError:
+        return []
+    hint = "wait for the 24-hour window to free up, or load fewer rows"
+    return [Problem(use.message(), file=manifest.plan_file, hint=hint)
+            for use in limit_uses(manifest, limits) if not use.fits]
+
+
+def skip_unchanged(manifest: Manifest, plan_dir, session: ApiSession, preflight: RunPreflight,
+                   plan_steps: Iterable[str], timing: QueryTiming, target: str) -> Manifest:
+    """Drop the rows of `plan_steps` the target already holds (see `check.unchanged`)."""
+    steps = list(plan_steps)
+    if not steps:
+        return manifest
+    rest = RestClient(session)
+    schema = preflight.schema
+    objects = {s.object for s in manifest.steps if s.step in steps}
+    if schema is None or any(schema.get(o) is None for o in objects):
+        schema = LiveDescribe(rest, target).schema(objects | {t for s in preflight.plan.objects
+                                                               for lk in s.lookups for t in lk.targets})
+    records = CurrentRecords(Bulk2Client(session), rest, timing)
+    return drop_unchanged(manifest, plan_dir, schema, records, steps)
