@@ -287,20 +287,27 @@ def execute(
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
         api = stack.enter_context(session)
-        if new is not None:
-            paths, info, manifest = _start(request, new, started, emit, api, target, clock)
-        else:
-            assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
-        info["target"] = _target_info(target, api)
+        checks = CallMeter()  # the calls made before loading: describe and limits checks, comparisons
+        with api.metered(checks):
+            if new is not None:
+                paths, info, manifest = _start(request, new, started, emit, api, target, clock)
+            else:
+                assert paths is not None
+                manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
+            info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
-        return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
+        return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now,
+                     calls_before_loading=checks.total)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow errors
 
 
 def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: Manifest, api: ApiSession,
-          emit: Event, clock: Clock, start: tuple[datetime, float], now: Callable[[], datetime]) -> RunResult:
-    """Send the compiled plan; always ends with run_results.json and report.html."""
+          emit: Event, clock: Clock, start: tuple[datetime, float], now: Callable[[], datetime], *,
+          calls_before_loading: int = 0) -> RunResult:
+    """Send the compiled plan; always ends with run_results.json and report.html.
+
+    `calls_before_loading`: the API calls the run made before its first job (checks against the
+    target); they are reported beside the calls each step used."""
     options = info.get("options", {})
     strict = bool(options.get("strict", request.strict))
     selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
@@ -341,6 +348,7 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     # how the run's time splits: compiling (and opening the target) before the first job, then loading
     results["timing"] = {"before_loading_seconds": round(loading - start[1], 3),
                          "loading_seconds": round(clock.monotonic() - loading, 3)}
+    results["api_calls_before_loading"] = calls_before_loading
     if status == "succeeded":
         results["status"], results["exit_code"] = run_outcome(results["totals"], strict=strict)
     atomic_write_json(paths.results, results)
