@@ -108,8 +108,12 @@ def main() -> None:
         print(f"round {round_no}: {shape.rows:,} rows, {steps} steps, {totals['jobs']} jobs")
         print(f"  migrator run, level by level (end to end): {ours:6.2f}s  succeeded {totals['succeeded']:,}  "
               f"failed {totals['failed']}")
+        timing = results.get("timing") or {}
+        print(f"    of which before loading (compile, checks): {timing.get('before_loading_seconds', 0):.2f}s, "
+              f"loading: {timing.get('loading_seconds', 0):.2f}s")
         print(f"  one flat job per object (server ingest):   {flat:6.2f}s  failed {flat_failed}")
-        print(f"  ratio migrator / flat: {ours / flat:.2f}")
+        print(f"  ratio migrator / flat: {ours / flat:.2f}  (loading only: "
+              f"{timing.get('loading_seconds', 0) / flat:.2f})")
     if len(ratios) > 1:
         print(f"ratio range over {len(ratios)} rounds: {min(ratios):.2f}-{max(ratios):.2f}")
 

@@ -149,12 +149,15 @@ def main() -> None:
     plan = generate(work, shape, name="paced")
     print(f"{shape.rows:,} rows ({shape.accounts:,} accounts in 4 levels, {shape.contacts:,} contacts with "
           f"ReportsTo, {shape.opportunities:,} opportunities); org paced '{pace}'; concurrency {args.concurrency}")
+    print("(each variant's figures are printed as it ends, then all of them together)", flush=True)
     figures = [run_migrator(work, plan, pace, "migrator", input_order=False, concurrency=args.concurrency)]
+    print(figures[-1], flush=True)
     figures[-1].label = "migrator run"
     if "input-order" not in args.skip:
         figures.append(run_migrator(work, plan, pace, "migrator-input-order", input_order=True,
                                     concurrency=args.concurrency))
         figures[-1].label = "migrator run --input-order"
+        print(figures[-1], flush=True)
     if "script" not in args.skip:
         figures.append(run_script(work, level_files(work, plan, 10_000), pace, args.speed, args.concurrency))
     print(f"{'':32} {'wall':>8} {'org time':>9} {'loaded':>10} {'failed':>8} {'lock fails':>10} {'retried':>8} "

@@ -60,6 +60,12 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+# Idle connections are kept this long (uvicorn's default is 5 s). A client polling a paced job every few
+# seconds reuses its connection just as the server closes it, and requests does not resend: the
+# client would see "Remote end closed connection without response". Salesforce keeps them longer.
+KEEP_ALIVE_SECONDS = 120
+
+
 class LocalOrgServer:
     def __init__(self, db_path: Path | str, schema_files: Iterable[Path | str] = (), host: str = "127.0.0.1",
                  port: int = 0, https: bool = True, token: str | None = None,
@@ -115,7 +121,8 @@ class LocalOrgServer:
             self.ca_file = files.ca_cert
             tls = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
         config = uvicorn.Config(create_app(org), log_level=self.log_level, lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=5, **tls)  # type: ignore[arg-type]
+                                timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                                **tls)  # type: ignore[arg-type]
         self._server = _Uvicorn(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=f"localorg-http-{self.port}", daemon=True)
