@@ -99,3 +99,4 @@ def test_api_calls_are_counted_per_step_and_match_what_the_org_served(org):
     assert 0 < served - result.results["totals"]["api_calls"] - before_loading <= 3
     report = (result.paths.root / "report.html").read_text()
     assert "API calls" in report and f">{result.results['totals']['api_calls']:,}<" in report
+    assert f"(and {before_loading:,} checking the target before loading)" in report
