@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migrator.check.current import fold, id18
+from migrator.check.current import TEXT, fold, id18, text
 from migrator.check.schema import INTEGER_TYPES, NUMBER_TYPES, FieldInfo
 
 CLEAR = "#N/A"
@@ -54,25 +54,6 @@ def kind_of(info: FieldInfo) -> str:
     if info.type == "textarea":
         return "textarea"
     return "text"
-
-
-TEXT = pa.large_string()
-
-
-def text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
-    """Values as an Arrow (large) string array, '' for nulls; zero-copy for Arrow-backed Series."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        array = values
-    elif isinstance(values, pd.Series):
-        array = pa.array(values) if isinstance(values.dtype, pd.StringDtype) else pa.array(
-            values.to_numpy(dtype=object, na_value=""), TEXT)
-    else:
-        array = pa.array(values, TEXT)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.type != TEXT:
-        array = pc.cast(array, TEXT)
-    return pc.fill_null(array, "")
 
 
 def _canonical_decimal(value: str) -> str:

@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,19 +29,23 @@ from migrator.client.rest import RestClient
 
 JOB_COST_ROWS = 50_000
 PARALLEL_QUERIES = 4
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 @dataclass(frozen=True)
 class Fetch:
     """What to read: `columns` (SOQL field paths, the key first) of `object` where `key` is in `keys`.
-    `case_sensitive` keys match exactly; others (external ids) ignore case, as Salesforce does."""
+    `case_sensitive` keys match exactly; others (external ids) ignore case, as Salesforce does.
+    `stamp` is the object's SystemModstamp field (None: the object has none, and nothing read of it
+    is kept), `types` the describe type of each column (a kept column whose type changed is void)."""
 
     object: str
     key: str
     columns: tuple[str, ...]
-    keys: Sequence[str]
+    keys: Sequence[str] | pd.Series
     case_sensitive: bool = False
+    stamp: str | None = None
+    types: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,31 @@ class Fetched:
     records: pd.DataFrame
     strategy: str  # "in-lists" or "extract"
     queries: int
+
+
+TEXT = pa.large_string()
+
+
+def text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
+    """Values as an Arrow (large) string array, '' for nulls; zero-copy for Arrow-backed Series."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        array = values
+    elif isinstance(values, pd.Series):
+        array = pa.array(values) if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype) else pa.array(
+            values.to_numpy(dtype=object, na_value=""), TEXT)
+    else:
+        array = pa.array(values, TEXT)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != TEXT:
+        array = pc.cast(array, TEXT)
+    return pc.fill_null(array, "")
+
+
+def unique_keys(keys: Sequence[str] | pd.Series) -> pd.Series:
+    """The distinct non-empty keys, in their first order, as Arrow-backed text (no Python per key)."""
+    values = text(keys if isinstance(keys, pd.Series) else pd.Series(list(keys), dtype=TEXT_DTYPE))
+    return pd.Series(pc.unique(values.filter(pc.not_equal(values, ""))).cast(pa.string()), dtype=TEXT_DTYPE)
 
 
 def id18(ids: pd.Series) -> pd.Series:
@@ -86,18 +116,34 @@ def read_page(data: bytes) -> pd.DataFrame:
                            convert_options=pacsv.ConvertOptions(
                                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                quoted_strings_can_be_null=False))
-    return table.to_pandas(types_mapper={pa.string(): _TEXT}.get)
+    return table.to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get)
+
+
+class KeptRecords(Protocol):
+    """Records kept from earlier reads (`record_cache.RecordCache`): answers a fetch from what is
+    still current and reads the rest with `read`."""
+
+    def fetch(self, wanted: Fetch, read: Callable[[Fetch], Fetched]) -> Fetched: ...
+
+    def save(self) -> None: ...
 
 
 class CurrentRecords:
-    """Reads current records from one org, remembering object sizes for the strategy choice."""
+    """Reads current records from one org, remembering object sizes for the strategy choice; with
+    `kept`, through the records kept from earlier reads (see `record_cache`)."""
 
     def __init__(self, bulk: Bulk2Client, rest: RestClient, timing: QueryTiming,
-                 on_query: Callable[[str], None] | None = None):
+                 on_query: Callable[[str], None] | None = None, kept: KeptRecords | None = None):
         self.bulk, self.rest, self.timing = bulk, rest, timing
         self.on_query = on_query or (lambda soql: None)
         self.sizes: dict[str, int] = {}
         self.queries = 0
+        self.kept = kept
+
+    def save(self) -> None:
+        """Keep what was read for the next comparison (nothing without `kept`)."""
+        if self.kept is not None:
+            self.kept.save()
 
     def size(self, object_name: str) -> int:
         if object_name not in self.sizes:
@@ -110,7 +156,12 @@ class CurrentRecords:
         return [read_page(data) for data in run_query(self.bulk, soql, self.timing)]
 
     def fetch(self, wanted: Fetch) -> Fetched:
-        keys = pd.Series(list(dict.fromkeys(k for k in wanted.keys if k)), dtype="str")
+        if self.kept is not None and wanted.stamp is not None:
+            return self.kept.fetch(wanted, self._read)
+        return self._read(wanted)
+
+    def _read(self, wanted: Fetch) -> Fetched:
+        keys = unique_keys(wanted.keys)
         folded = fold(keys, wanted.key, wanted.case_sensitive)
         select = f"SELECT {', '.join(wanted.columns)} FROM {wanted.object}"
         empty = pd.DataFrame({c: pd.Series(dtype="str") for c in (*wanted.columns, "__match")})
@@ -128,7 +179,7 @@ class CurrentRecords:
                 pages = [p for result in pool.map(self._pages, statements) for p in result]
         else:
             pages = self._pages(select)
-        wanted_keys = pa.array(folded.to_numpy(dtype=object), pa.string())
+        wanted_keys = text(folded)
         kept = []
         for page in pages:
             if page.empty:
@@ -136,7 +187,7 @@ class CurrentRecords:
             match = fold(page[wanted.key].astype("str"), wanted.key, wanted.case_sensitive)
             page = page.assign(__match=match)
             if not use_lists:  # an extract: keep the records of the keys asked for
-                asked = pc.is_in(pa.array(match.to_numpy(dtype=object), pa.string()), value_set=wanted_keys)
+                asked = pc.is_in(text(match), value_set=wanted_keys)
                 page = page[asked.to_numpy(zero_copy_only=False)]
             kept.append(page)
         records = pd.concat(kept, ignore_index=True) if kept else empty

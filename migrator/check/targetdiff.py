@@ -21,11 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migrator.check.compare import PARENT_MISSING, TEXT, Column, classify, kind_of, text
+from migrator.check.compare import CLEAR, PARENT_MISSING, TEXT, Column, classify, kind_of, text
 from migrator.check.current import PARALLEL_QUERIES, CurrentRecords, Fetch, fold, id18
 from migrator.check.schema import ObjectInfo, TargetSchema
 from migrator.compile.csvio import read_table
 from migrator.compile.manifest import Manifest, StepEntry
+
+NEW_PARENT = "\x00new parent"  # stands for the Id of a parent this load creates: equal to no Id
 
 
 @dataclass
@@ -80,6 +82,14 @@ def _columns(step: StepEntry, obj: ObjectInfo) -> list[_Sent]:
     return out
 
 
+def fetch_of(obj: ObjectInfo, key: str, columns: tuple[str, ...], keys: pd.Series, case_sensitive: bool) -> Fetch:
+    """What to ask the org for: with the object's SystemModstamp and the columns' types, so that what
+    is read can be kept for the next comparison (`record_cache`)."""
+    stamp = obj.field("SystemModstamp")
+    types = tuple((c, info.type) for c in columns if (info := obj.field(c)) is not None)
+    return Fetch(obj.name, key, columns, keys, case_sensitive, stamp.name if stamp is not None else None, types)
+
+
 def _key_field(step: StepEntry, obj: ObjectInfo) -> tuple[str, bool]:
     key = step.key_column or "Id"
     info = obj.field(key)
@@ -117,8 +127,9 @@ class _ParentIds:
         have = pc.is_in(text(fold(wanted, name, sensitive)), value_set=keys).to_numpy(zero_copy_only=False)
         missing = wanted[~have]
         if len(missing):
-            fetched = self.records.fetch(Fetch(obj, name, (name, "Id"), missing.tolist(), sensitive))
-            self._add(obj, name, fetched.records)
+            fetch = fetch_of(info, name, (name, "Id"), missing, sensitive) if info is not None else \
+                Fetch(obj, name, (name, "Id"), missing, sensitive)
+            self._add(obj, name, self.records.fetch(fetch).records)
         return self._arrays(where)
 
 
@@ -176,19 +187,6 @@ def _sent_keys(group: _Group) -> pa.Array:
     return pa.concat_arrays(keys) if keys else pa.array([], TEXT)
 
 
-def _orphans(rows: pd.DataFrame, column: Column, parent: tuple[str, str], planned: dict[tuple[str, str], pa.Array]
-             ) -> np.ndarray:
-    """Rows whose parent key names a record neither the org nor this load has: the org fails them."""
-    assert column.parent_ids is not None
-    values = pc.utf8_lower(text(rows[column.sent]))
-    named = pc.and_(pc.not_equal(values, ""), pc.not_equal(values, "#n/a"))
-    known = pc.is_in(values, value_set=column.parent_ids[0])
-    sent = planned.get((parent[0].lower(), parent[1].lower()))
-    if sent is not None:
-        known = pc.or_(known, pc.is_in(values, value_set=pc.utf8_lower(sent)))
-    return pc.and_(named, pc.invert(known)).to_numpy(zero_copy_only=False)
-
-
 def _read(group: _Group, records: CurrentRecords, with_ids: bool) -> pd.DataFrame:
     """The target's records for the group's keys: the key, the Id when children need it, the fields."""
     keys = [frame[s.key_column] for s in group.steps for p in s.parts
@@ -198,32 +196,59 @@ def _read(group: _Group, records: CurrentRecords, with_ids: bool) -> pd.DataFram
     key = group.key
     targets = dict.fromkeys(c.target for columns in group.plans.values() for c in columns if c.target)
     select = (key, *(["Id"] if with_ids and key != "Id" else []), *[t for t in targets if t not in (key, "Id")])
-    return records.fetch(Fetch(group.obj.name, key, select, pd.concat(keys, ignore_index=True).tolist(),
-                               group.case_sensitive)).records
+    return records.fetch(fetch_of(group.obj, key, select, pd.concat(keys, ignore_index=True),
+                                  group.case_sensitive)).records
+
+
+def _resolve_parents(rows: pd.DataFrame, header: str, parent: tuple[str, str], parents: _ParentIds,
+                     planned: dict[tuple[str, str], pa.Array]) -> tuple[pa.Array, np.ndarray]:
+    """A relationship column's parent keys as the parents' Ids (one lookup for all the step's rows):
+    blanks and `#N/A` stay as they are, a parent the org does not have yet (this load creates it)
+    becomes a value no Id equals, so it is a change. Also the rows whose parent neither the org nor
+    this load has: the org would fail them."""
+    values = text(rows[header])
+    lowered = pc.utf8_lower(values)
+    named = pc.and_(pc.not_equal(lowered, ""), pc.not_equal(lowered, "#n/a"))
+    keys, ids = parents.ids(*parent, rows[header][(rows[header] != "") & (rows[header] != CLEAR)])
+    at = pc.index_in(lowered, value_set=keys)
+    known = at.is_valid()
+    sent = planned.get((parent[0].lower(), parent[1].lower()))
+    if sent is not None:
+        known = pc.or_(known, pc.is_in(lowered, value_set=pc.utf8_lower(sent)))
+    orphans = pc.and_(named, pc.invert(known)).to_numpy(zero_copy_only=False)
+    keep = pc.or_(pc.equal(values, ""), pc.equal(values, CLEAR))
+    return pc.if_else(keep, values, pc.fill_null(pc.cast(ids.take(at), TEXT), NEW_PARENT)), orphans
 
 
 def _classify(group: _Group, parents: _ParentIds, planned: dict[tuple[str, str], pa.Array]) -> dict[str, StepDiff]:
+    """Every row of each step at once (its parts side by side), so that each lookup is built once."""
     diffs = {}
     for step in group.steps:
         diff = StepDiff(step)
-        columns, relationships = [], []
+        frames = [group.frames[(step.id, p.path)] for p in step.parts]
+        if not frames:
+            diffs[step.id] = diff
+            continue
+        rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        columns: list[Column] = []
+        orphans = np.zeros(len(rows), dtype=bool)
         for sent in group.plans[step.id]:
-            parent_ids = None
-            if sent.parent is not None:
-                values = pd.concat([group.frames[(step.id, p.path)][sent.header] for p in step.parts] or
-                                   [pd.Series(dtype="str")])
-                parent_ids = parents.ids(*sent.parent, values[(values != "") & (values != "#N/A")])
-            columns.append(Column(sent.header, sent.target, sent.kind, parent_ids))
-            if sent.parent is not None:
-                relationships.append((columns[-1], sent.parent))
-        for part in step.parts:
-            rows = group.frames[(step.id, part.path)]
-            outcome = classify(rows, step.key_column or group.key, group.current, columns, operation=step.operation,
-                               case_sensitive=group.case_sensitive).to_numpy()
-            for column, parent in relationships:
-                outcome = np.where(_orphans(rows, column, parent, planned), PARENT_MISSING, outcome)
-            diff.parts[part.path] = outcome
-            diff.keys[part.path] = (rows[step.key_column].to_numpy() if step.key_column in rows
-                                    else np.full(len(rows), "", dtype=object))
+            if sent.parent is None:
+                columns.append(Column(sent.header, sent.target, sent.kind))
+                continue
+            resolved, missing = _resolve_parents(rows, sent.header, sent.parent, parents, planned)
+            rows[sent.header] = pd.Series(resolved, dtype=pd.ArrowDtype(TEXT))
+            orphans |= missing
+            columns.append(Column(sent.header, sent.target, "id"))
+        outcome = classify(rows, step.key_column or group.key, group.current, columns, operation=step.operation,
+                           case_sensitive=group.case_sensitive).to_numpy()
+        outcome = np.where(orphans, PARENT_MISSING, outcome)
+        keys = (rows[step.key_column].to_numpy() if step.key_column in rows
+                else np.full(len(rows), "", dtype=object))
+        start = 0
+        for part, frame in zip(step.parts, frames, strict=True):
+            diff.parts[part.path] = outcome[start:start + len(frame)]
+            diff.keys[part.path] = keys[start:start + len(frame)]
+            start += len(frame)
         diffs[step.id] = diff
     return diffs

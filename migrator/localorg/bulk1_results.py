@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from .bulk1_errors import NAMESPACE, XML_DECLARATION, XSI_NAMESPACE, xml_text
-from .csvformat import quote_all, quoted_rows
+from .csvformat import line_block, quote_all, quoted_rows
 from .rowerrors import split_error
 from .soql import CompiledQuery
 
@@ -86,15 +86,12 @@ def write_query_result(path: Path, query: CompiledQuery, conn: sqlite3.Connectio
 
 
 def _csv_result(handle: io.BufferedWriter, query: CompiledQuery, conn: sqlite3.Connection) -> int:
-    rows = query.iter_rows(conn)
     total = 0
-    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+    for lines in query.iter_csv_lines(conn, CHUNK_ROWS, ","):
         if total == 0:
             handle.write((quote_all(query.columns, "COMMA") + "\n").encode("utf-8"))
-        arrays = [pa.array(["" if v is None else str(v) for v in column], pa.string())
-                  for column in zip(*chunk, strict=True)]
-        handle.write(quoted_rows(arrays, "COMMA", "LF"))
-        total += len(chunk)
+        handle.write(line_block(lines, "LF")[0])
+        total += len(lines)
     if total == 0:
         handle.write(NO_RECORDS)
     return total

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 
+from .csvformat import DELIMITERS
 from .ingest_processor import stamp
 from .jobs import JobFiles, JobStore
 from .query_results import CHUNK_ROWS, QueryResultWriter
@@ -41,8 +42,8 @@ class QueryProcessor:
         aborted = False
         conn.execute("BEGIN")  # one snapshot for the whole result
         try:
-            for columns in query.iter_columns(conn, CHUNK_ROWS):
-                writer.add_columns(columns)
+            for lines in query.iter_csv_lines(conn, CHUNK_ROWS, DELIMITERS[job.column_delimiter]):
+                writer.add_lines(lines)
                 current = self.jobs.get(job_id)
                 if current is None or current.state == "Aborted":
                     aborted = True

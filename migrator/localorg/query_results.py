@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .csvformat import DELIMITERS, LINE_ENDINGS, quote_all, quoted_rows
+from .csvformat import LINE_ENDINGS, line_block, quote_all
 from .jobs import Job, JobFiles
 
 ROWS = "rows.csv"
@@ -45,15 +44,6 @@ def decode_locator(locator: str) -> int:
     return row
 
 
-def _row_lengths(arrays: Sequence[pa.Array], delimiter: str, eol: str) -> np.ndarray:
-    """Byte length of each all-quoted CSV row, computed column-wise."""
-    total = np.full(len(arrays[0]), len(delimiter.encode()) * (len(arrays) - 1) + len(eol), dtype=np.int64)
-    for array in arrays:
-        escaped = pc.replace_substring(array, '"', '""')
-        total += pc.binary_length(escaped).to_numpy(zero_copy_only=False).astype(np.int64) + 2
-    return total
-
-
 class QueryResultWriter:
     def __init__(self, files: JobFiles, job: Job):
         self.files = files
@@ -64,30 +54,15 @@ class QueryResultWriter:
         self._end = 0
         self.rows = 0
 
-    def add(self, rows: Iterable[tuple[str, ...]]) -> None:
-        rows = list(rows)
-        if not rows:
+    def add_lines(self, lines: pa.Array) -> None:
+        """Rows given as finished CSV lines (`CompiledQuery.iter_csv_lines`)."""
+        if not len(lines):
             return
-        arrays = [pa.array([("" if v is None else str(v)) for v in column], pa.string())
-                  for column in zip(*rows, strict=True)]
-        self._write(arrays, len(rows))
-
-    def _write(self, arrays: list[pa.Array], count: int) -> None:
-        data = quoted_rows(arrays, self.job.column_delimiter, self.job.line_ending)
-        lengths = _row_lengths(arrays, DELIMITERS[self.job.column_delimiter], LINE_ENDINGS[self.job.line_ending])
-        if int(lengths.sum()) != len(data):  # pragma: no cover - quoting rules changed under us
-            raise RuntimeError("query result row lengths do not add up")
-        self._offsets.append(self._end + np.cumsum(lengths))
+        data, ends = line_block(lines, self.job.line_ending)
+        self._offsets.append(self._end + ends)
         self._end += len(data)
         self._handle.write(data)
-        self.rows += count
-
-    def add_columns(self, columns: Sequence[Sequence[str | None]]) -> None:
-        """Rows given column by column (`CompiledQuery.iter_columns`): no Python work per cell."""
-        if not columns or not len(columns[0]):
-            return
-        arrays = [pc.fill_null(pa.array(column, pa.string()), "") for column in columns]
-        self._write(arrays, len(columns[0]))
+        self.rows += len(lines)
 
     def close(self) -> None:
         self._handle.close()

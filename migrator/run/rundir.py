@@ -16,35 +16,20 @@ either the old or the new version of each file, never half of one.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrator.compile.files import atomic_write_bytes
 from migrator.errors import RunStateError
 
 RUN_RESULTS_VERSION = 2  # 2: `sent` counts rows that reached the server; `to_send`, `not_sent`, `in_flight`
 READABLE_RESULTS_VERSIONS = frozenset({1, RUN_RESULTS_VERSION})
 RUNS_DIR = "runs"
 DEFAULT_HOME = Path(".migrator")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

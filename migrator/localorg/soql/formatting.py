@@ -13,7 +13,7 @@ form ``2024-01-02T03:04:05.000+0000``, null is None.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -55,22 +55,25 @@ def format_double(value: Any) -> str:
     return text
 
 
-def format_doubles(values: list[Any]) -> list[str]:
-    """`format_double` over a whole column: Arrow writes each double's shortest round-trip digits
-    (what ``repr`` writes); integral values get their ``.0``, and the few values ``repr`` writes
-    otherwise (exponents, inf, nan, a value stored as text) go through `format_double`."""
+def format_doubles(values: Sequence[Any]) -> pa.Array:
+    """`format_double` over a whole column, as an Arrow string array: Arrow writes each double's
+    shortest round-trip digits (what ``repr`` writes); integral values get their ``.0``, and the few
+    values ``repr`` writes otherwise (exponents, inf, nan, a value stored as text) go through
+    `format_double` one by one."""
     try:
         floats = pa.array(values, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value stored as text against the convention
-        return [format_double(v) for v in values]
+        return pa.array([format_double(v) for v in values], pa.string())
     text = pc.fill_null(pc.cast(floats, pa.string()), "")
     special = pc.or_(pc.match_substring(text, "e"), pc.match_substring(text, "n"))
     whole = pc.and_(pc.invert(pc.match_substring(text, ".")), pc.not_equal(text, ""))
     text = pc.if_else(pc.and_(whole, pc.invert(special)), pc.binary_join_element_wise(text, ".0", ""), text)
-    written = text.to_pylist()
-    for index in np.flatnonzero(special.to_numpy(zero_copy_only=False)).tolist():
-        written[index] = format_double(values[index])
-    return written
+    odd = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+    if not odd.size:
+        return text
+    written = text.to_numpy(zero_copy_only=False).astype(object)
+    written[odd] = [format_double(values[i]) for i in odd.tolist()]
+    return pa.array(written, pa.string())
 
 
 def json_converter(fd: FieldDef) -> Converter | None:

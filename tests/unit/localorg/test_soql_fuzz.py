@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from migrator.localorg.csvformat import quoted_rows
 from migrator.localorg.soql import SoqlError, compile_query
 
 from .test_soql_support import TODAY, SampleOrg, sample_org
@@ -56,6 +57,8 @@ def check(soql: str) -> None:
         assert len(rows) == len(records) == query.count(ORG.conn)
     chunk = query.with_id_range("000", "zzz")
     assert list(chunk.iter_rows(ORG.conn)) == rows or query.order_sql == ""
+    lines = [line for block in query.iter_csv_lines(ORG.conn, 3, ",") for line in block.to_pylist()]
+    assert "".join(line + "\n" for line in lines).encode() == quoted_rows(list(zip(*rows, strict=True)), "COMMA", "LF")
 
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
