@@ -68,7 +68,8 @@ class Executor:
         self._serial_gates: dict[str, threading.Lock] = {}
         self.jobs = JobRunner(paths=paths, clients=clients, options=options, clock=clock, emit=self.emit,
                               lock=self._lock, save=self._save, stop=self.stop, meter=meter or CallMeter(),
-                              serial=self._serial, escalate=self._maybe_serial)
+                              serial=self._serial, escalate=self._maybe_serial,
+                              plan_folder=Path(manifest.plan_file).parent)
         self.limit = self.jobs.limit
 
     # --- bookkeeping -------------------------------------------------------------------------

@@ -39,7 +39,8 @@ class JobRunner:
     def __init__(self, *, paths: RunPaths, clients: Mapping[str, IngestClient], options: RunOptions, clock: Clock,
                  emit: Event, lock: threading.RLock, save: Callable[[], None], stop: threading.Event,
                  meter: CallMeter, serial: Callable[[StepEntry], bool],
-                 escalate: Callable[[StepEntry, JobRecord, int], None]):
+                 escalate: Callable[[StepEntry, JobRecord, int], None], plan_folder: Path | None = None):
+        self.plan_folder = plan_folder  # where the plan file is: a step's files_dir is relative to it
         self.paths, self.clients, self.options, self.clock, self.emit = paths, clients, options, clock, emit
         self._lock, self._save, self.stop, self.meter = lock, save, stop, meter
         self.serial, self.escalate = serial, escalate
@@ -49,7 +50,10 @@ class JobRunner:
         self._in_flight: dict[str, tuple[str, float]] = {}  # job id -> (last state seen, since when)
         self._quickest_start: float | None = None  # the shortest wait seen between closing a job and its start
 
-    def _client(self, step: StepEntry) -> IngestClient:
+    def _client(self, step: StepEntry, part: PartEntry) -> IngestClient:
+        """The step's bulk API; a part of files too big for a ZIP batch goes through REST."""
+        if part.transport == "rest" and "rest" in self.clients:
+            return self.clients["rest"]
         return self.clients.get(step.api) or self.clients["bulk2"]
 
     def run(self, step: StepEntry, part: PartEntry, job: JobRecord,
@@ -86,7 +90,7 @@ class JobRunner:
 
     def _run_job_charged(self, step: StepEntry, part: PartEntry, job: JobRecord,
                          loaded: Callable[[], None] | None) -> None:
-        client = self._client(step)
+        client = self._client(step, part)
         rows_path = self.paths.root / job.rows_file
         started = self.clock.monotonic()
         if job.state == "created":
@@ -99,6 +103,8 @@ class JobRunner:
                 external_id=step.external_id,
                 csv_path=rows_path,
                 concurrency="serial" if self.serial(step) else step.concurrency,
+                files_dir=self.plan_folder / step.files_dir if step.files_dir and self.plan_folder else None,
+                binary_fields=step.binary_fields,
             )
 
             def created(job_id: str) -> None:
