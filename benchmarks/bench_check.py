@@ -22,6 +22,8 @@ compile the first load cached, `compile/cache.py`).
 from __future__ import annotations
 
 import argparse
+import cProfile
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -44,10 +46,20 @@ from migrator.client.bulk2_query import QueryTiming, run_query
 from migrator.client.rest import RestClient
 from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.config import open_target, resolve_target
-from migrator.localorg.server import LocalOrgServer
 from migrator.run.executor import Clock
 
 OBJECTS = ("Account", "Contact", "Opportunity")
+
+
+def _serve(folder: str, ready, stop) -> None:
+    """The local org in a process of its own, as a real org is remote: the server's work does not
+    contend with the measured client for the GIL, for the baseline and the measured paths alike."""
+    from migrator.localorg.server import LocalOrgServer
+
+    folder_path = Path(folder)
+    with LocalOrgServer(folder_path / "org.db", schema_files=(folder_path / "schema.yaml",), port=0) as org:
+        ready.put((org.instance_url, org.access_token, str(org.ca_file)))
+        stop.wait()
 
 
 def timing() -> QueryTiming:
@@ -87,14 +99,31 @@ def prediction(session, plan_path: Path, work: Path, home: Path | None = None) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the runs with the kept state here")
     args = parser.parse_args()
+
+    def profiled(name: str, call):
+        if args.profile is None:
+            return call()
+        args.profile.mkdir(parents=True, exist_ok=True)
+        profile = cProfile.Profile()
+        try:
+            return profile.runcall(call)
+        finally:
+            profile.dump_stats(args.profile / f"{name}.prof")
+
     work = Path(tempfile.mkdtemp(prefix="migrator-bench-check-"))
     plan = write_project(work, args.rows)
-    with LocalOrgServer(work / "org.db", schema_files=(work / "schema.yaml",), port=0) as org:
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Queue(), context.Event()
+    server = context.Process(target=_serve, args=(str(work), ready, stop), daemon=True)
+    server.start()
+    try:
+        instance_url, access_token, ca_file = ready.get(timeout=300)
         (work / "migrator.toml").write_text(
-            f'[targets.bench]\nauth = "token"\ninstance_url = "{org.instance_url}"\naccess_token_env = "BENCH_TOKEN"\n'
-            f'verify = "{org.ca_file}"\n')
-        env = {"BENCH_TOKEN": org.access_token}
+            f'[targets.bench]\nauth = "token"\ninstance_url = "{instance_url}"\naccess_token_env = "BENCH_TOKEN"\n'
+            f'verify = "{ca_file}"\n')
+        env = {"BENCH_TOKEN": access_token}
 
         def run(**options):
             start = time.perf_counter()
@@ -108,10 +137,14 @@ def main() -> None:
             bare, bare_rows = bare_key_query(Bulk2Client(session))
             compiled, predicted, counts = prediction(session, plan, work)
         again, totals = run(changed_only=True)  # no state yet: reads every value (and keeps them)
-        warm, warm_totals = run(changed_only=True)
+        warm, warm_totals = profiled("rerun-kept", lambda: run(changed_only=True))
         with open_target(target, data_dir=work / ".migrator") as session:
             bare_warm, _ = bare_key_query(Bulk2Client(session))
-            _, predicted_warm, counts_warm = prediction(session, plan, work, home=work / ".migrator")
+            _, predicted_warm, counts_warm = profiled(
+                "prediction-kept", lambda: prediction(session, plan, work, home=work / ".migrator"))
+    finally:
+        stop.set()
+        server.join(timeout=60)
     keys = sum(counts.values())
     assert counts_warm == counts, (counts, counts_warm)
     print(f"rows: {args.rows:,} (accounts, contacts, opportunities), first load {first:.2f} s "
