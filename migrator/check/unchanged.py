@@ -62,7 +62,9 @@ def drop_unchanged(manifest: Manifest, plan_dir: Path, schema: TargetSchema, rec
             if not same.any():
                 parts.append(part)
                 continue
-            rows, index = read_table(plan_dir / part.path), read_table(plan_dir / part.source_index)
+            rows = diff.rows.get(part.path)
+            rows = read_table(plan_dir / part.path) if rows is None else rows.reset_index(drop=True)
+            index = read_table(plan_dir / part.source_index)
             keys = rows[step.key_column] if step.key_column in rows else pd.Series("", index=rows.index)
             unchanged.append(pd.DataFrame({
                 "step": step.step, "step_id": step.id, "object": step.object,
