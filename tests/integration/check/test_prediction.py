@@ -140,6 +140,15 @@ def test_changed_only_sends_exactly_the_changed_rows(org):
     # the report shows them as an outcome of their own
     html = (result.paths.root / "report.html").read_text(encoding="utf-8")
     assert 'id="kpi-unchanged">84<' in html
+    # the parts sent hold the changed rows whole (rewritten from the rows the comparison read)
+    parts = [read_table(f) for f in sorted((result.paths.root / "plan").glob("**/part-*.csv"))
+             if not f.name.endswith(".source.csv")]
+    sent_keys = sorted(k for part in parts for k in part["Legacy_Id__c"])
+    assert sent_keys == ["A11", "A2", "A7", "C4", "T0", "T9"], sent_keys
+    accounts = next(part for part in parts if "A7" in set(part["Legacy_Id__c"]))
+    assert accounts.set_index("Legacy_Id__c").loc["A7", "Name"] == "Account 7 (renamed)"
+    contacts = next(part for part in parts if "C4" in set(part["Legacy_Id__c"]))
+    assert contacts["Account.Legacy_Id__c"].str.fullmatch(r"A\d+").all(), contacts  # keys, not resolved Ids
 
     again = org.run(plan, changed_only=True)
     assert again.results["totals"]["sent"] == 0 and again.results["totals"]["unchanged"] == 90
