@@ -10,6 +10,7 @@ jobs that would rather call Python than a shell::
     result = migrator.run("plans/crm.yaml", target="sandbox", changed_only=True)
     print(result.results["totals"], result.exit_code)
     migrator.migrate(target="sandbox")  # the pending versioned migrations (docs/migrations.md)
+    migrator.copy("plans/crm.yaml", source="prod", target="sandbox", where=("Account=Industry = 'Tech'",))
 
 They never print; progress arrives through `on_event(kind, data)`, failures as the exceptions
 below (all `MigratorError`), and each returns a typed result.
@@ -25,7 +26,10 @@ from migrator.api import (
     ValidateResult,
     baseline,
     check,
+    copy,
+    delete,
     describe,
+    extract,
     info,
     list_runs,
     migrate,
@@ -59,6 +63,9 @@ from migrator.errors import (
     TransientApiError,
     UsageError,
 )
+from migrator.extract.copy_command import CopyResult
+from migrator.extract.delete_command import DeleteResult
+from migrator.extract.extract_command import ExtractResult
 from migrator.plan.model import Plan
 from migrator.run.runner import RunResult
 
@@ -71,8 +78,11 @@ __all__ = [
     "CheckFailed",
     "CheckResult",
     "ConfigError",
+    "CopyResult",
+    "DeleteResult",
     "DescribeResult",
     "DriftError",
+    "ExtractResult",
     "HistoryError",
     "HistoryLockedError",
     "InfoResult",
@@ -97,7 +107,10 @@ __all__ = [
     "__version__",
     "baseline",
     "check",
+    "copy",
+    "delete",
     "describe",
+    "extract",
     "info",
     "list_runs",
     "migrate",

@@ -25,6 +25,11 @@ from migrator.compile.shape import shape_problems
 from migrator.compile.sources import read_headers, scan_headers
 from migrator.config import Target, load_targets, mask_key, open_target, resolve_target
 from migrator.errors import ConfigError, PlanError, Problem, UsageError
+from migrator.extract import copy_command, delete_command, extract_command
+from migrator.extract.copy_command import CopyOptions, CopyResult
+from migrator.extract.delete_command import DeleteResult
+from migrator.extract.extract_command import ExtractResult
+from migrator.extract.options import ExtractOptions
 from migrator.fake.checks import fake_problems
 from migrator.history import admin as history_admin
 from migrator.history.admin import BaselineResult, InfoResult, RepairResult
@@ -151,6 +156,7 @@ def plan(
     strict: bool = False,
     scale: int = 1,
     target: str | None = None,
+    sources_dir: Path | None = None,
     allow_paths: tuple[Path, ...] = (),
     project_dir: Path = Path("."),
     env: Mapping[str, str] | None = None,
@@ -159,11 +165,12 @@ def plan(
     """The dry run: compile the plan into the exact CSVs a run would send, plus rejects and a manifest.
 
     `scale` multiplies generated sources; a plan with masks takes its secret from `target`'s
-    mask_secret_env or MIGRATOR_MASK_SECRET."""
+    mask_secret_env or MIGRATOR_MASK_SECRET. `sources_dir` reads the sources from another folder
+    laid out like the plan's (an extract's)."""
     config_dir = config_start(Path(plan_path), project_dir)
     _, names = _names_check(target, env, config_dir)
     loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
-                       allow_paths=tuple(allow_paths), extra_checks=(names,))
+                       allow_paths=tuple(allow_paths), extra_checks=(names,), sources_dir=sources_dir)
     key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=config_dir) \
         if any(f.mask for s in loaded.objects for f in s.fields) else None
     out = out_dir or default_plan_dir(loaded)
@@ -207,6 +214,7 @@ def check(
     out_dir: Path | None = None,
     variables: Mapping[str, str] | None = None,
     strict: bool = False,
+    sources_dir: Path | None = None,
     scale: int = 1,
     allow_paths: tuple[Path, ...] = (),
     home: Path = DEFAULT_HOME,
@@ -226,7 +234,7 @@ def check(
         if sources and _masks(path, variables, allow_paths) else None
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
                            sources=sources, strict=strict, allow_paths=tuple(allow_paths), scale=_scale(scale),
-                           mask_key=key)
+                           mask_key=key, sources_dir=sources_dir)
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()
@@ -276,6 +284,7 @@ def run(
     resume: str | None = None,
     check: bool = True,
     changed_only: bool = False,
+    sources_dir: Path | None = None,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     allow_paths: tuple[Path, ...] = (),
@@ -289,7 +298,8 @@ def run(
     where it is looked for when there is no plan file (a resume of a run whose plan moved). When the
     target serves describe, the plan is first checked against it (`check=False` skips this) and
     nothing is sent if it would fail; `changed_only` sends only the rows that differ from the
-    target's current values (as `skip_unchanged: true` does for a step)."""
+    target's current values (as `skip_unchanged: true` does for a step). `sources_dir` reads the
+    sources from another folder laid out like the plan's (what `extract --out DIR` wrote)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -305,6 +315,7 @@ def run(
         allow_paths=tuple(allow_paths),
         check=check,
         changed_only=changed_only,
+        sources_dir=Path(sources_dir) if sources_dir else None,
     )
     return execute(request, on_event=on_event, env=env, clock=clock or Clock())
 
@@ -332,6 +343,7 @@ def retry(
     request = RunRequest(
         plan_path=plan_file,
         target=target or (run_info.get("target") or {}).get("name"),
+        sources_dir=Path(run_info["sources_dir"]) if run_info.get("sources_dir") and not plan_path else None,
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
         scale=int(run_info["options"].get("scale", 1)),
@@ -410,6 +422,135 @@ def list_runs(home: Path = DEFAULT_HOME, limit: int = 20) -> list[dict[str, obje
         if len(runs) >= limit:
             break
     return runs
+
+
+# --- extract, copy, delete ---------------------------------------------------------------------
+
+
+def extract(
+    plan_path: Path | str | None = None,
+    *,
+    source: str | None = None,
+    out_dir: Path | str | None = None,
+    select: tuple[str, ...] = (),
+    where: tuple[str, ...] = (),
+    limit: int | None = None,
+    pk_chunking: int | None = None,
+    id_ranges: int | None = None,
+    workers: int = 4,
+    page_rows: int = 100_000,
+    variables: Mapping[str, str] | None = None,
+    resume: str | None = None,
+    strict: bool = False,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> ExtractResult:
+    """Read the plan's records from the `source` org and write them as the plan's source files (into
+    its sources folder, or `out_dir`), sorted by key, with `extract_manifest.json`. `where` holds
+    `OBJECT=CONDITION` pairs (a subset: the objects that look up to it follow, the parents they need
+    come too), `limit` the records per root. `resume` (an extract id) finishes a stopped extract."""
+    if workers < 1 or page_rows < 1:
+        raise UsageError("--workers and --page-rows must be 1 or more")
+    if resume is not None and source is None:
+        source = (extract_command.resume_info(home, resume).get("source") or {}).get("name")
+    options = ExtractOptions(select=tuple(select), where=tuple(where), limit=limit, pk_chunking=pk_chunking,
+                             id_ranges=id_ranges, workers=workers, page_rows=page_rows,
+                             variables=dict(variables or {}))
+    timer = clock or Clock()
+    return extract_command.run_extract(
+        _target(source, env, project_dir), Path(plan_path) if plan_path else None, options,
+        out_dir=Path(out_dir) if out_dir else None, home=home, resume=resume,
+        timing=QueryTiming(clock=timer.monotonic, sleep=timer.sleep), emit=on_event or (lambda kind, data: None),
+        strict=strict)
+
+
+def copy(
+    plan_path: Path | str | None = None,
+    *,
+    source: str | None = None,
+    target: str | None = None,
+    select: tuple[str, ...] = (),
+    where: tuple[str, ...] = (),
+    limit: int | None = None,
+    clean: bool = False,
+    yes: bool = False,
+    hard_delete: bool = False,
+    pk_chunking: int | None = None,
+    id_ranges: int | None = None,
+    workers: int = 4,
+    variables: Mapping[str, str] | None = None,
+    max_retries: int = 3,
+    concurrency: int = 4,
+    strict: bool = False,
+    check: bool = True,
+    changed_only: bool = False,
+    resume: str | None = None,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> CopyResult:
+    """Copy the plan's records from the `source` org to the `target` org: an extract (whole objects,
+    or the subset `where`/`limit` select, with their closure) and a run of the plan on it, in one run
+    directory with one report. With `clean`, the subset's records in the target are found first (by
+    key, and each step's `delete_where`) and, only with `yes`, deleted before loading (`hard_delete`:
+    hardDelete); without `yes` the copy stops after listing them."""
+    if source is None and resume is None:
+        raise UsageError("copy needs --from (the org to copy from)")
+    if resume is not None:
+        info = read_json(copy_command.run_paths_for_copy(home, resume).root / copy_command.COPY_FILE)
+        source, target = source or info["from"], target or info["to"]
+        saved = info.get("options") or {}
+        extract_options = ExtractOptions.from_json(saved.get("extract") or {})
+        clean, hard_delete = bool(saved.get("clean")), bool(saved.get("hard"))
+        strict, check, changed_only = bool(saved.get("strict")), bool(saved.get("check", True)), \
+            bool(saved.get("changed_only"))
+    else:
+        extract_options = ExtractOptions(select=tuple(select), where=tuple(where), limit=limit,
+                                         pk_chunking=pk_chunking, id_ranges=id_ranges, workers=max(1, workers),
+                                         variables=dict(variables or {}))
+    options = CopyOptions(extract=extract_options, clean=clean, yes=yes, hard=hard_delete, check=check,
+                          strict=strict, changed_only=changed_only,
+                          run=run_options(max_retries, False, concurrency))
+    return copy_command.copy(Path(plan_path) if plan_path else None, _target(source, env, project_dir),
+                             _target(target, env, project_dir), options, home=home, resume=resume, clock=clock,
+                             emit=on_event, env=env, project_dir=project_dir)
+
+
+def delete(
+    plan_path: Path | str,
+    *,
+    target: str | None = None,
+    select: tuple[str, ...] = (),
+    yes: bool = False,
+    hard_delete: bool = False,
+    variables: Mapping[str, str] | None = None,
+    max_retries: int = 3,
+    concurrency: int = 4,
+    home: Path = DEFAULT_HOME,
+    project_dir: Path = Path("."),
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_event: Event | None = None,
+) -> DeleteResult:
+    """Delete the plan's records from the target, children first: the records of the keys its sources
+    hold, and those each step's `delete_where` selects. Without `yes`, a dry run: what would be
+    deleted is counted and listed, nothing is. `hard_delete` uses hardDelete (no recycle bin). A plan
+    that masks is compiled with the target's masking secret, so its keys are the ones a run sent."""
+    loaded = load_plan(plan_path, variables, headers=read_headers)
+    steps = delete_command.steps_of(loaded, tuple(select))
+    resolved = _target(target, env, project_dir)
+    key = mask_key(resolved.name, env=dict(env if env is not None else os.environ),
+                   project_dir=config_start(Path(plan_path), project_dir)) \
+        if any(f.mask for s in loaded.objects for f in s.fields) else None
+    with open_target(resolved, data_dir=home) as session:
+        return delete_command.delete(loaded, resolved, session, steps=steps, yes=yes, hard=hard_delete, home=home,
+                                     run_options=run_options(max_retries, False, concurrency), clock=clock,
+                                     emit=on_event, mask_key=key)
 
 
 # --- remote jobs -----------------------------------------------------------------------------

@@ -40,6 +40,9 @@ SCALE = click.option("--scale", type=click.IntRange(min=1), default=1, show_defa
 VARS = click.option(
     "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a plan variable (repeatable)."
 )
+SOURCES_DIR = click.option(
+    "--sources-dir", "sources_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Read the sources from this folder (laid out like the plan's sources.dir, e.g. `extract --out DIR`).")
 ALLOW_PATH = click.option(
     "--allow-path", "allow_paths", multiple=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
     help="Also let sources be read from DIR (by default only inside the plan's folder and its migrator.toml's; "
@@ -217,6 +220,7 @@ def _fake_lines(manifest: Any) -> list[str]:
 @SCALE
 @click.option("--target", "-t", help="Check object and field names against what this target is known to have, "
               "and key the masks with the secret its mask_secret_env names (default: the target a run would use).")
+@SOURCES_DIR
 @VARS
 @ALLOW_PATH
 @FORMAT
@@ -227,6 +231,7 @@ def plan(
     graph: str | None,
     scale: int,
     target: str | None,
+    sources_dir: Path | None,
     var_pairs: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     output_format: str,
@@ -248,6 +253,7 @@ def plan(
                 strict=strict,
                 scale=scale,
                 target=target,
+                sources_dir=sources_dir,
                 allow_paths=allow_paths,
                 on_event=on_event if output_format == "text" else None,
             )
@@ -349,12 +355,13 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
               help="Do not check the plan against the target's describe before sending.")
 @click.option("--changed-only", is_flag=True,
               help="Send only rows that differ from the target's current values; the rest are 'unchanged'.")
+@SOURCES_DIR
 @VARS
 @_execution_options
 def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
         api_version: str | None, schema_files: tuple[Path, ...], no_check: bool, changed_only: bool,
-        var_pairs: tuple[str, ...], target: str | None, max_retries: int, send_orphans: bool, concurrency: int,
-        allow_paths: tuple[Path, ...],
+        sources_dir: Path | None, var_pairs: tuple[str, ...], target: str | None, max_retries: int,
+        send_orphans: bool, concurrency: int, allow_paths: tuple[Path, ...],
         home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
     it against the target's describe."""
@@ -364,7 +371,179 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
         variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
         send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
-        changed_only=changed_only, home=home, allow_paths=allow_paths, on_event=progress))
+        changed_only=changed_only, sources_dir=sources_dir, home=home, allow_paths=allow_paths, on_event=progress))
+
+
+def _pk_chunk_size(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value) if value != "default" else 100_000
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a chunk size") from None
+
+
+def _extract_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What `extract` and `copy` share: which records, and how to read them."""
+    for option in reversed([
+        click.option("--select", "-s", multiple=True, metavar="STEP[+]",
+                     help="Only these steps: Account, Account+ (and steps looking it up), +Task (and its parents)."),
+        click.option("--where", "-w", "where", multiple=True, metavar="OBJECT=CONDITION",
+                     help="A subset: SOQL condition on an object, e.g. Account=\"Industry = 'Technology'\"; the "
+                          "objects that look up to it follow, and the parents they need come too (repeatable)."),
+        click.option("--limit", type=int, help="The first N records (by Id) of each root object, with their closure."),
+        click.option("--pk-chunking", "pk_chunking", is_flag=False, flag_value="default", default=None,
+                     metavar="[SIZE]", help="Read whole objects with Bulk API 1.0 PK chunking (chunks of SIZE, "
+                     "default 100,000)."),
+        click.option("--id-ranges", type=int, metavar="ROWS",
+                     help="Read whole objects as Bulk API 2.0 jobs of ROWS records each, by Id range."),
+        click.option("--workers", type=int, default=4, show_default=True, help="Pages and queries downloaded at once."),
+    ]):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "-f", "source", help="The org to read (a target from migrator.toml).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the source files (default: the plan's sources folder).")
+@_extract_options
+@click.option("--resume", metavar="EXTRACT_ID", help="Finish a stopped extract without downloading finished pages.")
+@click.option("--strict", is_flag=True, help="Exit 1 when some values or links cannot come back exactly.")
+@VARS
+@HOME
+@FORMAT
+def extract(plan_file: Path | None, source: str | None, out_dir: Path | None, select: tuple[str, ...],
+            where: tuple[str, ...], limit: int | None, pk_chunking: str | None, id_ranges: int | None, workers: int,
+            resume: str | None, strict: bool, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """Read PLAN_FILE's records from an org and write them as the plan's source files (its file and
+    column names), sorted by key, so that `run` loads the same records; extract_manifest.json says
+    where each column came from and what the plan computes."""
+    from migrator.extract import report
+    from migrator.extract.progress import ExtractProgress
+
+    if plan_file is None and resume is None:
+        raise click.UsageError("give a PLAN_FILE, or --resume EXTRACT_ID")
+
+    def action() -> int:
+        progress = ExtractProgress(_console(stderr=True)) if output_format == "text" else contextlib.nullcontext()
+        with progress as on_event:
+            result = api.extract(plan_file, source=source, out_dir=out_dir, select=select, where=where, limit=limit,
+                                 pk_chunking=_pk_chunk_size(pk_chunking), id_ranges=id_ranges, workers=workers,
+                                 variables=api.parse_variables(var_pairs), resume=resume, strict=strict, home=home,
+                                 on_event=on_event)
+        if output_format == "json":
+            _emit_json(result.to_json())
+        else:
+            _console().print(report.extract_table(result))
+            _print_lines(report.extract_lines(result))
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "-f", "source", help="The org to copy from (a target from migrator.toml).")
+@click.option("--to", "target", help="The org to copy to (default: env credentials, else the embedded local org).")
+@_extract_options
+@click.option("--clean", is_flag=True, help="First delete the subset's records in the target (by key and each "
+              "step's delete_where); a dry run unless --yes.")
+@click.option("--yes", is_flag=True, help="Proceed with the deletes --clean found.")
+@click.option("--hard-delete", is_flag=True, help="With --clean: hardDelete (no recycle bin).")
+@click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the data; rejects exit 1.")
+@click.option("--no-check", "no_check", is_flag=True, help="Do not check the plan against the target first.")
+@click.option("--changed-only", is_flag=True, help="Send only the rows that differ from the target.")
+@click.option("--resume", metavar="RUN_ID", help="Finish a stopped copy (its extract, then its run).")
+@click.option("--max-retries", type=int, default=3, show_default=True,
+              help="Times a row that failed for a transient reason is sent again.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
+@VARS
+@HOME
+@FORMAT
+def copy(plan_file: Path | None, source: str | None, target: str | None, select: tuple[str, ...],
+         where: tuple[str, ...], limit: int | None, pk_chunking: str | None, id_ranges: int | None, workers: int,
+         clean: bool, yes: bool, hard_delete: bool, strict: bool, no_check: bool, changed_only: bool,
+         resume: str | None, max_retries: int, concurrency: int, var_pairs: tuple[str, ...], home: Path,
+         output_format: str) -> None:
+    """Copy PLAN_FILE's records from one org to another: an extract (whole, or a subset with its
+    closure), then a run of the plan on it, in one run directory with one report."""
+    from migrator.extract import report
+    from migrator.extract.progress import CopyProgress
+    from migrator.run import report as run_report
+
+    if plan_file is None and resume is None:
+        raise click.UsageError("give a PLAN_FILE, or --resume RUN_ID")
+
+    def action() -> int:
+        progress = CopyProgress(_console(stderr=True)) if output_format == "text" else contextlib.nullcontext()
+        with progress as on_event:
+            result = api.copy(plan_file, source=source, target=target, select=select, where=where, limit=limit,
+                              clean=clean, yes=yes, hard_delete=hard_delete, pk_chunking=_pk_chunk_size(pk_chunking),
+                              id_ranges=id_ranges, workers=workers, variables=api.parse_variables(var_pairs),
+                              max_retries=max_retries, concurrency=concurrency, strict=strict, check=not no_check,
+                              changed_only=changed_only, resume=resume, home=home, on_event=on_event)
+        if output_format == "json":
+            _emit_json(result.to_json())
+            return result.exit_code
+        out = _console()
+        out.print(report.extract_table(result.extract))
+        _print_lines(report.extract_lines(result.extract))
+        if result.clean is not None:
+            title = "Cleanup (dry run: nothing deleted)" if result.clean.dry_run else "Cleanup"
+            out.print(report.delete_table(result.clean.to_json(), title))
+            if result.clean.dry_run:
+                _print_lines([f"Records found are listed in {result.clean.list_dir}; nothing was deleted or "
+                              "loaded. Run again with --yes to delete them and load."])
+        if result.run is not None:
+            out.print(run_report.summary_table(result.run.results))
+            _print_lines(run_report.summary_lines(result.run.results, result.run.paths.root))
+        return result.exit_code
+
+    _guarded(output_format, action)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@TARGET
+@click.option("--select", "-s", multiple=True, metavar="STEP[+]",
+              help="Only these steps' records (Account+: and the steps that look it up).")
+@click.option("--yes", is_flag=True, help="Delete them (without it: a dry run that lists what would be deleted).")
+@click.option("--hard-delete", is_flag=True, help="hardDelete: skip the recycle bin.")
+@click.option("--max-retries", type=int, default=3, show_default=True,
+              help="Times a row that failed for a transient reason is sent again.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once.")
+@VARS
+@HOME
+@FORMAT
+def delete(plan_file: Path, target: str | None, select: tuple[str, ...], yes: bool, hard_delete: bool,
+           max_retries: int, concurrency: int, var_pairs: tuple[str, ...], home: Path, output_format: str) -> None:
+    """Delete PLAN_FILE's records from the target, children first: those of the keys its sources hold,
+    and those each step's delete_where selects. A dry run unless --yes."""
+    from migrator.extract import report
+    from migrator.run import report as run_report
+
+    def action() -> int:
+        with _progress(output_format) as progress:
+            result = api.delete(plan_file, target=target, select=select, yes=yes, hard_delete=hard_delete,
+                                variables=api.parse_variables(var_pairs), max_retries=max_retries,
+                                concurrency=concurrency, home=home, on_event=progress)
+        if output_format == "json":
+            _emit_json(result.to_json())
+            return result.exit_code
+        title = f"Delete from {result.target}" + (" (dry run: nothing deleted)" if result.dry_run else "")
+        _console().print(report.delete_table(result.to_json(), title))
+        if result.dry_run:
+            _print_lines([f"{result.records:,} record(s) would be deleted; they are listed in {result.list_dir}. "
+                          "Run again with --yes to delete them."])
+        elif result.run is not None:
+            _print_lines(run_report.summary_lines(result.run.results, result.run.paths.root))
+        else:
+            _print_lines(["Nothing to delete: the target holds none of the plan's records."])
+        return result.exit_code
+
+    _guarded(output_format, action)
 
 
 @cli.command()
@@ -474,13 +653,14 @@ def jobs(
               help="Directory for the compiled rows and rejects (default .migrator/check/<plan>).")
 @click.option("--strict", is_flag=True, help="Reject rows whose parent is not in the source data.")
 @SCALE
+@SOURCES_DIR
 @VARS
 @ALLOW_PATH
 @HOME
 @FORMAT
 def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], sources: bool, out_dir: Path | None,
-          strict: bool, scale: int, var_pairs: tuple[str, ...], allow_paths: tuple[Path, ...], home: Path,
-          output_format: str) -> None:
+          strict: bool, scale: int, sources_dir: Path | None, var_pairs: tuple[str, ...],
+          allow_paths: tuple[Path, ...], home: Path, output_format: str) -> None:
     """The target-aware dry run of PLAN_FILE: every problem the target would refuse (plan file:line,
     source file:line), its limits, and the predicted rows created, updated, unchanged or refused.
     Exit 0: nothing would be refused; 1: some rows would be; 2: the plan cannot run."""
@@ -497,7 +677,7 @@ def check(plan_file: Path, target: str | None, schema_files: tuple[Path, ...], s
 
             result = api.check(plan_file, target=target, schema_files=schema_files, sources=sources,
                                out_dir=out_dir, variables=api.parse_variables(var_pairs), strict=strict, scale=scale,
-                               allow_paths=allow_paths, home=home,
+                               sources_dir=sources_dir, allow_paths=allow_paths, home=home,
                                on_event=on_event if output_format == "text" else None)
         if output_format == "json":
             _emit_json(result.to_json())

@@ -209,10 +209,25 @@ FIELD_SPEC = {
                       {"type": "object", "additionalProperties": False, "required": ["value"],
                        "properties": {"value": {"type": "string", "minLength": 1,
                                                 "description": "The DeveloperName every row gets."}}}]},
+        "user": {
+            "description": "The value is a user's Username (or Email, see the plan's `users`), sent as that "
+            "user's Id in the target: a source column, or {value: USERNAME} for every row. The plan's "
+            "users.map translates names from the source org; users the target does not have get "
+            "users.default, else the row is a reject. Takes the place of from, value and template.",
+            "oneOf": [{"type": "string", "minLength": 1},
+                      {"type": "object", "additionalProperties": False, "required": ["value"],
+                       "properties": {"value": {"type": "string", "minLength": 1,
+                                                "description": "The username every row gets."}}}]},
+        "source_id": {"type": "boolean",
+                      "description": "For extract and copy: the step's key field, filled with the source "
+                      "record's Id where the source org leaves it blank, so records without an external id "
+                      "are keyed by where they came from (e.g. Source_Id__c) and copying again updates them."},
     },
     "not": {"anyOf": [{"required": ["from", "value"]}, {"required": ["from", "template"]},
                       {"required": ["value", "template"]}, {"required": ["record_type", "from"]},
-                      {"required": ["record_type", "value"]}, {"required": ["record_type", "template"]}]},
+                      {"required": ["record_type", "value"]}, {"required": ["record_type", "template"]},
+                      {"required": ["user", "from"]}, {"required": ["user", "value"]},
+                      {"required": ["user", "template"]}, {"required": ["user", "record_type"]}]},
 }
 
 LOOKUP_SPEC = {
@@ -291,6 +306,26 @@ OBJECT_SPEC = {
         "part_rows": PART_ROWS,
         "part_mb": PART_MB,
         "skip_unchanged": SKIP_UNCHANGED,
+        "delete_where": {"type": "string", "minLength": 1,
+                         "description": "SOQL condition on the target selecting the records this step owns, "
+                         "e.g. \"CreatedDate = TODAY\": `migrator delete` and `copy --clean` delete them too "
+                         "(besides the records of the plan's keys)."},
+    },
+}
+
+USERS = {
+    "type": "object",
+    "description": "How `user:` fields (OwnerId and other lookups to User) find users in the target.",
+    "additionalProperties": False,
+    "properties": {
+        "match": {"enum": ["username", "email"],
+                  "description": "Users are named by Username (default) or by Email."},
+        "map": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
+                "description": "Name in the source org -> name in the target (used when the target has it), "
+                "e.g. {jane@acme.com: jane@acme.com.uat}."},
+        "default": {"type": "string", "minLength": 1,
+                    "description": "The user given to records whose user the target does not have (without "
+                    "it, such rows are rejected)."},
     },
 }
 
@@ -344,6 +379,7 @@ SCHEMA = {
                                 "(default: the plan's directory)."},
                         "encoding": ENCODING, "delimiter": DELIMITER}},
         "defaults": DEFAULTS,
+        "users": USERS,
         "objects": {"type": "array", "items": OBJECT_SPEC, "minItems": 1,
                     "description": "The steps, in any order: the load order follows from the lookups."},
         "load_order": {"type": "array", "minItems": 1,

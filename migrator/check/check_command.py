@@ -50,6 +50,7 @@ class CheckOptions:
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: bool = True
     strict: bool = False
+    sources_dir: Path | None = None  # the sources in another folder laid out like the plan's
     allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
     scale: int = 1  # generated sources, as `run --scale` makes them
     mask_key: MaskKey | None = field(default=None, repr=False)  # masked fields are compared as they would be sent
@@ -114,14 +115,15 @@ def check_against_files(files: Iterable[Path], plan_path: Path, options: CheckOp
 
 
 def load_checked(plan_path: Path, source: SchemaSource, variables: Mapping[str, str], *,
-                 sources: bool, allow_paths: tuple[Path, ...] = ()) -> tuple[Any, TargetCheck]:
+                 sources: bool, allow_paths: tuple[Path, ...] = (),
+                 sources_dir: Path | None = None) -> tuple[Any, TargetCheck]:
     """The plan and its check against the target, in the pass that checks the plan itself (its
     schema, its load graph, its sources' headers). Plan problems and target problems are raised
     together (a PlanError); target problems alone are left in the TargetCheck for the caller."""
     target_check = TargetCheck(source)
     try:
         plan = load_plan(plan_path, variables, headers=read_headers if sources else None, shape=shape_problems,
-                         allow_paths=allow_paths, extra_checks=(target_check,))
+                         allow_paths=allow_paths, extra_checks=(target_check,), sources_dir=sources_dir)
     except PlanError as exc:
         problems = list(dict.fromkeys([*exc.problems, *unreported(target_check.problems, exc.problems)]))
         raise PlanError(sorted(problems, key=lambda p: (p.line or 0, p.path or "")), warnings=exc.warnings) from None
@@ -131,7 +133,7 @@ def load_checked(plan_path: Path, source: SchemaSource, variables: Mapping[str, 
 def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
            org: tuple[RestClient, CurrentRecords] | None, on_event: Event | None) -> CheckResult:
     plan, target_check = load_checked(plan_path, source, options.variables, sources=options.sources,
-                                      allow_paths=options.allow_paths)
+                                      allow_paths=options.allow_paths, sources_dir=options.sources_dir)
     problems = tuple(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")))
     base = {"plan_name": plan.name, "target": source.source, "live": org is not None, "problems": problems}
     if not options.sources:

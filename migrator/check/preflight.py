@@ -12,7 +12,7 @@ Not the per-key prediction: a run does not spend queries on it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator.check.check_command import load_checked
@@ -23,6 +23,7 @@ from migrator.check.record_cache import org_cache
 from migrator.check.rules import record_types, step_rules
 from migrator.check.schema import TargetSchema
 from migrator.check.unchanged import drop_unchanged
+from migrator.check.users import target_users, uses_users
 from migrator.client.bulk2 import Bulk2Client
 from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
@@ -56,25 +57,42 @@ def _serves_describe(live: LiveDescribe) -> bool:
 
 
 def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *, check: bool,
-                 target: str, plan: Plan | None = None, allow_paths: tuple[Path, ...] = ()) -> RunPreflight:
+                 target: str, plan: Plan | None = None, allow_paths: tuple[Path, ...] = (),
+                 sources_dir: Path | None = None) -> RunPreflight:
     """`plan`, when the caller has loaded it already, spares loading it again when nothing is checked
     (checking loads it again: the problems need the plan's positions). `allow_paths` are the folders
-    outside the plan's project its sources may be read from (`--allow-path`)."""
+    outside the plan's project its sources may be read from (`--allow-path`); `sources_dir` reads the
+    sources from another folder laid out like the plan's (a copy's extract)."""
     live = LiveDescribe(RestClient(session), target)
     if check and _serves_describe(live):
-        checked, target_check = load_checked(plan_path, live, variables, sources=True, allow_paths=allow_paths)
+        checked, target_check = load_checked(plan_path, live, variables, sources=True, allow_paths=allow_paths,
+                                             sources_dir=sources_dir)
         if target_check.problems:
             raise CheckFailed(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")),
                               target=target)
-        return RunPreflight(checked, step_rules(checked, target_check.schema), target_check.schema, True)
-    plan = plan or load_plan(plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
+        rules = _with_users(session, checked, step_rules(checked, target_check.schema))
+        return RunPreflight(checked, rules, target_check.schema, True)
+    plan = plan or load_plan(plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths,
+                             sources_dir=sources_dir)
     needs_types = [s for s in plan.objects if any(f.record_type for f in s.fields)]
     if not needs_types:
-        return RunPreflight(plan, None, None, False)
+        return RunPreflight(plan, _with_users(session, plan, None), None, False)
     schema = live.schema(s.object for s in needs_types)
     rules = {s.name: StepRules(record_types=record_types(obj)) for s in needs_types
              if (obj := schema.get(s.object)) is not None}
-    return RunPreflight(plan, rules, schema, False)
+    return RunPreflight(plan, _with_users(session, plan, rules), schema, False)
+
+
+def _with_users(session: ApiSession, plan: Plan, rules: dict[str, StepRules] | None) -> dict[str, StepRules] | None:
+    """`rules` with the target's users for the steps that name users (the target's Ids differ)."""
+    steps = uses_users(plan)
+    if not steps:
+        return rules
+    users = target_users(session, plan)
+    rules = dict(rules or {})
+    for name in steps:
+        rules[name] = replace(rules.get(name) or StepRules(), users=users)
+    return rules
 
 
 def limit_problems(manifest: Manifest, session: ApiSession) -> list[Problem]:

@@ -103,7 +103,7 @@ class TargetCheck:
             path: NodePath = (*here, "fields", spec.name)
             if not flaws.touches(path):
                 self._check_field(obj, operation, path, spec.name, record_type=spec.record_type,
-                                  constant=spec.value if spec.record_type else None)
+                                  constant=spec.value if spec.record_type else None, user=spec.user)
         if operation == "upsert" and step.external_id and step.external_id != "Id" \
                 and not flaws.setting_cut(index, raw, "external_id"):
             self._check_key(obj, step.external_id, (*here, "external_id") if "external_id" in raw else at_operation,
@@ -124,7 +124,7 @@ class TargetCheck:
                           key=True)
 
     def _check_field(self, obj: ObjectInfo, operation: str | None, path: NodePath, name: str, *,
-                     record_type: bool = False, constant: str | None = None) -> FieldInfo | None:
+                     record_type: bool = False, constant: str | None = None, user: bool = False) -> FieldInfo | None:
         info = obj.field(name)
         if info is None:
             self._add(path, f"{obj.name} has no field {name!r}", _hint(name, obj.fields), key=True)
@@ -138,6 +138,8 @@ class TargetCheck:
                 known = ", ".join(rt.developer_name for rt in obj.record_types) or "none"
                 self._add((*path, "record_type", "value"), f"{obj.name} has no record type {constant!r} "
                           f"(known: {known})", _hint(constant, [rt.developer_name for rt in obj.record_types]))
+        if user and (info.type != "reference" or "User" not in info.reference_to):
+            self._add(path, f"user applies to a lookup to User; {obj.name}.{info.name} is {info.type}", key=True)
         return info
 
     def _check_key(self, obj: ObjectInfo, key: str, path: NodePath, what: str) -> None:

@@ -266,18 +266,35 @@ class Bulk2Client:
         with self._query_page(job_id, locator, max_records, stream=False) as response:
             return self._read_page(response)
 
-    def iter_query_result_urls(self, job_id: str) -> Iterator[str]:
+    def iter_query_result_urls(self, job_id: str, max_records: int | None = None) -> Iterator[str]:
         """The URL of every results page of a JobComplete query job (``resultPages``, v58+), up to
         five per call, following ``nextRecordsUrl`` until done. Each URL carries its own locator,
         so pages can be fetched in parallel (`get_query_result_page`) instead of one locator after
-        another. Refused before any call on a session older than v58, where the server would
-        answer only a bare 404."""
+        another. `max_records` caps the rows of each page. Refused before any call on a session
+        older than v58, where the server would answer only a bare 404."""
         if float(self.api.api_version) < RESULT_PAGES_MIN_VERSION:
             raise InvalidRequestError(f"resultPages needs API version {RESULT_PAGES_MIN_VERSION:.1f} or later; "
                                       f"this session uses {self.api.api_version} (use iter_query_result_pages)")
+        params = {"maxRecords": str(max_records)} if max_records else None
         return (str(page["resultUrl"])
-                for payload in self._follow(f"jobs/query/{job_id}/resultPages", job_id=job_id)
+                for payload in self._follow(f"jobs/query/{job_id}/resultPages", params, job_id=job_id)
                 for page in payload.get("resultPages") or [])
+
+    def download_query_result_page(self, result_url: str, dest: Path, job_id: str | None = None) -> int:
+        """Stream one page named by a `iter_query_result_urls` URL into `dest` (header row included,
+        written to a temporary name and renamed); return its number of records."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".part")
+        try:
+            with self._csv_get(result_url, job_id=job_id, stream=True) as response, open(partial, "wb") as out:
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    out.write(chunk)
+                count = response.headers.get("Sforce-NumberOfRecords")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(dest)
+        return _to_int(count) if count is not None else _count_csv_records(dest.read_bytes())
 
     def get_query_result_page(self, result_url: str, job_id: str | None = None) -> ResultPage:
         """One page named by a `iter_query_result_urls` URL, read like a `get_query_results` page.

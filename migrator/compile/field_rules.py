@@ -63,11 +63,24 @@ class RecordTypes:
 
 
 @dataclass(frozen=True)
+class Users:
+    """The target's users as `user:` fields name them: name (Username or Email, lower case) -> Id,
+    with the plan's map of source names to target names and its default user. Resolution: the mapped
+    name if the target has it, else the name itself, else the default, else a reject."""
+
+    ids: Mapping[str, str]
+    match: str = "username"
+    map: Mapping[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+
+@dataclass(frozen=True)
 class StepRules:
-    """The rules for one plan step: by field name, and the step object's record types."""
+    """The rules for one plan step: by field name, the step object's record types, the target's users."""
 
     fields: Mapping[str, FieldRule] = field(default_factory=dict)
     record_types: RecordTypes | None = None
+    users: Users | None = None
 
 
 def _where(mask: pd.Series, message: str | pd.Series, errors: pd.Series) -> pd.Series:
@@ -218,3 +231,29 @@ def resolve_record_types(values: pd.Series, record_types: RecordTypes) -> tuple[
     errors = pd.Series(np.where(known.to_numpy(), "", f"no record type with this DeveloperName on "
                                 f"{record_types.object} (known: {record_types.names()})"), index=values.index)
     return out, errors.astype("str")
+
+
+def resolve_users(values: pd.Series, users: Users) -> tuple[pd.Series, pd.Series]:
+    """Usernames (or emails) -> user Ids in the target, through the plan's map, falling back to the
+    default user; errors for names that resolve to no user. Done per distinct name."""
+    ids = {name.lower(): uid for name, uid in users.ids.items()}
+    mapped = {source.lower(): target.lower() for source, target in users.map.items()}
+    default_id = ids.get(users.default.lower()) if users.default else None
+
+    def resolve(distinct: pd.Series) -> Converted:
+        lowered = distinct.str.lower()
+        via_map = lowered.map(mapped).map(ids)
+        found = via_map.fillna(lowered.map(ids))
+        if default_id is not None:
+            found = found.fillna(default_id)
+        skip = (distinct == "") | (distinct == CLEAR)
+        out = distinct.where(skip, found.fillna(distinct)).astype("str")
+        if users.default and default_id is None:
+            why = f"no user with this {users.match}, nor the default user {users.default}, in the target"
+        else:
+            why = f"no user with this {users.match} in the target (set users.default for such records)"
+        bad = ~skip & found.isna()
+        return Converted(out, pd.Series(np.where(bad.to_numpy(), why, ""), index=distinct.index).astype("str"))
+
+    converted = on_distinct(values, resolve)
+    return converted.values, converted.errors

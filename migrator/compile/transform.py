@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from migrator.compile import convert
-from migrator.compile.field_rules import StepRules, check_values, resolve_record_types
+from migrator.compile.field_rules import StepRules, check_values, resolve_record_types, resolve_users
 from migrator.compile.linemap import may_hold
 from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, ObjectSpec
 from migrator.plan.templating import Template, compile_template
@@ -172,6 +172,9 @@ def convert_field(
     rules = layout.rules
     if field.record_type and rules is not None and rules.record_types is not None:
         values, unknown = resolve_record_types(values, rules.record_types)
+        errors = errors.mask((errors == "") & (unknown != ""), unknown)
+    if field.user and rules is not None and rules.users is not None:
+        values, unknown = resolve_users(values, rules.users)
         errors = errors.mask((errors == "") & (unknown != ""), unknown)
     clear = values == CLEAR
     convertible = (values != "") & ~clear & (errors == "")

@@ -258,6 +258,11 @@ def _check_fields(ctx: PlanContext, index: int, step: ObjectSpec) -> None:
             _check_formats(ctx, (*path, "format"), raw["format"])
         if spec.template is not None:
             _check_template(ctx, (*path, "template"), spec.template)
+        if spec.source_id and (spec.source is None or spec.record_type or spec.user):
+            ctx.add((*path, "source_id"), "source_id applies to a field read from a source column", key=True)
+        elif spec.source_id and spec.name != step.external_id:
+            ctx.add((*path, "source_id"), f"source_id marks the step's key field, and {step.name} is keyed by "
+                    f"{step.external_id or 'nothing'}", hint=f"set external_id: {spec.name} on the step", key=True)
     lookups = {lk.field for lk in step.lookups}
     for name in sorted(lookups & set(raw_fields)):
         ctx.add(("objects", index, "lookups", name), f"{name} is both in fields and in lookups; keep "

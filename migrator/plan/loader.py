@@ -30,6 +30,7 @@ from migrator.plan.model import (
     ObjectSpec,
     Plan,
     SourceSpec,
+    UserMapping,
 )
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.positions import PositionedDocument, format_path, load_positioned
@@ -98,6 +99,7 @@ class _Builder:
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
             skip_unchanged=bool(self.inherited(raw, "skip_unchanged", False)),
+            delete_where=raw.get("delete_where"),
             location=self.location(path, key=False),
         )
 
@@ -136,6 +138,10 @@ class _Builder:
         if record_type is not None:  # {record_type: COLUMN} or {record_type: {value: NAME}}
             spec = {**{k: v for k, v in spec.items() if k != "record_type"},
                     **(record_type if isinstance(record_type, dict) else {"from": record_type})}
+        user = spec.get("user")
+        if user is not None:  # {user: COLUMN} or {user: {value: USERNAME}}
+            spec = {**{k: v for k, v in spec.items() if k != "user"},
+                    **(user if isinstance(user, dict) else {"from": user})}
         field_type = spec.get("type", "string")
         formats = spec.get("format")
         if formats is None and field_type in ("date", "datetime"):
@@ -161,9 +167,18 @@ class _Builder:
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
             record_type=record_type is not None,
+            user=user is not None,
+            source_id=bool(spec.get("source_id", False)),
             location=self.location(path),
             mask=self.mask(spec["mask"], (*path, "mask")) if spec.get("mask") is not None else None,
         )
+
+    def users(self) -> UserMapping:
+        raw: dict[str, Any] = self.data.get("users") or {}
+        where = self.location(("users",)) if "users" in self.data else Location(self.file, None, "")
+        return UserMapping(match=raw.get("match", "username"),
+                           map={str(k): str(v) for k, v in (raw.get("map") or {}).items()},
+                           default=_text(raw.get("default")), location=where)
 
     def mask(self, raw: object, path: NodePath) -> MaskSpec:
         mask, problems = build_mask(raw, path, self.defaults, self.problem_at, self.location)
@@ -230,8 +245,10 @@ load_order), handed in by the compile stage: `validate` refuses what `plan` woul
 
 def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
               headers: HeaderReader | None = None, shape: ShapeCheck | None = None,
-              allow_paths: tuple[Path, ...] = (), extra_checks: Sequence[PlanCheck] = ()) -> Plan:
+              allow_paths: tuple[Path, ...] = (), extra_checks: Sequence[PlanCheck] = (),
+              sources_dir: Path | None = None) -> Plan:
     """Load and check a plan file. `variables` override the plan's declared variables (--var).
+    `sources_dir` reads the sources from another folder laid out like the plan's (an extract's).
 
     Given `headers` (the compile stage's `read_headers`), the source files are resolved and every
     column the plan reads is checked against their headers; given `shape`, the plan's load graph is
@@ -260,7 +277,11 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     problems += builder.problems
     declared = {name: str(value) for name, value in data.get("variables", {}).items()}
     overrides = {str(k): str(v) for k, v in (variables or {}).items()}
-    sources_dir = (plan_path.parent / data.get("sources", {}).get("dir", ".")).resolve()
+    if sources_dir is None:
+        sources_dir = plan_path.parent / data.get("sources", {}).get("dir", ".")
+    else:  # named on the command line (`--sources-dir`, a copy's extract): allowed like --allow-path
+        allow_paths = (*allow_paths, Path(sources_dir))
+    sources_dir = Path(sources_dir).resolve()
     roots = project_roots(plan_path, allow_paths)
     context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir,
                           roots=roots, flaws=flaws)
@@ -284,6 +305,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         variables={**declared, **overrides},
         load_order=None if order is None else tuple(
             (entry,) if isinstance(entry, str) else tuple(entry) for entry in order),
+        users=builder.users(),
         checksum=hashlib.sha256(raw_bytes).hexdigest(),
         location=Location(file, 1, ""),
         load_order_locations=builder.load_order_locations(),

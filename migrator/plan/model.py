@@ -85,6 +85,8 @@ class FieldSpec:
     required: bool = False
     null: NullPolicy = "leave"
     record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
+    user: bool = False  # values are usernames (or emails, see `Plan.users`), sent as the user's Id
+    source_id: bool = False  # extract/copy: blank values are filled with the source record's Id
     location: Location = NOWHERE
     mask: MaskSpec | None = None  # applied after conversion: the value sent is a deterministic fake
 
@@ -141,6 +143,7 @@ class ObjectSpec:
     part_rows: int = DEFAULT_PART_ROWS
     part_bytes: int = DEFAULT_PART_BYTES
     skip_unchanged: bool = False  # send only rows that differ from the target's current values
+    delete_where: str | None = None  # SOQL condition on the target: the records this step owns (cleanup)
     location: Location = NOWHERE
 
     @property
@@ -152,6 +155,21 @@ class ObjectSpec:
 
     def field_spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
+
+
+UserMatch = Literal["username", "email"]
+
+
+@dataclass(frozen=True)
+class UserMapping:
+    """How `user:` fields find their user in the target: by Username or Email, through `map` (a name
+    in the source org -> the name in the target, used when the target has it), else the name itself,
+    else `default` (the owner of records whose user the target does not have)."""
+
+    match: UserMatch = "username"
+    map: Mapping[str, str] = field(default_factory=dict)
+    default: str | None = None
+    location: Location = NOWHERE
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,7 @@ class Plan:
     description: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     load_order: tuple[tuple[str, ...], ...] | None = None
+    users: UserMapping = field(default_factory=UserMapping)
     checksum: str = ""
     location: Location = NOWHERE
     # where each load_order name is written ("" for the load_order key itself)

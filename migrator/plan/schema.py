@@ -124,8 +124,9 @@ class _Translator:
         elif keyword == "pattern":
             yield self.problem(path, self.pattern_message(instance, value, "value"))
         elif keyword == "not" and isinstance(instance, dict):
-            used = [k for k in ("from", "value", "template", "record_type") if k in instance]
-            choices = "from, value, template and record_type" if "record_type" in used else "from, value and template"
+            used = [k for k in ("from", "value", "template", "record_type", "user") if k in instance]
+            special = [k for k in ("record_type", "user") if k in used]
+            choices = f"from, value, template and {' and '.join(special)}" if special else "from, value and template"
             yield self.problem(path, f"use only one of {choices} (found {' and '.join(used)})")
         else:
             yield self.problem(path, self.simple_message(keyword, value, instance, error.message))

@@ -112,6 +112,21 @@ def normalize(results: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("error", "resume_command", "started_at", "finished_at", "migrator_version"):
         data.setdefault(key, None)
     data.setdefault("elapsed_seconds", 0.0)
+    data["copy"] = _copy_section(results.get("copy"))
+    return data
+
+
+def _copy_section(section: Any) -> dict[str, Any] | None:
+    """A copy's extract and cleanup (see extract/copy_command.py), every key the report reads filled in."""
+    if not isinstance(section, Mapping):
+        return None
+    data = {"source": "", "extract_id": "", "rows": 0, "manifest": "", "warnings": [], "steps": [],
+            "selection": {}} | dict(section)
+    data["selection"] = {"where": {}, "limit": None} | dict(data["selection"] or {})
+    clean = data.get("clean")
+    data["clean"] = ({"operation": "delete", "records": 0, "run_id": None, "report": None} | dict(clean)
+                     | {"steps": [{"by_key": 0, "by_where": 0, "deleted": 0, "files": {}} | dict(s)
+                                  for s in clean.get("steps") or []]}) if isinstance(clean, Mapping) else None
     return data
 
 

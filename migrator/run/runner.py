@@ -84,6 +84,8 @@ class RunRequest:
     allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
     check: bool = True  # check the plan against the target's describe before sending (--no-check: off)
     changed_only: bool = False  # send only rows that differ from the target (--changed-only)
+    sources_dir: Path | None = None  # read the sources from this folder, laid out like the plan's
+    run_id: str | None = None  # a new run in this run directory, which may exist already (a copy's extract)
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,8 @@ def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
         variables = {**original_info.get("variables", {}), **variables}
         selection = retry_selection(original)
         allow_paths = allow_paths or _allowed(original_info)
-    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths)
+    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths,
+                     sources_dir=request.sources_dir)
     check_selection(plan, request.select)
     return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
                    mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
@@ -180,13 +183,14 @@ def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: 
 def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
            clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
     preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
-                             plan=new.plan, allow_paths=new.allow_paths)
+                             plan=new.plan, allow_paths=new.allow_paths, sources_dir=request.sources_dir)
     changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
-    paths = RunPaths(runs_root(request.home) / new_run_id(now))
-    paths.root.mkdir(parents=True)
+    paths = RunPaths(runs_root(request.home) / (request.run_id or new_run_id(now)))
+    paths.root.mkdir(parents=True, exist_ok=request.run_id is not None)
     info = {
         "run_id": paths.run_id,
         "plan_file": str(request.plan_path),
+        "sources_dir": str(request.sources_dir) if request.sources_dir else None,
         "plan_name": new.plan.name,
         "plan_checksum": new.plan.checksum,
         "variables": dict(new.variables),
@@ -212,15 +216,27 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
                             clock, home=request.home, scale=request.scale, key=new.mask_key)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
-        shutil.rmtree(paths.root, ignore_errors=True)
+        _remove_run(paths, shared=request.run_id is not None)
         raise Interrupted(f"interrupted while compiling the plan: nothing was sent, and run {paths.run_id} "
                           "was removed") from None
     except BaseException:
-        shutil.rmtree(paths.root, ignore_errors=True)  # it never started: leave nothing behind
+        _remove_run(paths, shared=request.run_id is not None)  # it never started: leave nothing behind
         raise
     info["state"] = COMPILED
     atomic_write_json(paths.run_info, info)
     return paths, info, manifest
+
+
+def _remove_run(paths: RunPaths, *, shared: bool) -> None:
+    """Remove what a run that never started created; in a directory it shares (a copy's, holding the
+    extract) only its own files."""
+    if not shared:
+        shutil.rmtree(paths.root, ignore_errors=True)
+        return
+    shutil.rmtree(paths.plan_dir, ignore_errors=True)
+    for leftover in paths.root.glob(".plan.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    paths.run_info.unlink(missing_ok=True)
 
 
 def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
@@ -230,9 +246,10 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
         return read_manifest(paths.plan_dir)
     emit("recompiling", {"run_id": paths.run_id})
     options = info.get("options") or {}
+    sources_dir = Path(info["sources_dir"]) if info.get("sources_dir") else None
     preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
                              check=bool(options.get("check", request.check)), target=target.name,
-                             allow_paths=_allowed(info))
+                             allow_paths=_allowed(info), sources_dir=sources_dir)
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)

@@ -20,7 +20,7 @@ import migrator
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "api.py", "cli.py", "config.py", "errors.py"}
-STAGE_PACKAGES = {"plan", "compile", "check", "run", "client", "localorg", "history", "fake"}
+STAGE_PACKAGES = {"plan", "compile", "check", "run", "client", "localorg", "history", "extract", "fake"}
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
@@ -67,6 +67,9 @@ def test_the_import_contracts_hold():
     ("run/report.py", "import migrator.cli", "migrator.run is not allowed to import migrator.cli"),
     ("run/runner.py", "from migrator.history import states", "migrator.run is not allowed to import migrator.history"),
     ("history/states.py", "import migrator.api", "migrator.history is not allowed to import migrator.api"),
+    ("extract/soql.py", "from migrator.history import states",
+     "migrator.extract is not allowed to import migrator.history"),
+    ("run/runner.py", "from migrator.extract import soql", "migrator.run is not allowed to import migrator.extract"),
     ("fake/draws.py", "from migrator.compile import csvio", "migrator.fake is not allowed to import migrator.compile"),
     ("plan/fakespec.py", "from migrator.fake import draws", "migrator.plan is not allowed to import migrator.fake"),
 ])
