@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from migrator import api
 from migrator.compile.csvio import read_table
 
@@ -137,6 +139,10 @@ def test_changed_only_sends_exactly_the_changed_rows(org):
     per_step = read_table(result.paths.root / steps["Task"]["files"]["unchanged"])
     assert len(per_step) == 13 and "T0" not in set(per_step["key"])
     assert set(per_step["source_file"]) == {"data/tasks.csv"}
+    assert list(per_step.columns) == ["step", "object", "source_file", "source_row", "key"]
+    accounts_same = pd.concat([read_table(result.paths.root / s["files"]["unchanged"]) for s in result.results["steps"]
+                               if s["step"] == "Account" and s["pass"] == 1 and "unchanged" in s["files"]])
+    assert len(accounts_same) == 27 and not {"A2", "A7", "A11"} & set(accounts_same["key"])
     # the report shows them as an outcome of their own
     html = (result.paths.root / "report.html").read_text(encoding="utf-8")
     assert 'id="kpi-unchanged">84<' in html
@@ -152,6 +158,8 @@ def test_changed_only_sends_exactly_the_changed_rows(org):
 
     again = org.run(plan, changed_only=True)
     assert again.results["totals"]["sent"] == 0 and again.results["totals"]["unchanged"] == 90
+    assert sum(len(read_table(again.paths.root / s["files"]["unchanged"])) for s in again.results["steps"]
+               if s["step"] == "Account" and s["pass"] == 1 and "unchanged" in s["files"]) == 30
 
 
 def test_rows_naming_a_parent_nobody_has_are_predicted_to_fail(org):
