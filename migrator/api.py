@@ -21,9 +21,10 @@ from migrator.client.bulk2_query import QueryTiming
 from migrator.compile.graph import StepNode, to_mermaid
 from migrator.compile.manifest import Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
+from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
-from migrator.compile.sources import read_headers, scan_headers
-from migrator.config import Target, load_targets, mask_key, open_target, resolve_target
+from migrator.compile.sources import header_reader
+from migrator.config import Target, load_databases, load_targets, mask_key, open_target, resolve_target
 from migrator.errors import ConfigError, PlanError, Problem, UsageError
 from migrator.extract import copy_command, delete_command, extract_command
 from migrator.extract.copy_command import CopyOptions, CopyResult
@@ -86,6 +87,11 @@ def _target(name: str | None, env: Mapping[str, str] | None, project_dir: Path, 
                           project_dir=project_dir)
 
 
+def _databases(folder: Path, env: Mapping[str, str] | None) -> dict[str, Database]:
+    """The `[databases]` SQL sources may name, with their passwords from the environment."""
+    return load_databases(folder, dict(env if env is not None else os.environ))
+
+
 def _names_check(name: str | None, env: Mapping[str, str] | None, project_dir: Path) -> tuple[str | None, PlanCheck]:
     """(target name, the check of the plan's names against what it is known to have): the target
     named, else the one a run would use. Offline: a Salesforce target whose credentials are not at
@@ -115,8 +121,10 @@ def validate(
     the target is known to have, and with `check_sources` every source file read in full, all in one
     pass (generated sources and masks too: Faker providers, locales, date ranges). Raises PlanError
     with every problem (and warning) found."""
-    checked_against, names = _names_check(target, env, config_start(Path(plan_path), project_dir))
-    plan = load_plan(plan_path, variables, headers=scan_headers if check_sources else None, shape=shape_problems,
+    folder = config_start(Path(plan_path), project_dir)
+    checked_against, names = _names_check(target, env, folder)
+    headers = header_reader(_databases(folder, env), scan=True) if check_sources else None
+    plan = load_plan(plan_path, variables, headers=headers, shape=shape_problems,
                      allow_paths=tuple(allow_paths), extra_checks=(names,))
     if problems := fake_problems(plan):
         raise PlanError(problems)
@@ -169,13 +177,14 @@ def plan(
     laid out like the plan's (an extract's)."""
     config_dir = config_start(Path(plan_path), project_dir)
     _, names = _names_check(target, env, config_dir)
-    loaded = load_plan(plan_path, variables, headers=read_headers, shape=shape_problems,
+    databases = _databases(config_dir, env)
+    loaded = load_plan(plan_path, variables, headers=header_reader(databases), shape=shape_problems,
                        allow_paths=tuple(allow_paths), extra_checks=(names,), sources_dir=sources_dir)
     key = mask_key(target, env=dict(env if env is not None else os.environ), project_dir=config_dir) \
         if any(f.mask for s in loaded.objects for f in s.fields) else None
     out = out_dir or default_plan_dir(loaded)
-    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, scale=_scale(scale), mask_key=key),
-                            on_event)
+    manifest = compile_plan(loaded, PlanOptions(out_dir=out, strict=strict, scale=_scale(scale), mask_key=key,
+                                                databases=databases), on_event)
     return PlanResult(plan=loaded, manifest=manifest, out_dir=out)
 
 
@@ -234,7 +243,8 @@ def check(
         if sources and _masks(path, variables, allow_paths) else None
     options = CheckOptions(out_dir=out_dir or home / "check" / path.stem, variables=dict(variables or {}),
                            sources=sources, strict=strict, allow_paths=tuple(allow_paths), scale=_scale(scale),
-                           mask_key=key, sources_dir=sources_dir)
+                           mask_key=key, sources_dir=sources_dir,
+                           databases=_databases(config_start(path, project_dir), env))
     if schema_files:
         return check_command.check_against_files(schema_files, path, options, on_event)
     timer = clock or Clock()
@@ -541,7 +551,8 @@ def delete(
     hold, and those each step's `delete_where` selects. Without `yes`, a dry run: what would be
     deleted is counted and listed, nothing is. `hard_delete` uses hardDelete (no recycle bin). A plan
     that masks is compiled with the target's masking secret, so its keys are the ones a run sent."""
-    loaded = load_plan(plan_path, variables, headers=read_headers)
+    loaded = load_plan(plan_path, variables,
+                       headers=header_reader(_databases(config_start(Path(plan_path), project_dir), env)))
     steps = delete_command.steps_of(loaded, tuple(select))
     resolved = _target(target, env, project_dir)
     key = mask_key(resolved.name, env=dict(env if env is not None else os.environ),

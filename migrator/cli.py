@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrator import __version__, api
+from migrator.compile.binary_files import size_summary
 from migrator.compile.manifest import MANIFEST_FILE
 from migrator.errors import Interrupted, MigratorError, PlanError
 
@@ -268,7 +269,7 @@ def plan(
             totals = manifest.totals()
             out.print(Text.assemble(f"Wrote {totals['parts']} part(s) to ", (str(result.out_dir), "bold")))
             _print_source_warnings(out, manifest, result.out_dir / MANIFEST_FILE)
-            for line in _fake_lines(manifest):
+            for line in [*_fake_lines(manifest), *size_summary(manifest.sources)]:
                 out.print(line, markup=False)
             if manifest.rejects:
                 out.print(Text.assemble((f"{manifest.rejects} row(s) rejected", "yellow"),

@@ -35,12 +35,14 @@ from migrator.client.auth import (
 )
 from migrator.client.error_mapping import redact
 from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSession
+from migrator.compile.readers.base import Database
 from migrator.errors import ConfigError
 from migrator.fake.masks import MaskKey
 from migrator.plan import project as plan_project
+from migrator.plan.source_kinds import sqlite_path, url_password
 
-__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_migrations_config", "load_targets", "mask_key",
-           "open_target", "redact", "resolve_target"]
+__all__ = ["MigrationsConfig", "Target", "TargetConfig", "load_databases", "load_migrations_config", "load_targets",
+           "mask_key", "open_target", "redact", "resolve_target"]
 
 CONFIG_FILE = plan_project.CONFIG_FILE
 LOCAL = "local"
@@ -48,7 +50,8 @@ ENV_TARGET = "env"
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 LOCAL_DB_NAME = "local-org.db"
 
-TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets", "migrations"})
+TOP_LEVEL_KEYS = frozenset({"default_target", "api_version", "targets", "migrations", "databases"})
+DATABASE_KEYS = frozenset({"url", "url_env", "password_env", "description"})
 MIGRATIONS_KEYS = frozenset({"dir", "history"})
 HISTORY_STORES = ("org", "file")
 COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description", "mask_secret_env"})
@@ -281,6 +284,68 @@ def load_migrations_config(project_dir: Path) -> MigrationsConfig:
         raise fail("history", f"must be one of {', '.join(HISTORY_STORES)}, not {history!r}")
     folder = settings.get("dir")
     return MigrationsConfig(dir=_relative(file.parent, folder) if folder else None, history=history, file=file)
+
+
+def load_databases(project_dir: Path, env: Mapping[str, str]) -> dict[str, Database]:
+    """The ``[databases.NAME]`` tables SQL sources name, with passwords from the environment.
+
+    ``url`` holds no password (``postgresql://erp@127.0.0.1/erp``; a relative ``sqlite:///x.db`` is
+    relative to the config file); ``password_env`` names the variable holding the password, or
+    ``url_env`` the one holding the whole URL. A password written into the file is refused. A
+    variable that is not set is reported when a source uses the database, not before.
+    """
+    read = _read_config_file(project_dir)
+    if read is None:
+        return {}
+    file, text, table, prefix = read
+    entries = table.get("databases", {})
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{file}: 'databases' must be a table of [databases.NAME] tables")
+    found: dict[str, Database] = {}
+    for name, settings in entries.items():
+        header = _line_of(text, rf"\s*\[\s*{re.escape(prefix)}databases\.\"?{re.escape(name)}\"?\s*\]")
+
+        def fail(key: str | None, message: str, name: str = name, header: int | None = header) -> ConfigError:
+            line = _line_of(text, rf"\s*{re.escape(key)}\s*=", header or 0) if key and header else header
+            return ConfigError(f"{file}:{line or '?'}: databases.{name}{'.' + key if key else ''}: {message}")
+
+        if not isinstance(settings, dict):
+            raise fail(None, "must be a table with a url")
+        for key, value in settings.items():
+            if key not in DATABASE_KEYS:
+                secret = any(word in key for word in _SECRET_WORDS)
+                raise fail(key, f"secrets must not be stored in {file.name}; put the password in an environment "
+                                "variable and name it here: password_env = \"ERP_DB_PASSWORD\"" if secret else
+                           f"unknown setting{_did_you_mean(key, DATABASE_KEYS)}")
+            if not isinstance(value, str) or not value.strip():
+                raise fail(key, "must be a non-empty string")
+        if ("url" in settings) == ("url_env" in settings):
+            raise fail(None, "needs either url or url_env")
+        found[name] = _database(name, settings, file, env, fail)
+    return found
+
+
+def _database(name: str, settings: Mapping[str, str], file: Path, env: Mapping[str, str], fail: Any) -> Database:
+    if "url" in settings:
+        url = settings["url"]
+        if url_password(url):
+            raise fail("url", f"the url holds a password; secrets must not be stored in {file.name}: remove it "
+                              "and name the variable holding it: password_env = \"ERP_DB_PASSWORD\"")
+        path = sqlite_path(url)
+        if path is not None and not Path(path).is_absolute():
+            url = url.replace(path, str((file.parent / path).resolve()), 1)
+    else:
+        url = env.get(settings["url_env"]) or ""
+        if not url:
+            return Database(name, "", None, error=f"database '{name}' ({file.name}) takes its url from the "
+                            f"environment variable {settings['url_env']}, which is not set")
+    password = None
+    if "password_env" in settings:
+        password = env.get(settings["password_env"]) or None
+        if password is None:
+            return Database(name, url, None, error=f"database '{name}' ({file.name}) needs its password in the "
+                            f"environment variable {settings['password_env']}, which is not set")
+    return Database(name, url, password)
 
 
 # --- resolving ------------------------------------------------------------------------------------

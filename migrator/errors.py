@@ -85,7 +85,7 @@ class ConfigError(UsageError):
 class SourceDataError(UsageError):
     """A source file cannot be read at all (as opposed to single bad rows, which become rejects)."""
 
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+    def __init__(self, message: str, *, file: str | None = None, row: int | str | None = None,
                  field: str | None = None):
         self.file, self.row, self.field = file, row, field
         where = ":".join(str(x) for x in (file, row) if x is not None)

@@ -57,6 +57,10 @@ ENCODING = {"type": "string", "minLength": 1,
             "description": "Text encoding of the source files (default utf-8; a UTF-8 BOM is skipped)."}
 DELIMITER = {"type": "string", "minLength": 1, "maxLength": 1,
              "description": "Column delimiter of the source files (default \",\")."}
+SOURCE_KIND = {"enum": ["csv", "parquet", "jsonl", "json", "xlsx", "sql"],
+               "description": "How the source is read (default: from the file's extension: .csv, .parquet, "
+               ".jsonl/.ndjson, .json, .xlsx; sql when url is given). A file that is not of its kind is refused "
+               "with a message naming it."}
 
 # --- generated sources and masks (docs/fake-data.md) -------------------------------------------------
 LOCALE = {"type": "string", "minLength": 1,
@@ -142,6 +146,40 @@ GENERATE_SPEC = {
                     "propertyNames": {"pattern": COLUMN_NAME_PATTERN}, "additionalProperties": COLUMN_SPEC},
     },
 }
+
+SOURCE_SPEC = {
+    "type": "object", "additionalProperties": False,
+    "description": "A file ({file, kind, ...}), a SQL database ({url, query} or {url, table}), or rows generated "
+    "from the plan ({generate: ...}).",
+    "anyOf": [{"required": ["file"]}, {"required": ["url"]}, {"required": ["generate"]}],
+    "properties": {
+        "file": SOURCE_FILE,
+        "kind": SOURCE_KIND,
+        "encoding": ENCODING,
+        "delimiter": DELIMITER,
+        "columns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+                    "uniqueItems": True,
+                    "description": "Only these columns are read (pushed down to Parquet and SQL). For JSON, the "
+                    "columns to expect even when the first rows lack them (nested keys as a.b)."},
+        "sheet": {"type": ["string", "integer"],
+                  "description": "Excel: the worksheet, by name or 1-based position (default: the first)."},
+        "header_row": {"type": "integer", "minimum": 1,
+                       "description": "Excel: the row holding the column names (default 1); rows below it are data."},
+        "url": {"type": "string", "minLength": 1,
+                "description": "SQL: the name of a [databases] entry of migrator.toml, or a SQLAlchemy URL "
+                "without a password (postgresql://user@host/db, sqlite:///data/legacy.db relative to "
+                "sources.dir). Passwords come from the environment, never from the plan."},
+        "query": {"type": "string", "minLength": 1,
+                  "description": "SQL: the SELECT to read, streamed with a server-side cursor. Give it an ORDER BY "
+                  "so that parts are the same from run to run."},
+        "table": {"type": "string", "minLength": 1,
+                  "description": "SQL: a table (or schema.table) to read whole, in primary-key order."},
+        "key": {"type": "string", "minLength": 1,
+                "description": "SQL: the column that names a row in rejects (default: the table's primary key; "
+                "for a query, the row number)."},
+        "generate": GENERATE_SPEC,
+    },
+}
 MASK_WORDS = ["name", "first_name", "last_name", "email", "phone", "street", "hash", "redact", "null"]
 MASK_SPEC = {
     "description": "Replace the value by a deterministic fake: the same input gives the same output in every "
@@ -170,6 +208,11 @@ FIELD_SPEC = {
     "additionalProperties": False,
     "properties": {
         "from": {"type": "string", "minLength": 1, "description": "Source column to read."},
+        "file": {"type": "string", "minLength": 1,
+                 "description": "Binary fields (ContentVersion.VersionData, Attachment.Body, Document.Body): the "
+                 "source column holding each row's file path, relative to sources.files. The file's bytes are "
+                 "sent, in Bulk API 1.0 ZIP batches (REST for a file too big for a batch); a missing file is a "
+                 "reject naming its path."},
         "value": {"type": ["string", "number", "boolean"],
                   "description": "Constant written on every row (kept exactly as written)."},
         "template": {"type": "string", "minLength": 1,
@@ -277,12 +320,9 @@ OBJECT_SPEC = {
                  "description": "Step name, unique in the plan (default: the object name). Two steps "
                  "on the same object need distinct names."},
         "description": {"type": "string", "description": "Free text shown in reports."},
-        "source": {"description": "Source of this step: a file, or rows generated from the plan.",
-                   "oneOf": [SOURCE_FILE, {
-                       "type": "object", "additionalProperties": False,
-                       "anyOf": [{"required": ["file"]}, {"required": ["generate"]}],
-                       "properties": {"file": SOURCE_FILE, "encoding": ENCODING, "delimiter": DELIMITER,
-                                      "generate": GENERATE_SPEC}}]},
+        "source": {"description": "Where this step's rows come from: a file name or glob, or a source spec "
+                   "(a file, a database, or rows generated from the plan).",
+                   "oneOf": [SOURCE_FILE, SOURCE_SPEC]},
         "where": {"type": "string", "minLength": 1,
                   "description": "Keep only source rows matching this condition, e.g. \"status != "
                   "'deleted' and country in ('FR', 'DE')\". Columns by name, or in backticks when they "
@@ -377,6 +417,9 @@ SCHEMA = {
                         "dir": {"type": "string", "minLength": 1,
                                 "description": "Directory of the source files, relative to the plan file "
                                 "(default: the plan's directory)."},
+                        "files": {"type": "string", "minLength": 1,
+                                  "description": "Folder of the files that binary fields name (file: COLUMN), "
+                                  "relative to the plan file (default: sources.dir); inside the project."},
                         "encoding": ENCODING, "delimiter": DELIMITER}},
         "defaults": DEFAULTS,
         "users": USERS,

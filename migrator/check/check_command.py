@@ -33,8 +33,9 @@ from migrator.client.rest import RestClient
 from migrator.compile.csvio import read_table
 from migrator.compile.manifest import REJECTS_FILE, Manifest
 from migrator.compile.planner import PlanOptions, compile_plan
+from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
-from migrator.compile.sources import read_headers
+from migrator.compile.sources import header_reader
 from migrator.config import Target, open_target
 from migrator.errors import PlanError, Problem
 from migrator.fake.masks import MaskKey
@@ -54,6 +55,7 @@ class CheckOptions:
     allow_paths: tuple[Path, ...] = ()  # folders outside the plan's project its sources may be read from
     scale: int = 1  # generated sources, as `run --scale` makes them
     mask_key: MaskKey | None = field(default=None, repr=False)  # masked fields are compared as they would be sent
+    databases: Mapping[str, Database] = field(default_factory=dict)  # what SQL sources name (from migrator.toml)
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,16 @@ def check_against_files(files: Iterable[Path], plan_path: Path, options: CheckOp
 
 def load_checked(plan_path: Path, source: SchemaSource, variables: Mapping[str, str], *,
                  sources: bool, allow_paths: tuple[Path, ...] = (),
-                 sources_dir: Path | None = None) -> tuple[Any, TargetCheck]:
+                 sources_dir: Path | None = None, databases: Mapping[str, Database] | None = None
+                 ) -> tuple[Any, TargetCheck]:
     """The plan and its check against the target, in the pass that checks the plan itself (its
     schema, its load graph, its sources' headers). Plan problems and target problems are raised
     together (a PlanError); target problems alone are left in the TargetCheck for the caller."""
     target_check = TargetCheck(source)
     try:
-        plan = load_plan(plan_path, variables, headers=read_headers if sources else None, shape=shape_problems,
-                         allow_paths=allow_paths, extra_checks=(target_check,), sources_dir=sources_dir)
+        plan = load_plan(plan_path, variables, headers=header_reader(databases) if sources else None,
+                         shape=shape_problems, allow_paths=allow_paths, extra_checks=(target_check,),
+                         sources_dir=sources_dir)
     except PlanError as exc:
         problems = list(dict.fromkeys([*exc.problems, *unreported(target_check.problems, exc.problems)]))
         raise PlanError(sorted(problems, key=lambda p: (p.line or 0, p.path or "")), warnings=exc.warnings) from None
@@ -133,7 +137,8 @@ def load_checked(plan_path: Path, source: SchemaSource, variables: Mapping[str, 
 def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
            org: tuple[RestClient, CurrentRecords] | None, on_event: Event | None) -> CheckResult:
     plan, target_check = load_checked(plan_path, source, options.variables, sources=options.sources,
-                                      allow_paths=options.allow_paths, sources_dir=options.sources_dir)
+                                      allow_paths=options.allow_paths, sources_dir=options.sources_dir,
+                                      databases=options.databases)
     problems = tuple(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")))
     base = {"plan_name": plan.name, "target": source.source, "live": org is not None, "problems": problems}
     if not options.sources:
@@ -141,7 +146,7 @@ def _check(plan_path: Path, source: SchemaSource, options: CheckOptions, *,
     schema = target_check.schema
     manifest = compile_plan(plan, PlanOptions(out_dir=options.out_dir, strict=options.strict,
                                               rules=step_rules(plan, schema), scale=options.scale,
-                                              mask_key=options.mask_key), on_event)
+                                              mask_key=options.mask_key, databases=options.databases), on_event)
     rejects = _reject_examples(options.out_dir)
     if org is None:
         return CheckResult(**base, manifest=manifest, out_dir=options.out_dir, rejects=rejects,

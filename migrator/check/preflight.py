@@ -30,8 +30,9 @@ from migrator.client.http import ApiSession
 from migrator.client.rest import RestClient
 from migrator.compile.field_rules import StepRules
 from migrator.compile.manifest import Manifest
+from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
-from migrator.compile.sources import read_headers
+from migrator.compile.sources import header_reader
 from migrator.errors import CheckFailed, NotFoundError, Problem
 from migrator.plan.loader import load_plan
 from migrator.plan.model import Plan
@@ -58,7 +59,7 @@ def _serves_describe(live: LiveDescribe) -> bool:
 
 def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *, check: bool,
                  target: str, plan: Plan | None = None, allow_paths: tuple[Path, ...] = (),
-                 sources_dir: Path | None = None) -> RunPreflight:
+                 sources_dir: Path | None = None, databases: Mapping[str, Database] | None = None) -> RunPreflight:
     """`plan`, when the caller has loaded it already, spares loading it again when nothing is checked
     (checking loads it again: the problems need the plan's positions). `allow_paths` are the folders
     outside the plan's project its sources may be read from (`--allow-path`); `sources_dir` reads the
@@ -66,14 +67,14 @@ def load_for_run(session: ApiSession, plan_path, variables: Mapping[str, str], *
     live = LiveDescribe(RestClient(session), target)
     if check and _serves_describe(live):
         checked, target_check = load_checked(plan_path, live, variables, sources=True, allow_paths=allow_paths,
-                                             sources_dir=sources_dir)
+                                             sources_dir=sources_dir, databases=databases)
         if target_check.problems:
             raise CheckFailed(sorted(target_check.problems, key=lambda p: (p.line or 0, p.path or "")),
                               target=target)
         rules = _with_users(session, checked, step_rules(checked, target_check.schema))
         return RunPreflight(checked, rules, target_check.schema, True)
-    plan = plan or load_plan(plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths,
-                             sources_dir=sources_dir)
+    plan = plan or load_plan(plan_path, variables, headers=header_reader(databases), shape=shape_problems,
+                             allow_paths=allow_paths, sources_dir=sources_dir)
     needs_types = [s for s in plan.objects if any(f.record_type for f in s.fields)]
     if not needs_types:
         return RunPreflight(plan, _with_users(session, plan, None), None, False)

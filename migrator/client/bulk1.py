@@ -12,11 +12,20 @@ query helpers, so callers import one name.
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from migrator.client.bulk1_batches import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, plan_csv_batches, zip_batch
+from migrator.client.bulk1_batches import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS,
+    plan_csv_batches,
+    plan_zip_batches,
+    zip_batch,
+    zip_request,
+)
 from migrator.client.bulk1_client import Bulk1Client
 from migrator.client.bulk1_query import pk_chunked_query, pk_chunking_header, query, wait_for_batches
 from migrator.client.bulk1_results import (
@@ -92,6 +101,8 @@ class Bulk1Ingest:
         mode = CONCURRENCY_MODES.get(request.concurrency.lower())
         if mode is None:
             raise InvalidRequestError(f"concurrency must be parallel or serial, not {request.concurrency!r}")
+        if request.files_dir is not None and request.binary_fields:
+            return self._submit_zip(request, mode, on_created)
         plan = plan_csv_batches(request.csv_path, max_records=self.max_batch_records,
                                 max_bytes=self.max_batch_bytes)
         if not plan.batches:
@@ -111,6 +122,27 @@ class Bulk1Ingest:
             raise
         return job.id
 
+    def _submit_zip(self, request: JobRequest, mode: str, on_created: Callable[[str], None] | None) -> str:
+        """A ZIP_CSV job: each batch a zip of request.txt and the files its rows name (`#path`)."""
+        assert request.files_dir is not None
+        header, batches = plan_zip_batches(request.csv_path, request.binary_fields, request.files_dir)
+        if not batches:
+            raise InvalidRequestError(f"{request.csv_path} has no records to load")
+        job = self.client.create_job(request.object, request.operation, external_id_field=request.external_id,
+                                     concurrency_mode=mode, content_type="ZIP_CSV")
+        try:
+            if on_created is not None:
+                on_created(job.id)
+            for number, batch in enumerate(batches, start=1):
+                posted = self.client.add_batch(job.id, zip_request(header, batch), "ZIP_CSV")
+                log.debug("job %s: zip batch %d/%d (%d files, %d bytes, %s) queued", job.id, number, len(batches),
+                          len(batch.files), batch.bytes, posted.id)
+            self.client.close_job(job.id)
+        except BaseException:
+            self._abort_quietly(job.id)
+            raise
+        return job.id
+
     def status(self, job_id: str) -> JobStatus:
         return aggregate_status(self.client.get_job(job_id), self.client.list_batches(job_id))
 
@@ -119,7 +151,7 @@ class Bulk1Ingest:
 
         A job without batches has empty result files (no row was loaded; see below)."""
         job = self.client.get_job(job_id)
-        if job.content_type != "CSV":
+        if job.content_type not in ("CSV", "ZIP_CSV"):
             raise InvalidRequestError(f"job {job_id} is a {job.content_type} job; only CSV jobs have results "
                                       "in the Bulk 2.0 layout")
         batches = self.client.list_batches(job_id)
@@ -135,7 +167,10 @@ class Bulk1Ingest:
             return paths
         try:
             for batch in batches:
-                request = parse_request_csv(self.client.batch_request(job_id, batch.id))
+                posted = self.client.batch_request(job_id, batch.id)
+                if job.content_type == "ZIP_CSV":  # the zip as posted: its rows are its request.txt
+                    posted = zipfile.ZipFile(io.BytesIO(posted)).read("request.txt")
+                request = parse_request_csv(posted)
                 writer.add(split_batch(request, self._batch_results(job_id, batch)))
         except BaseException:
             writer.discard()

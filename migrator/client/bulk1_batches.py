@@ -147,3 +147,67 @@ def zip_batch(request: bytes, files: Mapping[str, bytes | Path], *, manifest_nam
             else:
                 archive.writestr(clean, content)
     return buffer.getvalue()
+
+
+# --- binary attachments: rows with `#path` references, packed into ZIP batches -------------------------
+
+MAX_ZIP_BYTES = 10_000_000  # a ZIP batch (reference §3.4)
+MAX_ZIP_FILE_BYTES = 9_500_000  # file bytes per batch: room for request.txt and the zip's own headers
+MAX_ZIP_FILES = 999  # files per batch, request.txt aside (reference §3.4: 1,000 entries, unconfirmed)
+
+
+@dataclass(frozen=True)
+class ZipBatchPlan:
+    """Rows of one ZIP batch and the files they name (reference -> path on disk)."""
+
+    records: tuple[tuple[str, ...], ...]
+    files: Mapping[str, Path]
+    bytes: int
+
+
+def plan_zip_batches(path: Path, binary_fields: tuple[str, ...], files_dir: Path, *,
+                     max_bytes: int = MAX_ZIP_FILE_BYTES, max_files: int = MAX_ZIP_FILES
+                     ) -> tuple[list[str], list[ZipBatchPlan]]:
+    """(header, batches) of a CSV part whose `binary_fields` hold `#path` references to files of
+    `files_dir`: each batch at most `max_files` files and `max_bytes` of them. A file that alone is
+    bigger than a batch raises LimitExceededError (the planner sends those through REST)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.reader(handle) if r]
+    if not rows:
+        raise InvalidRequestError(f"{path}: the file is empty (a header row is required)")
+    header, records = rows[0], rows[1:]
+    positions = [header.index(name) for name in binary_fields if name in header]
+    batches: list[ZipBatchPlan] = []
+    current: list[tuple[str, ...]] = []
+    files: dict[str, Path] = {}
+    size = 0
+    for line, record in enumerate(records, start=2):
+        wanted = {record[p][1:]: files_dir / record[p][1:] for p in positions if record[p].startswith("#")}
+        new = {ref: file for ref, file in wanted.items() if ref not in files}
+        try:
+            extra = sum(file.stat().st_size for file in new.values())
+        except OSError as exc:
+            raise InvalidRequestError(f"{path}, line {line}: a file it names cannot be read: "
+                                      f"{exc.strerror or exc}") from None
+        if extra > max_bytes:
+            raise LimitExceededError(f"{path}, line {line}: {extra:,} bytes of files do not fit in a ZIP batch of "
+                                     f"{max_bytes:,}")
+        if current and (size + extra > max_bytes or len(files) + len(new) > max_files):
+            batches.append(ZipBatchPlan(tuple(current), dict(files), size))
+            current, files, size = [], {}, 0
+            new, extra = wanted, sum(file.stat().st_size for file in wanted.values())
+        current.append(tuple(record))
+        files.update(new)
+        size += extra
+    if current:
+        batches.append(ZipBatchPlan(tuple(current), dict(files), size))
+    return header, batches
+
+
+def zip_request(header: list[str], batch: ZipBatchPlan) -> bytes:
+    """The ZIP batch's bytes: request.txt (the batch's rows as CSV) and the files it names."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(batch.records)
+    return zip_batch(text.getvalue().encode("utf-8"), batch.files)

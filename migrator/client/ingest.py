@@ -35,6 +35,8 @@ class JobRequest:
     csv_path: Path
     concurrency: str = "parallel"
     line_ending: str = "LF"
+    files_dir: Path | None = None  # binary fields' `#path` references are files of this folder
+    binary_fields: tuple[str, ...] = ()  # columns holding `#path` references (Bulk 1.0 ZIP batches, REST)
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,12 @@ Event = Callable[[str, Mapping[str, object]], None]
 
 
 def cacheable(plan: Plan) -> bool:
-    """Whether every step reads only files (or rows the plan generates itself)."""
+    """Whether every step reads only files (or rows the plan generates itself), and no field takes a
+    file's bytes (`file:`: the files' sizes decide how rows are batched, and they are not keyed)."""
     defaults = {f.name: f.default for f in dataclasses.fields(SourceSpec)}
     for step in plan.objects:
+        if any(field.file for field in step.fields):
+            return False
         source = step.source
         for name, default in defaults.items():
             if name not in _FILE_SOURCE_FIELDS and getattr(source, name) != default:

@@ -63,8 +63,8 @@ class PartWriter:
     same order, so that results can be traced back to the source row that produced them.
     """
 
-    def __init__(self, folder: Path, columns: Sequence[str], *, max_rows: int, max_bytes: int):
-        self.folder, self.columns = folder, list(columns)
+    def __init__(self, folder: Path, columns: Sequence[str], *, max_rows: int, max_bytes: int, prefix: str = "part"):
+        self.folder, self.columns, self.prefix = folder, list(columns), prefix
         self.max_rows, self.max_bytes = max_rows, max_bytes
         self.parts: list[PartInfo] = []
         self._current: PartInfo | None = None
@@ -98,10 +98,10 @@ class PartWriter:
     def _open(self) -> PartInfo:
         self.folder.mkdir(parents=True, exist_ok=True)
         number = len(self.parts) + 1
-        part = PartInfo(path=self.folder / f"part-{number:04d}.csv")
+        part = PartInfo(path=self.folder / f"{self.prefix}-{number:04d}.csv")
         head = header_line(self.columns)
         self._data = part.path.open("wb")
-        self._index = (self.folder / f"part-{number:04d}.source.csv").open("wb")
+        self._index = (self.folder / f"{self.prefix}-{number:04d}.source.csv").open("wb")
         self._index.write(b"source_file,source_row\n")
         self._data.write(head)
         part._digest.update(head)

@@ -21,7 +21,7 @@ from migrator.plan.model import Plan
 
 # Where the plan was read from, not what it says: left out of the digest (with the project's
 # folders, where load_order names are written, and the checks' warnings, which name places too).
-PLACE_FIELDS = frozenset({"location", "file", "sources_dir", "checksum", "roots", "load_order_locations",
+PLACE_FIELDS = frozenset({"location", "file", "sources_dir", "files_dir", "checksum", "roots", "load_order_locations",
                           "warnings"})
 
 

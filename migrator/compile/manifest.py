@@ -64,6 +64,7 @@ class PartEntry:
     bytes: int
     sha256: str
     source_index: str  # the part's companion file: source file and row of each line
+    transport: str = "bulk"  # "rest": rows whose files are too big for a ZIP batch, sent one by one over REST
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,18 @@ class StepEntry:
     parts: tuple[PartEntry, ...]
     rows: int
     unchanged: int = 0  # rows not sent by a changed-only load (the target already holds these values)
+    files_dir: str | None = None  # the folder of binary fields' `#path` references (relative: to the plan's folder)
+    binary_fields: tuple[str, ...] = ()  # columns holding `#path` references (sent in ZIP batches)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["pass"] = data.pop("pass_no")
+        for part in data["parts"]:  # parts of steps without files look as they always did
+            if part["transport"] == "bulk":
+                part.pop("transport")
+        if not self.binary_fields:
+            data.pop("files_dir")
+            data.pop("binary_fields")
         return data
 
 
@@ -120,10 +129,11 @@ class SourceSummary:
     unchanged: int = 0  # source rows a changed-only load did not send (their pass-1 rows were unchanged)
     masked: dict[str, str] = field(default_factory=dict)  # field -> its mask, e.g. "email (domain kept)"
     generated: dict[str, Any] | None = None  # a generated source: rows, seed, locale, count or per + children
+    binary_files: dict[str, int] | None = None  # files sent: files, bytes, largest, rest (sent over REST)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("masked", "generated"):  # sources read from files, unmasked, look as they always did
+        for key in ("masked", "generated", "binary_files"):  # plain sources look as they always did
             if not data[key]:
                 data.pop(key)
         return data
@@ -220,6 +230,7 @@ def read_manifest(directory: Path) -> Manifest:
                 "pass_no": s["pass"],
                 "depends_on": tuple(s["depends_on"]),
                 "columns": tuple(s["columns"]),
+                "binary_fields": tuple(s.get("binary_fields", ())),
                 "parts": tuple(PartEntry(**p) for p in s["parts"]),
             }
         )

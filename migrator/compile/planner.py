@@ -11,6 +11,7 @@ No network: this is the dry run.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -21,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from migrator.compile import hierarchy
+from migrator.compile.binary_files import REST_SUFFIX, FileResolver, FileStats, goes_by_rest
 from migrator.compile.csvio import PartWriter
-from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning, read_source
+from migrator.compile.csvread import DEFAULT_BLOCK_BYTES, SourceChunk, SourceWarning
 from migrator.compile.fakeinputs import FakeInputs
 from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
@@ -36,10 +38,12 @@ from migrator.compile.manifest import (
     StepEntry,
     write_manifest,
 )
+from migrator.compile.readers import ReadContext, SourceReader, open_readers
+from migrator.compile.readers.base import Database
+from migrator.compile.readers.generated import GeneratedReader
 from migrator.compile.refusals import Refusals, StepStats
 from migrator.compile.refused_parents import RefusedParents
 from migrator.compile.rowchunks import RowChunk, Spill
-from migrator.compile.sources import resolve_source
 from migrator.compile.stepshape import StepShape
 from migrator.compile.transform import LookupColumn, StepLayout, compile_step, transform_chunk
 from migrator.errors import PlanError, Problem, UsageError
@@ -74,6 +78,8 @@ class PlanOptions:
     rules: Mapping[str, StepRules] | None = None
     scale: int = 1  # --scale: generated sources without `per` make this many times their count
     mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret, never written anywhere
+    # The databases SQL sources name, as the configuration resolved them (with their passwords).
+    databases: Mapping[str, Database] = field(default_factory=dict)
 
 
 def resolve_lookup_keys(plan: Plan) -> dict[str, dict[tuple[str, str], str]]:
@@ -109,6 +115,10 @@ class _Compiler:
         lookup_keys = resolve_lookup_keys(plan)
         rules = options.rules or {}
         self.fake = FakeInputs(plan, scale=options.scale, mask_key=options.mask_key)
+        self.files = FileResolver(plan.files_dir or plan.sources_dir, plan.roots)
+        self.files.shown = self._files_dir()
+        self.file_fields = {s.name: [f.name for f in s.fields if f.file] for s in plan.objects}
+        self.file_stats = {name: FileStats() for name, fields in self.file_fields.items() if fields}
         self.shapes = {s.name: StepShape(replace(compile_step(s, lookup_keys[s.name], rules.get(s.name)),
                                                  masks=self.fake.masks(s.name)), self.order) for s in plan.objects}
         self.stats = {s.name: StepStats() for s in plan.objects}
@@ -127,39 +137,38 @@ class _Compiler:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def _display(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.plan.file.parent.resolve()).as_posix()
-        except ValueError:
-            return path.as_posix()
-
     def _chunks(self, spec: ObjectSpec) -> Iterator[RowChunk]:
         for source in self._read(spec):
             self._reject_unreadable(spec, source)
             self._warn(source.warnings)
             if not source.frame.empty:
                 chunk = self._transform(spec, source, source.file)
+                chunk = self._check_files(spec, chunk)
                 chunk = self._check_keys(spec, chunk)
                 chunk = self._check_parents(spec, chunk)
                 self.emit("chunk", {"step": spec.name, "rows": len(source.frame)})
                 yield chunk
 
-    def _read(self, spec: ObjectSpec) -> Iterator[SourceChunk]:
-        """The step's source rows in chunks: from its files, or generated (rows `generate:Step` 1, 2, ...)."""
+    def _readers(self, spec: ObjectSpec) -> list[SourceReader]:
+        """What the step's source names: its files, its database, or its generated rows."""
         if spec.source.generate is not None:
-            self.stats[spec.name].files.append(spec.source.pattern)
-            for frame, rows in self.fake.generation.chunks(spec.name):
-                yield SourceChunk(frame=frame, file=spec.source.pattern, rows=rows, lines=rows)
-            return
-        files = resolve_source(self.plan.sources_dir, spec.source, self.plan.roots or None)
-        if not files:
-            raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.pattern!r} "
+            generation, step = self.fake.generation, spec.name
+            return [GeneratedReader(spec.source.pattern, tuple(spec.source.generate.column_names),
+                                    lambda: generation.chunks(step))]
+        context = ReadContext(sources_dir=self.plan.sources_dir, roots=self.plan.roots,
+                              databases=self.options.databases, block_bytes=self.options.block_bytes,
+                              names_from=self.plan.file.parent.resolve())
+        readers = open_readers(spec.source, context)
+        if not readers:
+            raise UsageError(f"{spec.location}: {spec.name}: no source file matches {spec.source.label!r} "
                              f"in {self.plan.sources_dir}")
-        for path in files:
-            display = self._display(path)
-            self.stats[spec.name].files.append(display)
-            yield from read_source(path, display, encoding=spec.source.encoding, delimiter=spec.source.delimiter,
-                                   block_bytes=self.options.block_bytes)
+        return readers
+
+    def _read(self, spec: ObjectSpec) -> Iterator[SourceChunk]:
+        """The step's source rows in chunks, whatever their kind (see `compile.readers`)."""
+        for reader in self._readers(spec):
+            self.stats[spec.name].files.append(reader.name)
+            yield from reader.chunks()
 
     def _warn(self, warnings: tuple[SourceWarning, ...]) -> None:
         self.warning_count += len(warnings)
@@ -289,10 +298,33 @@ class _Compiler:
         self.seen.pop(spec.name, None)  # repeated keys can only occur within a step
         self.emit("step_done", {"step": spec.name, "rows": self.stats[spec.name].rows})
 
+    def _check_files(self, spec: ObjectSpec, chunk: RowChunk) -> RowChunk:
+        """Binary fields' paths: a file that is not there (or cannot be read) makes a reject naming
+        the path; the others become the `#path` references a ZIP batch names its files by."""
+        for name in self.file_fields[spec.name]:
+            if chunk.rows.empty or name not in chunk.rows:
+                continue
+            checked = self.files.check(chunk.rows[name])
+            bad = checked.errors.index[(checked.errors != "").to_numpy()]
+            keys = _text(chunk.rows, self.shapes[spec.name].layout.key_header)
+            self.refusals.reject(spec, chunk, bad, name, chunk.rows[name], checked.errors, keys)
+            chunk = chunk.without(bad)
+            chunk = chunk.with_rows(chunk.rows.assign(**{name: checked.references.loc[chunk.rows.index]}))
+        return chunk
+
     def _write(self, node_id: str, spec: ObjectSpec, chunk: RowChunk, columns: list[str]) -> int:
+        if self.file_fields[spec.name] and node_id == spec.name:
+            sizes = sum(self.files.size_of(chunk.rows[f]) for f in self.file_fields[spec.name])
+            by_rest = goes_by_rest(sizes)
+            self.file_stats[spec.name].add(sizes, by_rest)
+            if by_rest.any():
+                self._write(node_id + REST_SUFFIX, spec, chunk.with_rows(chunk.rows[by_rest]), columns)
+                chunk = chunk.with_rows(chunk.rows[~by_rest])
         if node_id not in self.writers:
-            self.writers[node_id] = PartWriter(self.staging / node_id.replace(":", "."), columns,
-                                               max_rows=spec.part_rows, max_bytes=spec.part_bytes)
+            by_rest = node_id.endswith(REST_SUFFIX)  # files too big for a ZIP batch: rest-0001.csv beside the parts
+            folder = node_id.removesuffix(REST_SUFFIX).replace(":", ".")
+            self.writers[node_id] = PartWriter(self.staging / folder, columns, max_rows=spec.part_rows,
+                                               max_bytes=spec.part_bytes, prefix="rest" if by_rest else "part")
         rows = chunk.rows
         self.writers[node_id].write(rows, chunk.files.loc[rows.index], chunk.lines.loc[rows.index])
         return len(rows)
@@ -423,16 +455,24 @@ class _Compiler:
         levels = {name: self.stats[name].levels for name in self.order.hierarchical}
         return expand_steps(self.order, levels, [n for n, rows in self.pass2_rows.items() if rows])
 
+    def _files_dir(self) -> str:
+        """The files folder as the manifest keeps it: relative to the plan's folder (so a compiled
+        plan reads the same on every machine), absolute only when it lies elsewhere."""
+        folder, base = self.files.folder.resolve(), self.plan.file.parent.resolve()
+        return os.path.relpath(folder, base) if folder.is_relative_to(base) else str(folder)
+
     def manifest(self, nodes: tuple[StepNode, ...]) -> Manifest:
         steps = []
         for node in nodes:
             shape = self.shapes[node.step]
             spec = shape.layout.spec
-            writer = self.writers.get(node.id)
             parts = tuple(PartEntry(path=p.path.relative_to(self.staging).as_posix(), rows=p.rows, bytes=p.bytes,
-                                    sha256=p.sha256,
+                                    sha256=p.sha256, transport=transport,
                                     source_index=p.path.with_suffix(".source.csv").relative_to(self.staging).as_posix())
+                          for writer, transport in ((self.writers.get(node.id), "bulk"),
+                                                    (self.writers.get(node.id + REST_SUFFIX), "rest"))
                           for p in (writer.close() if writer else []))
+            binary = tuple(self.file_fields[node.step]) if node.pass_no == 1 else ()
             if node.pass_no == 2:
                 (operation, external_id), columns = shape.pass2_operation, shape.pass2_columns
             else:
@@ -442,12 +482,15 @@ class _Compiler:
                                    external_id=external_id, key_column=shape.layout.key_header, api=spec.api,
                                    concurrency=spec.concurrency, pass_no=node.pass_no, level=node.level,
                                    wave=node.wave, depends_on=node.depends_on, columns=tuple(columns), parts=parts,
-                                   rows=sum(p.rows for p in parts)))
+                                   rows=sum(p.rows for p in parts),
+                                   files_dir=self._files_dir() if binary else None, binary_fields=binary))
         sources = tuple(SourceSummary(step=s.name, object=s.object, files=tuple(st.files), source_rows=st.source_rows,
                                       filtered=st.filtered, rejected=st.rejected, rows=st.rows,
                                       missing_parents=dict(sorted(st.missing.items())), deferred_rows=st.deferred_rows,
                                       levels=st.levels, lookups=self.shapes[s.name].lookup_entries(),
-                                      masked=self.fake.masked.get(s.name, {}), generated=self.fake.generated(s))
+                                      masked=self.fake.masked.get(s.name, {}), generated=self.fake.generated(s),
+                                      binary_files=self.file_stats[s.name].as_dict() if s.name in self.file_stats
+                                      else None)
                         for s in self.plan.objects for st in (self.stats[s.name],))
         return Manifest(plan_name=self.plan.name, plan_file=self.plan.file.as_posix(),
                         plan_checksum=self.plan.checksum, description=self.plan.description,

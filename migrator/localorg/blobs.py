@@ -135,6 +135,8 @@ def _content_documents(conn: sqlite3.Connection, store: Store, version_ids: list
     marks = ", ".join("?" * len(version_ids))
     versions = conn.execute(f'SELECT "Id", "Title", "PathOnClient", "ContentSize", "ContentDocumentId", "OwnerId" '
                             f'FROM "ContentVersion" WHERE "Id" IN ({marks})', version_ids).fetchall()
+    published = dict(conn.execute(f'SELECT "Id", "FirstPublishLocationId" FROM "ContentVersion" WHERE "Id" IN '
+                                  f'({marks}) AND "FirstPublishLocationId" IS NOT NULL', version_ids).fetchall())
     extensions = {vid: posixpath.splitext(path or "")[1].lstrip(".").lower() for vid, _, path, *_ in versions}
     conn.executemany('UPDATE "ContentVersion" SET "FileExtension" = ?, "FileType" = ? WHERE "Id" = ?',
                      [(ext or None, ext.upper() or "UNKNOWN", vid) for vid, ext in extensions.items()])
@@ -149,9 +151,26 @@ def _content_documents(conn: sqlite3.Connection, store: Store, version_ids: list
          for doc, (vid, title, _, size, _, owner) in zip(new_ids, orphans, strict=True)])
     conn.executemany('UPDATE "ContentVersion" SET "ContentDocumentId" = ? WHERE "Id" = ?',
                      [(doc, v[0]) for doc, v in zip(new_ids, orphans, strict=True)])
+    _link_first_locations(conn, store, [(doc, published[v[0]]) for doc, v in zip(new_ids, orphans, strict=True)
+                                        if v[0] in published], user_id, now)
     conn.executemany('UPDATE "ContentDocument" SET "LatestPublishedVersionId" = ?, "ContentSize" = ?, '
                      '"SystemModstamp" = ?, "LastModifiedDate" = ? WHERE "Id" = ?',
                      [(v[0], v[3], now, now, v[4]) for v in versions if v[4] is not None])
+
+
+def _link_first_locations(conn: sqlite3.Connection, store: Store, links: list[tuple[str, str]], user_id: str,
+                          now: str) -> None:
+    """A new file published to a record is shared with it: one ContentDocumentLink (Salesforce's
+    ShareType I, "inferred", for the publishing location)."""
+    if not links or store.schema.get("ContentDocumentLink") is None:
+        return
+    ids = store.allocate_ids(conn, "06A", len(links))
+    conn.executemany(
+        'INSERT INTO "ContentDocumentLink" ("Id", "IsDeleted", "ContentDocumentId", "LinkedEntityId", "ShareType", '
+        '"Visibility", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp") '
+        "VALUES (?, 0, ?, ?, 'I', 'AllUsers', ?, ?, ?, ?, ?)",
+        [(link_id, doc, entity, now, user_id, now, user_id, now) for link_id, (doc, entity) in zip(ids, links,
+                                                                                                 strict=True)])
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ that does not exist 404 NOT_FOUND, a deleted one 404 ENTITY_IS_DELETED. Writes r
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from .blobs import read_blob
 from .dml_lookups import existing_records
 from .ids import normalize_id
+from .multipart import FormPart
 from .orgschema import FieldDef, ObjectDef
 from .rest_call import RestCall, RestResponse, json_object
 from .rest_dml import Chunk, RestWriter, SaveResult, flat_record
@@ -154,6 +157,33 @@ def _existing(call: RestCall, obj: ObjectDef, record_id: str) -> str:
 def create(call: RestCall, object_name: str, body: Any) -> RestResponse:
     obj = object_of(call, object_name)
     cells = flat_record(json_object(body), 0, obj)
+    result = _save_one(call, "insert", obj, cells)
+    return RestResponse(201, {"id": result.id, "success": True, "errors": []},
+                        {"Location": call.record_url(obj.name, result.id or "")})
+
+
+def create_with_blob(call: RestCall, object_name: str, parts: dict[str, FormPart]) -> RestResponse:
+    """Insert or Update Blob Data: a multipart body whose non-binary part (`entity_content`,
+    `entity_document`, ... : JSON) holds the record and whose part named after the object's binary
+    field (VersionData, Body) holds the file's bytes. Answers as a JSON create does."""
+    obj = object_of(call, object_name)
+    binary = {f.name for f in obj.fields.values() if f.type == "base64"}
+    if not binary:
+        raise ApiError(400, "INVALID_MULTIPART_REQUEST", f"{obj.name} has no binary field to take a file")
+    files = [p for p in parts.values() if p.name in binary]
+    entity = next((p for p in parts.values() if p.name not in binary and p.filename is None), None)
+    if entity is None:
+        raise ApiError(400, "INVALID_MULTIPART_REQUEST", "Multipart message must include a non-binary part")
+    if not files:
+        raise ApiError(400, "INVALID_MULTIPART_REQUEST", f"Multipart message must include a binary part named "
+                                                          f"{' or '.join(sorted(binary))}")
+    try:
+        record = json.loads(entity.content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "JSON_PARSER_ERROR", f"The {entity.name} part is not valid JSON: {exc}") from None
+    cells = flat_record(json_object(record), 0, obj)
+    for part in files:
+        cells[part.name] = base64.b64encode(part.content).decode("ascii")
     result = _save_one(call, "insert", obj, cells)
     return RestResponse(201, {"id": result.id, "success": True, "errors": []},
                         {"Location": call.record_url(obj.name, result.id or "")})

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from email import policy
-from email.parser import BytesParser
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +17,7 @@ from .ingest_processor import stamp
 from .ingest_results import RESULT_FILES, UPLOAD, result_stream
 from .jobinfo import ingest_info
 from .jobs import Job
+from .multipart import form_parts
 from .org import LocalOrg
 from .web_common import (
     ApiError,
@@ -67,14 +66,7 @@ def _new_ingest_job(org: LocalOrg, body: dict[str, Any], version: str, user_id: 
 
 def _multipart(org: LocalOrg, content_type: str, raw: bytes) -> tuple[dict[str, Any], bytes]:
     """The ``job`` JSON part and the ``content`` CSV part of a multipart create (reference §1.3)."""
-    message = BytesParser(policy=policy.HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1")
-                                                         + b"\r\n\r\n" + raw)
-    parts: dict[str, bytes] = {}
-    if message.is_multipart():
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if isinstance(name, str):
-                parts[name] = part.get_payload(decode=True) or b""
+    parts = {name: part.content for name, part in form_parts(content_type, raw).items()}
     if "job" not in parts or "content" not in parts:
         raise ApiError(400, "INVALIDJOB", "A multipart job creation needs a 'job' part (JSON) and a 'content' "
                                           "part (CSV)")

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from . import rest_collections, rest_sobjects
 from .auth import Session
+from .multipart import form_parts
 from .rest_call import call_of, off_the_loop, on_dml_thread
 from .rest_collections import COLLECTIONS_UPSERT_VERSION, COLLECTIONS_VERSION
 from .rest_sobjects import ID_AS_EXTERNAL_ID_VERSION
@@ -25,6 +26,10 @@ COLLECTIONS = "/services/data/v{version}/composite/sobjects"
 @router.post(SOBJECT)
 async def create(request: Request, version: str, name: str, session: Session = Depends(require_session)) -> Response:
     call = call_of(request, version, session)
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/"):
+        parts = form_parts(content_type, await request.body())
+        return await on_dml_thread(call, rest_sobjects.create_with_blob, name, parts)
     return await on_dml_thread(call, rest_sobjects.create, name, await json_value(request))
 
 

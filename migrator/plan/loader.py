@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import PlanError, Problem
-from migrator.plan import checks, source_checks
+from migrator.plan import checks, file_checks, source_checks, source_kinds
 from migrator.plan.checks import PlanCheck, PlanContext
 from migrator.plan.fakebuild import build_generate, build_mask
+from migrator.plan.file_checks import file_fields
 from migrator.plan.model import (
     DEFAULT_PART_BYTES,
     DEFAULT_PART_ROWS,
@@ -94,7 +95,7 @@ class _Builder:
             where=raw.get("where"),
             external_id=self.external_id(raw),
             id_source=raw.get("id"),
-            api=self.inherited(raw, "api", "bulk2"),
+            api=self.inherited(raw, "api", "bulk1" if file_fields(raw) else "bulk2"),
             concurrency=self.inherited(raw, "concurrency", "parallel"),
             part_rows=int(self.inherited(raw, "part_rows", DEFAULT_PART_ROWS)),
             part_bytes=int(part_mb * MEGABYTE) if part_mb is not None else DEFAULT_PART_BYTES,
@@ -124,13 +125,20 @@ class _Builder:
                 self.problems.append(self.problem_at((*path, "file"), "a source is a file or generated rows, "
                                                      "not both: remove file or generate", key=True))
             return SourceSpec(pattern=generate.display, location=self.location(path, key=False), generate=generate)
-        if "file" not in spec:
-            self.problems.append(self.problem_at(path, "a source needs file (a file name or glob) or generate "
-                                                 "(rows generated from the plan)"))
+        if "file" not in spec and "url" not in spec:
+            self.problems.append(self.problem_at(path, "a source needs file (a file name or glob), url (a database) "
+                                                 "or generate (rows generated from the plan)"))
+        columns = spec.get("columns", ())
         return SourceSpec(pattern=spec.get("file", ""),
                           encoding=spec.get("encoding", self.sources.get("encoding", "utf-8")),
                           delimiter=spec.get("delimiter", self.sources.get("delimiter", ",")),
-                          location=self.location(path, key=False))
+                          location=self.location(path, key=False),
+                          kind=spec.get("kind", "sql" if "url" in spec else None),
+                          columns=tuple(str(c) for c in columns),
+                          sheet=None if spec.get("sheet") is None else str(spec["sheet"]),
+                          header_row=int(spec.get("header_row", 1)),
+                          url=spec.get("url"), query=spec.get("query"), table=spec.get("table"),
+                          key=spec.get("key"))
 
     def field(self, name: str, raw: str | dict[str, Any], path: NodePath) -> FieldSpec:
         spec: dict[str, Any] = {"from": raw} if isinstance(raw, str) else raw
@@ -147,6 +155,8 @@ class _Builder:
         if formats is None and field_type in ("date", "datetime"):
             formats = self.defaults.get(f"{field_type}_format")
         value_map = spec.get("map")
+        if "file" in spec:
+            spec = {**{k: v for k, v in spec.items() if k != "file"}, "from": spec["file"], "_file": True}
         has_input = any(k in spec for k in ("from", "value", "template"))
         return FieldSpec(
             name=name,
@@ -167,6 +177,7 @@ class _Builder:
             required=bool(spec.get("required", False)),
             null=self.inherited(spec, "null", "leave"),
             record_type=record_type is not None,
+            file=bool(spec.get("_file", False)),
             user=user is not None,
             source_id=bool(spec.get("source_id", False)),
             location=self.location(path),
@@ -286,6 +297,10 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     context = PlanContext(doc=doc, file=file, steps=steps, declared=declared, sources_dir=sources_dir,
                           roots=roots, flaws=flaws)
     problems += checks.semantic_problems(context, overrides)
+    start = len(context.problems)
+    source_kinds.spec_problems(context)
+    file_checks.file_problems(context)
+    problems += context.problems[start:]
     problems += source_checks.generated_column_problems(context)
     problems += source_checks.path_problems(context)
     if headers is not None and not any(p.path == "sources.dir" for p in problems):
@@ -310,6 +325,8 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         location=Location(file, 1, ""),
         load_order_locations=builder.load_order_locations(),
         roots=roots,
+        files_dir=(plan_path.parent / data["sources"]["files"]).resolve() if "files" in data.get("sources", {})
+        else sources_dir,
         warnings=tuple(context.warnings),
     )
     if shape is not None and not _shape_unsure(context):

@@ -38,7 +38,7 @@ FIELD_TYPES: tuple[str, ...] = (
 )
 
 # Standard polymorphic lookups: their relationship headers need the `Type:` prefix.
-POLYMORPHIC_FIELDS = frozenset({"WhoId", "WhatId"})
+POLYMORPHIC_FIELDS = frozenset({"WhoId", "WhatId", "FirstPublishLocationId"})
 
 DEFAULT_PART_ROWS = 100_000
 # Bulk API 2.0 accepts 150 MB after Salesforce's base64 encoding, about 100 MB raw; stay under it.
@@ -46,16 +46,47 @@ DEFAULT_PART_BYTES = 95 * 1024 * 1024
 DEFAULT_CHUNK_ROWS = 100_000
 
 
+FILE_KINDS: tuple[str, ...] = ("csv", "parquet", "jsonl", "json", "xlsx")
+SOURCE_KINDS: tuple[str, ...] = (*FILE_KINDS, "sql")
+
+
 @dataclass(frozen=True)
 class SourceSpec:
-    """A step's input: a file name or glob relative to the plan's sources directory, or, with
-    `generate`, rows generated from the plan itself (`pattern` is then `generate:<step>`)."""
+    """A step's input: a file name or glob relative to the plan's sources directory (`pattern`),
+    a SQL database (`url`: a `[databases]` name of migrator.toml or a URL without a password,
+    with a `query` or a `table`), or, with `generate`, rows generated from the plan itself
+    (`pattern` is then `generate:<step>`).
+
+    `kind` is the reader (None: chosen from each file's extension); `columns` the columns to read
+    (pushed down to Parquet and SQL; other columns are left out); `sheet` and `header_row` place an
+    Excel table; `key` is the SQL column that names a row in messages (default: a table's primary
+    key, else the row number).
+    """
 
     pattern: str
     encoding: str = "utf-8"
     delimiter: str = ","
     location: Location = NOWHERE
+    kind: str | None = None
+    columns: tuple[str, ...] = ()
+    sheet: str | None = None
+    header_row: int = 1
+    url: str | None = None
+    query: str | None = None
+    table: str | None = None
+    key: str | None = None
     generate: GenerateSpec | None = None
+
+    @property
+    def is_sql(self) -> bool:
+        return self.url is not None or self.kind == "sql"
+
+    @property
+    def label(self) -> str:
+        """The source as messages name it: its file pattern, or `url: table` / `url: query`."""
+        if not self.is_sql:
+            return self.pattern
+        return f"{self.url}: {self.table}" if self.table else f"{self.url}: query"
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,7 @@ class FieldSpec:
     required: bool = False
     null: NullPolicy = "leave"
     record_type: bool = False  # values are record type DeveloperNames, sent as the record type's Id
+    file: bool = False  # values are paths of files (relative to Plan.files_dir) whose bytes the field takes
     user: bool = False  # values are usernames (or emails, see `Plan.users`), sent as the user's Id
     source_id: bool = False  # extract/copy: blank values are filled with the source record's Id
     location: Location = NOWHERE
@@ -191,6 +223,7 @@ class Plan:
     # where each load_order name is written ("" for the load_order key itself)
     load_order_locations: Mapping[str, Location] = field(default_factory=dict)
     roots: tuple[Path, ...] = ()  # the project's folders: sources are read only inside them
+    files_dir: Path | None = None  # where binary fields' files are (`sources.files`; default sources_dir)
     warnings: tuple[Problem, ...] = ()  # what the checks found doubtful but not wrong
 
     def load_order_location(self, name: str = "") -> Location:

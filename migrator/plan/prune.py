@@ -44,10 +44,12 @@ class Flaws:
 
 
 def _has_file(step: dict[str, Any]) -> bool:
-    """A source a step can be built with: a file name, `{file: ...}` or generated rows (`{generate: ...}`)."""
+    """A source a step can be built with: a file name, `{file: ...}`, a database (`{url: ...}`) or
+    generated rows (`{generate: ...}`)."""
     source = step.get("source")
     return isinstance(source, str) or (isinstance(source, dict) and (
-        isinstance(source.get("file"), str) or isinstance(source.get("generate"), dict)))
+        isinstance(source.get("file"), str) or isinstance(source.get("url"), str)
+        or isinstance(source.get("generate"), dict)))
 
 
 def _related(a: NodePath, b: NodePath) -> bool:
@@ -104,6 +106,7 @@ def _cut_step(data: dict[str, Any], path: NodePath, flaws: Flaws) -> None:
         flaws.paths.add(path[:3])
         if key == "source" and len(path) >= 4 and isinstance(step.get("source"), dict) and path[3] != "file":
             step["source"].pop(path[3], None)  # a bad encoding or delimiter: the file is still known
+            flaws.paths.add(path[:4])  # which key went: a misspelt `file` is not also a missing one
             return
         if key == "object" and isinstance(step.get("object"), str):
             return  # a badly spelt object name is still a name the other checks can use
@@ -125,7 +128,8 @@ def _cut_mapping_entry(entries: dict[str, Any], path: NodePath, lookup: bool, fl
     spec = entries.get(name)
     if len(path) >= 5 and isinstance(spec, dict) and not (lookup and path[4] in _LOOKUP_REQUIRED):
         spec.pop(path[4], None)
-        return
+        if not lookup or all(key in spec for key in _LOOKUP_REQUIRED):  # `{from: x, "a to": Account}` lacks `to`
+            return
     if lookup:
         entries.pop(name, None)
     else:

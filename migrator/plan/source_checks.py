@@ -20,6 +20,7 @@ from migrator.plan.checks import PlanContext
 from migrator.plan.model import ObjectSpec, SourceSpec
 from migrator.plan.positions import Path as NodePath
 from migrator.plan.project import inside
+from migrator.plan.source_kinds import sqlite_file
 from migrator.plan.suggest import did_you_mean
 
 _COLUMN_NAME = re.compile(r"^[\w .,\-/()#&%+?']{1,64}$")
@@ -66,12 +67,24 @@ def path_problems(ctx: PlanContext) -> list[Problem]:
         for index, step in ctx.steps:
             if ctx.flaws.touches(("objects", index, "source")) or step.source.generate is not None:
                 continue
+            if step.source.is_sql:
+                _database_file_problem(ctx, index, step.source)
+                continue
             fixed = ctx.sources_dir / _fixed_part(step.source.pattern)
             if not inside(fixed, roots):
                 ctx.outside.add(index)
                 ctx.add(("objects", index, "source"), f"source {step.source.pattern!r} resolves to "
                         f"{str(fixed.resolve())!r}, outside the plan's project ({where})", hint=ALLOW_HINT)
     return ctx.problems[start:]
+
+
+def _database_file_problem(ctx: PlanContext, index: int, spec: SourceSpec) -> None:
+    """A SQLite database named by a URL in the plan is a file like any other source: inside the project."""
+    database = sqlite_file(spec.url or "", ctx.sources_dir)
+    if database is not None and not inside(database, ctx.roots):
+        ctx.outside.add(index)
+        ctx.add(("objects", index, "source", "url"), f"the SQLite database {str(database.resolve())!r} is outside "
+                f"the plan's project ({', '.join(str(r) for r in ctx.roots)})", hint=ALLOW_HINT)
 
 
 # --- against the source files ---------------------------------------------------------------
@@ -154,7 +167,7 @@ def source_problems(ctx: PlanContext, read_headers: HeaderReader) -> list[Proble
             continue  # a generated source's columns are in the plan: generated_column_problems checks them
         headers = read_headers(ctx.sources_dir, step.source, ctx.roots)
         if not headers:
-            ctx.add(source_path, f"no source file matches {step.source.pattern!r} in {ctx.sources_dir}",
+            ctx.add(source_path, f"no source file matches {step.source.label!r} in {ctx.sources_dir}",
                     hint=did_you_mean(step.source.pattern, (p.name for p in ctx.sources_dir.glob("*"))))
             continue
         header: list[str] | None = None

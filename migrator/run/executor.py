@@ -248,11 +248,14 @@ class Executor:
 
     # --- one job -------------------------------------------------------------------------------
 
-    def _client(self, step: StepEntry) -> IngestClient:
+    def _client(self, step: StepEntry, part: PartEntry) -> IngestClient:
+        """The step's bulk API; a part of files too big for a ZIP batch goes through REST."""
+        if part.transport == "rest" and "rest" in self.clients:
+            return self.clients["rest"]
         return self.clients.get(step.api) or self.clients["bulk2"]
 
     def _run_job(self, step: StepEntry, part: PartEntry, job: JobRecord) -> None:
-        client = self._client(step)
+        client = self._client(step, part)
         rows_path = self.paths.root / job.rows_file
         started = self.clock.monotonic()
         if job.state == "created":
@@ -264,6 +267,8 @@ class Executor:
                 external_id=step.external_id,
                 csv_path=rows_path,
                 concurrency=step.concurrency,
+                files_dir=Path(self.manifest.plan_file).parent / step.files_dir if step.files_dir else None,
+                binary_fields=step.binary_fields,
             )
 
             def created(job_id: str) -> None:

@@ -161,6 +161,8 @@ class RunProgress:
         if not self.live:
             rows = sum(_int(s, "rows") for s in steps)
             self._print(f"Run {self.run_id}: {len(steps)} step(s), {rows:,} row(s) to send")
+        for line in data.get("files") or ():
+            self._print(str(line))
 
     def _step_started(self, data: Mapping[str, Any]) -> None:
         if not data.get("id"):

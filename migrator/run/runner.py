@@ -32,12 +32,15 @@ from migrator.client.bulk2 import Bulk2Client
 from migrator.client.bulk2_query import QueryTiming
 from migrator.client.http import ApiSession
 from migrator.client.ingest import Bulk2Ingest, IngestClient
+from migrator.client.rest_files import RestFilesIngest
+from migrator.compile.binary_files import size_summary
 from migrator.compile.cache import COMPILE_DIR, compile_cached
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
 from migrator.compile.planner import PlanOptions, RowSelection
+from migrator.compile.readers.base import Database
 from migrator.compile.shape import shape_problems
-from migrator.compile.sources import read_headers
-from migrator.config import Target, mask_key, open_target, resolve_target
+from migrator.compile.sources import header_reader
+from migrator.config import Target, load_databases, mask_key, open_target, resolve_target
 from migrator.errors import CheckFailed, Interrupted, MigratorError, UsageError
 from migrator.fake.masks import MaskKey
 from migrator.plan.loader import load_plan
@@ -116,8 +119,10 @@ class _NewRun:
     mask_key: MaskKey | None = field(default=None, repr=False)  # the masking secret: memory only
 
 
-def _clients(api: ApiSession) -> dict[str, IngestClient]:
-    clients: dict[str, IngestClient] = {"bulk2": Bulk2Ingest(Bulk2Client(api))}
+def _clients(api: ApiSession, rest_jobs: Path) -> dict[str, IngestClient]:
+    """The bulk APIs, and REST for files too big for a ZIP batch (its results kept in `rest_jobs`)."""
+    clients: dict[str, IngestClient] = {"bulk2": Bulk2Ingest(Bulk2Client(api)),
+                                        "rest": RestFilesIngest(api, rest_jobs)}
     try:
         from migrator.client.bulk1 import Bulk1Client, Bulk1Ingest  # Bulk API 1.0, where available
     except ImportError:
@@ -134,7 +139,7 @@ def _mask_key(plan: Plan, target: str | None, config_dir: Path, env: Mapping[str
     return mask_key(target, env=env, project_dir=config_dir)
 
 
-def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
+def _prepare_new(request: RunRequest, env: Mapping[str, str], databases: Mapping[str, Database]) -> _NewRun:
     if request.plan_path is None:
         raise UsageError("a plan file is needed to start a run")
     variables, selection, retry_of = dict(request.variables), None, None
@@ -147,8 +152,8 @@ def _prepare_new(request: RunRequest, env: Mapping[str, str]) -> _NewRun:
         variables = {**original_info.get("variables", {}), **variables}
         selection = retry_selection(original)
         allow_paths = allow_paths or _allowed(original_info)
-    plan = load_plan(request.plan_path, variables, headers=read_headers, shape=shape_problems, allow_paths=allow_paths,
-                     sources_dir=request.sources_dir)
+    plan = load_plan(request.plan_path, variables, headers=header_reader(databases), shape=shape_problems,
+                     allow_paths=allow_paths, sources_dir=request.sources_dir)
     check_selection(plan, request.select)
     return _NewRun(plan=plan, variables=variables, selection=selection, retry_of=retry_of, allow_paths=allow_paths,
                    mask_key=_mask_key(plan, request.target, _config_folder(request, {}), env))
@@ -161,13 +166,13 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
              emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, home: Path,
-             scale: int = 1, key: MaskKey | None = None) -> Manifest:
+             scale: int = 1, key: MaskKey | None = None, databases: Mapping[str, Database] | None = None) -> Manifest:
     """Compile with the target's rules (or copy the cached compile of the same inputs), drop what a
     changed-only load need not send, and refuse a load the day's limits cannot take."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
-                          scale=scale, mask_key=key)
+                          scale=scale, mask_key=key, databases=databases or {})
     manifest, _ = compile_cached(preflight.plan, options, home / COMPILE_DIR, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
@@ -181,9 +186,10 @@ def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: 
 
 
 def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: ApiSession, target: Target,
-           clock: Clock) -> tuple[RunPaths, dict[str, Any], Manifest]:
+           clock: Clock, databases: Mapping[str, Database]) -> tuple[RunPaths, dict[str, Any], Manifest]:
     preflight = load_for_run(api, request.plan_path, new.variables, check=request.check, target=target.name,
-                             plan=new.plan, allow_paths=new.allow_paths, sources_dir=request.sources_dir)
+                             plan=new.plan, allow_paths=new.allow_paths, sources_dir=request.sources_dir,
+                             databases=databases)
     changed_only = request.changed_only or any(s.skip_unchanged for s in new.plan.objects)
     paths = RunPaths(runs_root(request.home) / (request.run_id or new_run_id(now)))
     paths.root.mkdir(parents=True, exist_ok=request.run_id is not None)
@@ -213,7 +219,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock, home=request.home, scale=request.scale, key=new.mask_key)
+                            clock, home=request.home, scale=request.scale, key=new.mask_key, databases=databases)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         _remove_run(paths, shared=request.run_id is not None)
@@ -240,7 +246,7 @@ def _remove_run(paths: RunPaths, *, shared: bool) -> None:
 
 
 def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: Event, api: ApiSession,
-              target: Target, clock: Clock, env: Mapping[str, str]) -> Manifest:
+              target: Target, clock: Clock, env: Mapping[str, str], databases: Mapping[str, Database]) -> Manifest:
     """The run's compiled plan; compiled again if the run was stopped while compiling (nothing was sent)."""
     if (paths.plan_dir / MANIFEST_FILE).exists():
         return read_manifest(paths.plan_dir)
@@ -249,14 +255,14 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     sources_dir = Path(info["sources_dir"]) if info.get("sources_dir") else None
     preflight = load_for_run(api, Path(info["plan_file"]), info.get("variables") or {},
                              check=bool(options.get("check", request.check)), target=target.name,
-                             allow_paths=_allowed(info), sources_dir=sources_dir)
+                             allow_paths=_allowed(info), sources_dir=sources_dir, databases=databases)
     plan = preflight.plan
     selection = retry_selection(run_paths(request.home, info["retry_of"])) if info.get("retry_of") else None
     key = _mask_key(plan, request.target or (info.get("target") or {}).get("name"), _config_folder(request, info), env)
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
                             bool(options.get("changed_only")), clock, home=request.home,
-                            scale=int(options.get("scale", 1)), key=key)
+                            scale=int(options.get("scale", 1)), key=key, databases=databases)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -290,8 +296,9 @@ def execute(
     if request.resume:
         paths = run_paths(request.home, request.resume)
         info = read_json(paths.run_info)
-    else:
-        new = _prepare_new(request, environment)
+    databases = load_databases(_config_folder(request, info), environment)
+    if not request.resume:
+        new = _prepare_new(request, environment, databases)
     target = connection[0] if connection else resolve_target(
         request.target or (info.get("target") or {}).get("name"),
         cli_overrides={k: v for k, v in request.target_overrides.items() if v},
@@ -302,10 +309,10 @@ def execute(
     with ExitStack() as stack:
         api = stack.enter_context(session)
         if new is not None:
-            paths, info, manifest = _start(request, new, started, emit, api, target, clock)
+            paths, info, manifest = _start(request, new, started, emit, api, target, clock, databases)
         else:
             assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock, environment)
+            manifest = _compiled(request, paths, info, emit, api, target, clock, environment, databases)
         info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
         return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
@@ -318,12 +325,14 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
     options = info.get("options", {})
     strict = bool(options.get("strict", request.strict))
     selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
-    executor = Executor(manifest, paths, _clients(api), load_checkpoint(paths), request.options, clock, emit)
+    executor = Executor(manifest, paths, _clients(api, paths.root / "rest-jobs"), load_checkpoint(paths),
+                        request.options, clock, emit)
     emit("run_started", {
         "run_id": paths.run_id,
         "target": info["target"],
         "steps": [{"id": s.id, "object": s.object, "operation": s.operation, "rows": s.rows}
                   for s in manifest.steps if selected is None or s.id in selected],
+        "files": size_summary(manifest.sources),  # what the binary fields send, before any of it is sent
     })
     status, error, exit_code = "succeeded", None, 0
     try:

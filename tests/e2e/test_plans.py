@@ -3,6 +3,7 @@
 Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change (then review the diff).
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -26,12 +27,24 @@ def at_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def erp_database():
+    """plans/erp-sql.yaml reads a SQLite database its script builds (as a user would run it): build
+    it anew, so that the golden files compare against the script's rows of today."""
+    script = ROOT / "plans" / "data" / "erp" / "build_erp_db.py"
+    spec = importlib.util.spec_from_file_location("build_erp_db", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_sqlite(script.parent / "erp.db")
+
+
 def files_under(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_every_plan_is_covered():
-    assert {p.stem for p in PLANS} == {"crm", "seed", "copy-masked"}
+    assert {p.stem for p in PLANS} == {"crm", "seed", "copy-masked", "files", "erp-sql"}
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=[p.stem for p in PLANS])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import textwrap
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator.compile.sources import read_headers
+from migrator.compile.sources import header_reader, read_headers
+from migrator.config import load_databases
 from migrator.errors import PlanError
 from migrator.plan.loader import load_plan
 from migrator.plan.model import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
@@ -445,5 +447,25 @@ def test_missing_parent_policy_and_the_example_plans(tmp_path: Path):
     (contact_lookup,) = load_plan(path).objects[1].lookups
     assert contact_lookup.missing == "blank"
     assert load_plan(VALID_CRM).objects[0].lookups[0].missing == "send"
-    for example in sorted((DATA.parent.parent / "plans").glob("*.yaml")):
-        assert load_plan(example, headers=read_headers).objects
+    # the examples' headers, with the databases of the repository's migrator.toml (plans/erp-sql.yaml
+    # reads the SQLite database its script builds)
+    root = DATA.parent.parent
+    script = root / "plans" / "data" / "erp" / "build_erp_db.py"
+    spec = importlib.util.spec_from_file_location("build_erp_db", script)
+    assert spec is not None and spec.loader is not None
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    builder.build_sqlite(script.parent / "erp.db")
+    headers = header_reader(load_databases(root, {}))
+    for example in sorted((root / "plans").glob("*.yaml")):
+        assert load_plan(example, headers=headers).objects
+
+
+def test_a_lookup_whose_to_is_misspelt_is_cut_not_built(tmp_path: Path):
+    """Found by the fuzz test: `{from: parent_id, a to: Account}` is one problem, never a crash."""
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nname: p\nobjects:\n  - object: Account\n    operation: insert\n    source: a.csv\n"
+                    "    lookups:\n      ParentId: {from: parent_id, a to: Account}\n")
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert [p.message for p in caught.value.problems] == ["unknown key 'a to'"]
