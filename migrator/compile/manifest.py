@@ -22,6 +22,14 @@ REJECTS_FILE = "rejects.csv"
 MISSING_PARENTS_FILE = "missing_parents.csv"
 UNCHANGED_FILE = "unchanged.csv"  # rows a changed-only load did not send: the target already has them
 UNCHANGED_COLUMNS = ("step", "step_id", "object", "source_file", "source_row", "key")
+UNCHANGED_STEP_COLUMNS = tuple(c for c in UNCHANGED_COLUMNS if c != "step_id")
+UNCHANGED_STEP_DIR = "unchanged"
+
+
+def unchanged_step_file(step_id: str) -> str:
+    """A step's unchanged rows, as its results folder shows them (plan-relative; one file per step so
+    that collecting a step's results does not read every step's rows)."""
+    return f"{UNCHANGED_STEP_DIR}/{step_id}.csv"
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
 MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (

@@ -6,11 +6,12 @@ interrupted or resumed run), and tallied for `run_results.json`.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.compile.csvio import TableAppender, read_table, write_table
-from migrator.compile.manifest import UNCHANGED_FILE, StepEntry
+from migrator.compile.manifest import UNCHANGED_FILE, StepEntry, unchanged_step_file
 from migrator.run.checkpoint import PartProgress, StepProgress
 from migrator.run.outcomes import FAILED_COLUMNS, SUCCESS_COLUMNS
 from migrator.run.rundir import RunPaths
@@ -47,8 +48,13 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
     tally = StepTally(rows=step.rows)
     folder = paths.step_dir(step.id)
     if step.unchanged:
-        unchanged = read_table(paths.plan_dir / UNCHANGED_FILE)
-        write_table(folder / "unchanged.csv", unchanged[unchanged["step_id"] == step.id].drop(columns="step_id"))
+        own = paths.plan_dir / unchanged_step_file(step.id)
+        if own.exists():  # the step's rows alone, as drop_unchanged wrote them
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(own, folder / "unchanged.csv")
+        else:  # a plan compiled before there were per-step files
+            unchanged = read_table(paths.plan_dir / UNCHANGED_FILE)
+            write_table(folder / "unchanged.csv", unchanged[unchanged["step_id"] == step.id].drop(columns="step_id"))
     success = TableAppender(folder / "success.csv", SUCCESS_COLUMNS)
     failed = TableAppender(folder / "failed.csv", (*FAILED_COLUMNS, *step.columns))
     skipped = TableAppender(folder / "skipped.csv", SKIPPED_COLUMNS)
