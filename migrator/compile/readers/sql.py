@@ -6,8 +6,11 @@ password from the environment, and handed in as a `Database`) or is a URL withou
 `sqlite:///legacy.db`, relative to the sources directory and inside the plan's project). The
 password is added to the URL only to connect; messages never show it.
 
-Rows are fetched in partitions with `stream_results` (a named cursor on PostgreSQL, so the client
-never holds more than a partition) and turned into text columns (see `readers.text`). A table is
+On PostgreSQL (through psycopg) rows are streamed by COPY as CSV into Arrow's CSV reader, with
+per-type rules that give the same text (see `readers.pgcopy`); elsewhere, and for results with
+types those rules do not cover, they are fetched in partitions with `stream_results` (a named
+cursor on PostgreSQL, so the client never holds more than a partition) and turned into text
+columns (see `readers.text`). A table is
 read in primary-key order, so parts are the same from run to run; a query keeps its own ORDER BY.
 Rows are referred to by `key:` (default: a table's one-column primary key), as `id 42`, else by
 their number in the result, as `row 17`.
@@ -21,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
+from psycopg import sql as pgsql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
@@ -36,6 +41,7 @@ from migrator.compile.readers.base import (
     numbered_refs,
     scan_chunks,
 )
+from migrator.compile.readers.pgcopy import copy_plan, copy_tables, describe
 from migrator.compile.readers.text import values_text
 from migrator.errors import SourceDataError
 from migrator.plan.model import SourceSpec
@@ -100,6 +106,7 @@ class SqlReader:
     spec: SourceSpec
     context: ReadContext
     kind: str = "sql"
+    use_copy: bool = True  # PostgreSQL by COPY where its rules cover the result (False: the driver's values)
 
     def __post_init__(self) -> None:
         self.url, self.database = connect_url(self.spec, self.context)
@@ -167,22 +174,17 @@ class SqlReader:
             engine.dispose()
 
     def chunks(self) -> Iterator[SourceChunk]:
-        rows_per_chunk = max(1000, int(self.context.block_bytes * _ROWS_PER_BYTE))
         engine = self._engine()
         try:
             with engine.connect() as conn:
                 statement, key = self._statement(conn)
-                result = conn.execution_options(stream_results=True, yield_per=rows_per_chunk).execute(statement)
-                names = list(result.keys())
+                names, tables = self._copied(conn, statement) or self._fetched(conn, statement)
                 if key is not None and key not in names:
                     raise SourceDataError(f"key {key!r} is not a column of the result (columns: {', '.join(names)})",
                                           file=self.name)
                 record = 1
-                for partition in result.partitions(rows_per_chunk):
-                    count = len(partition)
-                    columns = list(zip(*partition, strict=True)) if count else [() for _ in names]
-                    texts = {name: values_text(list(values)) for name, values in zip(names, columns, strict=True)}
-                    table = pa.table({name: pc.fill_null(texts[name], "") for name in names})
+                for table in tables:
+                    count = table.num_rows
                     frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
                     if key is None:
                         refs = numbered_refs("row ", record, count)
@@ -191,10 +193,42 @@ class SqlReader:
                     yield SourceChunk(frame[list(self.columns_of(names))], self.name,
                                       np.arange(record + 1, record + count + 1), refs)
                     record += count
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
             raise self._fail(exc, "cannot read") from None
         finally:
             engine.dispose()
+
+    def _fetched(self, conn: sa.Connection, statement: sa.Executable) -> tuple[list[str], Iterator[pa.Table]]:
+        """The generic path: the driver's Python values, a partition at a time, made text in Arrow."""
+        rows_per_chunk = max(1000, int(self.context.block_bytes * _ROWS_PER_BYTE))
+        result = conn.execution_options(stream_results=True, yield_per=rows_per_chunk).execute(statement)
+        names = list(result.keys())
+
+        def tables() -> Iterator[pa.Table]:
+            for partition in result.partitions(rows_per_chunk):
+                columns = list(zip(*partition, strict=True)) if partition else [() for _ in names]
+                texts = [values_text(list(values)) for values in columns]
+                yield pa.table({name: pc.fill_null(text, "") for name, text in zip(names, texts, strict=True)})
+        return names, tables()
+
+    def _copied(self, conn: sa.Connection, statement: sa.Executable) -> tuple[list[str], Iterator[pa.Table]] | None:
+        """PostgreSQL through psycopg: the rows by COPY (see `readers.pgcopy`); None when the result
+        has a column the COPY rules do not cover, or for another database or driver."""
+        if not self.use_copy or conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+            return None
+        if isinstance(statement, sa.TextClause):
+            select = pgsql.SQL(str(statement))  # the user's query, as written
+        else:
+            compiled = str(statement.compile(dialect=conn.dialect))
+            if "%" in compiled:  # a name with a percent sign, escaped for parameters: left to the driver
+                return None
+            select = pgsql.SQL(compiled)
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        plan = copy_plan(select, describe(raw, select))
+        if plan is None:
+            return None
+        return list(plan.names), copy_tables(raw, plan, self.context.block_bytes)
 
     def columns_of(self, names: list[str]) -> list[str]:
         """The result's columns the step reads (a key added only to name rows is left out)."""

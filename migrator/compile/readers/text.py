@@ -43,7 +43,11 @@ def _timestamp_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 def _float_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Floats in their shortest exact form, never in exponent notation (`123456789012`, `0.00001`):
     the transforms read plain decimals."""
-    text = column.cast(pa.string())
+    return plain_decimal_text(column.cast(pa.string()))
+
+
+def plain_decimal_text(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Numbers written as text (`1e-05`, `1.5e+20`) as plain decimals (`0.00001`); others as they are."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     exponent = pc.fill_null(pc.match_substring(text, "e"), False)
@@ -124,6 +128,8 @@ def python_value_text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return _float_text(pa.array([value]))[0].as_py() or ""
+    if isinstance(value, Decimal):
+        return format(value, "f")  # as written, never in exponent notation
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dict | list | tuple):
@@ -140,6 +146,9 @@ def values_text(values: Sequence[object]) -> pa.Array:
         array = pa.array(values)
         if pa.types.is_date(array.type) and any(isinstance(v, datetime.datetime) for v in values):
             raise TypeError("dates and datetimes mixed: Arrow would drop the times")
+        if pa.types.is_decimal(array.type) and len({v.as_tuple().exponent for v in values if v is not None}) > 1:
+            # Arrow gives a column one scale (1.5 next to 1.25 would read 1.50): each as written
+            return pa.array([None if v is None else format(v, "f") for v in values], pa.string())
         return column_text(array)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         return pa.array([python_value_text(v) if v is not None else None for v in values], pa.string())
