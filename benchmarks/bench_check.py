@@ -17,11 +17,18 @@ Both are measured twice: with no state (nothing kept from an earlier comparison 
 every value is read) and with the state a comparison keeps (`check/record_cache.py`: keys and
 SystemModstamp are read, then values only for records modified since; the re-runs also copy the
 compile the first load cached, `compile/cache.py`).
+
+The local org runs in a process of its own, as a real org is remote: its work does not contend with
+the measured client for the GIL. The bare key query is run just before and just after each
+prediction and their mean is the baseline, so a busy machine weighs on both sides alike.
+`--profile DIR` writes cProfile stats of the prediction and the re-run with the kept state.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -44,10 +51,20 @@ from migrator.client.bulk2_query import QueryTiming, run_query
 from migrator.client.rest import RestClient
 from migrator.compile.planner import PlanOptions, compile_plan
 from migrator.config import open_target, resolve_target
-from migrator.localorg.server import LocalOrgServer
 from migrator.run.executor import Clock
 
 OBJECTS = ("Account", "Contact", "Opportunity")
+
+
+def _serve(folder: str, ready, stop) -> None:
+    """The local org in a process of its own, as a real org is remote: the server's work does not
+    contend with the measured client for the GIL, for the baseline and the measured paths alike."""
+    from migrator.localorg.server import LocalOrgServer
+
+    folder_path = Path(folder)
+    with LocalOrgServer(folder_path / "org.db", schema_files=(folder_path / "schema.yaml",), port=0) as org:
+        ready.put((org.instance_url, org.access_token, str(org.ca_file)))
+        stop.wait()
 
 
 def timing() -> QueryTiming:
@@ -87,14 +104,31 @@ def prediction(session, plan_path: Path, work: Path, home: Path | None = None) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the runs with the kept state here")
     args = parser.parse_args()
+
+    def profiled(name: str, call):
+        if args.profile is None:
+            return call()
+        args.profile.mkdir(parents=True, exist_ok=True)
+        profile = cProfile.Profile()
+        try:
+            return profile.runcall(call)
+        finally:
+            profile.dump_stats(args.profile / f"{name}.prof")
+
     work = Path(tempfile.mkdtemp(prefix="migrator-bench-check-"))
     plan = write_project(work, args.rows)
-    with LocalOrgServer(work / "org.db", schema_files=(work / "schema.yaml",), port=0) as org:
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Queue(), context.Event()
+    server = context.Process(target=_serve, args=(str(work), ready, stop), daemon=True)
+    server.start()
+    try:
+        instance_url, access_token, ca_file = ready.get(timeout=300)
         (work / "migrator.toml").write_text(
-            f'[targets.bench]\nauth = "token"\ninstance_url = "{org.instance_url}"\naccess_token_env = "BENCH_TOKEN"\n'
-            f'verify = "{org.ca_file}"\n')
-        env = {"BENCH_TOKEN": org.access_token}
+            f'[targets.bench]\nauth = "token"\ninstance_url = "{instance_url}"\naccess_token_env = "BENCH_TOKEN"\n'
+            f'verify = "{ca_file}"\n')
+        env = {"BENCH_TOKEN": access_token}
 
         def run(**options):
             start = time.perf_counter()
@@ -105,13 +139,21 @@ def main() -> None:
         first, first_totals = run()
         target = resolve_target("bench", cli_overrides={}, env=env, project_dir=work)
         with open_target(target, data_dir=work / ".migrator") as session:
-            bare, bare_rows = bare_key_query(Bulk2Client(session))
+            before, bare_rows = bare_key_query(Bulk2Client(session))
             compiled, predicted, counts = prediction(session, plan, work)
+            after, _ = bare_key_query(Bulk2Client(session))
+            bare = (before + after) / 2
         again, totals = run(changed_only=True)  # no state yet: reads every value (and keeps them)
-        warm, warm_totals = run(changed_only=True)
+        warm, warm_totals = profiled("rerun-kept", lambda: run(changed_only=True))
         with open_target(target, data_dir=work / ".migrator") as session:
-            bare_warm, _ = bare_key_query(Bulk2Client(session))
-            _, predicted_warm, counts_warm = prediction(session, plan, work, home=work / ".migrator")
+            before_warm, _ = bare_key_query(Bulk2Client(session))
+            _, predicted_warm, counts_warm = profiled(
+                "prediction-kept", lambda: prediction(session, plan, work, home=work / ".migrator"))
+            after_warm, _ = bare_key_query(Bulk2Client(session))
+            bare_warm = (before_warm + after_warm) / 2
+    finally:
+        stop.set()
+        server.join(timeout=60)
     keys = sum(counts.values())
     assert counts_warm == counts, (counts, counts_warm)
     print(f"rows: {args.rows:,} (accounts, contacts, opportunities), first load {first:.2f} s "
@@ -119,10 +161,12 @@ def main() -> None:
     print(f"prediction of {keys:,} keys, no state: {predicted:.2f} s, {keys / predicted:,.0f} keys/s "
           f"(created {counts['created']:,}, updated {counts['updated']:,}, unchanged {counts['unchanged']:,}); "
           f"the check's compile of the sources {compiled:.2f} s apart")
-    print(f"bare Bulk API 2.0 query of the same key fields: {bare:.2f} s for {bare_rows:,} rows; "
+    print(f"bare Bulk API 2.0 query of the same key fields: {bare:.2f} s for {bare_rows:,} rows "
+          f"(mean of {before:.2f} s just before and {after:.2f} s just after); "
           f"ratio prediction / bare key query: {predicted / bare:.2f}")
     print(f"prediction with the kept state: {predicted_warm:.2f} s, {keys / predicted_warm:,.0f} keys/s; "
-          f"bare key query {bare_warm:.2f} s; ratio: {predicted_warm / bare_warm:.2f}")
+          f"bare key query {bare_warm:.2f} s ({before_warm:.2f} before, {after_warm:.2f} after); "
+          f"ratio: {predicted_warm / bare_warm:.2f}")
     print(f"changed-only re-run, no state: {again:.2f} s = {again / first:.0%} of the first load; "
           f"sent {totals['sent']:,}, unchanged {totals['unchanged']:,}")
     print(f"changed-only re-run with the kept state: {warm:.2f} s = {warm / first:.0%} of the first load; "

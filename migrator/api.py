@@ -266,10 +266,13 @@ def _masks(plan_path: Path, variables: Mapping[str, str] | None, allow_paths: tu
 # --- runs ------------------------------------------------------------------------------------
 
 
-def run_options(max_retries: int, send_orphans: bool, concurrency: int) -> RunOptions:
+def run_options(max_retries: int, send_orphans: bool, concurrency: int, input_order: bool = False) -> RunOptions:
+    """`input_order`: send rows in the order of the sources, and let parts naming the same parents run at
+    once (lock-aware loading off)."""
     if max_retries < 0:
         raise UsageError("--max-retries must be 0 or more")
-    return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency))
+    return RunOptions(max_retries=max_retries, send_orphans=send_orphans, concurrency=max(1, concurrency),
+                      lock_aware=not input_order)
 
 
 def _scale(scale: int) -> int:
@@ -291,6 +294,7 @@ def run(
     scale: int = 1,
     send_orphans: bool = False,
     concurrency: int = 4,
+    input_order: bool = False,
     resume: str | None = None,
     check: bool = True,
     changed_only: bool = False,
@@ -309,7 +313,9 @@ def run(
     target serves describe, the plan is first checked against it (`check=False` skips this) and
     nothing is sent if it would fail; `changed_only` sends only the rows that differ from the
     target's current values (as `skip_unchanged: true` does for a step). `sources_dir` reads the
-    sources from another folder laid out like the plan's (what `extract --out DIR` wrote)."""
+    sources from another folder laid out like the plan's (what `extract --out DIR` wrote). Rows are
+    ordered by parent and parts naming the same parents never run at once, unless `input_order`;
+    `concurrency` is the most jobs in flight (fewer while the org asks for it)."""
     request = RunRequest(
         plan_path=Path(plan_path) if plan_path else None,
         target=target,
@@ -318,7 +324,7 @@ def run(
         select=tuple(select),
         strict=strict,
         scale=_scale(scale),
-        options=run_options(max_retries, send_orphans, concurrency),
+        options=run_options(max_retries, send_orphans, concurrency, input_order),
         resume=resume,
         home=home,
         project_dir=project_dir,
@@ -338,6 +344,7 @@ def retry(
     max_retries: int = 3,
     send_orphans: bool = False,
     concurrency: int = 4,
+    input_order: bool = False,
     home: Path = DEFAULT_HOME,
     project_dir: Path = Path("."),
     allow_paths: tuple[Path, ...] = (),
@@ -357,7 +364,7 @@ def retry(
         variables=run_info.get("variables", {}),
         strict=bool(run_info["options"].get("strict")),
         scale=int(run_info["options"].get("scale", 1)),
-        options=run_options(max_retries, send_orphans, concurrency),
+        options=run_options(max_retries, send_orphans, concurrency, input_order),
         retry_of=original.run_id,
         home=home,
         project_dir=project_dir,

@@ -322,7 +322,10 @@ def _execution_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-retries", type=int, default=3, show_default=True,
                      help="Times a row that failed for a transient reason is sent again."),
         click.option("--send-orphans", is_flag=True, help="Send rows whose parent failed instead of skipping them."),
-        click.option("--concurrency", type=int, default=4, show_default=True, help="Bulk jobs running at once."),
+        click.option("--concurrency", type=int, default=4, show_default=True,
+                     help="Most Bulk jobs running at once (fewer while the org asks to slow down)."),
+        click.option("--input-order", is_flag=True,
+                     help="Send rows in source order; do not group them by parent to avoid lock contention."),
         ALLOW_PATH,
         HOME,
         FORMAT,
@@ -362,7 +365,7 @@ def _load(output_format: str, start: Callable[[Any], api.RunResult]) -> None:
 def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, strict: bool, scale: int,
         api_version: str | None, schema_files: tuple[Path, ...], no_check: bool, changed_only: bool,
         sources_dir: Path | None, var_pairs: tuple[str, ...], target: str | None, max_retries: int,
-        send_orphans: bool, concurrency: int, allow_paths: tuple[Path, ...],
+        send_orphans: bool, concurrency: int, input_order: bool, allow_paths: tuple[Path, ...],
         home: Path, output_format: str) -> None:
     """Load PLAN_FILE into the target (the embedded local org unless told otherwise), after checking
     it against the target's describe."""
@@ -371,7 +374,7 @@ def run(plan_file: Path | None, select: tuple[str, ...], resume: str | None, str
     _load(output_format, lambda progress: api.run(
         plan_file, target=target, api_version=api_version, schema_files=schema_files,
         variables=api.parse_variables(var_pairs), select=select, max_retries=max_retries, strict=strict, scale=scale,
-        send_orphans=send_orphans, concurrency=concurrency, resume=resume, check=not no_check,
+        send_orphans=send_orphans, concurrency=concurrency, input_order=input_order, resume=resume, check=not no_check,
         changed_only=changed_only, sources_dir=sources_dir, home=home, allow_paths=allow_paths, on_event=progress))
 
 
@@ -553,12 +556,14 @@ def delete(plan_file: Path, target: str | None, select: tuple[str, ...], yes: bo
               help="Plan file to recompile (default: the one the run used).")
 @_execution_options
 def retry(run_id: str | None, plan_file: Path | None, target: str | None, max_retries: int, send_orphans: bool,
-          concurrency: int, allow_paths: tuple[Path, ...], home: Path, output_format: str) -> None:
+          concurrency: int, input_order: bool, allow_paths: tuple[Path, ...], home: Path,
+          output_format: str) -> None:
     """Send again only the rows of RUN_ID (default: the last run) that were rejected, failed or skipped,
     recompiled from the current sources, after you fixed the data or the org."""
     _load(output_format, lambda progress: api.retry(
         run_id, plan_path=plan_file, target=target, max_retries=max_retries, send_orphans=send_orphans,
-        concurrency=concurrency, home=home, allow_paths=allow_paths, on_event=progress))
+        concurrency=concurrency, input_order=input_order, home=home, allow_paths=allow_paths,
+        on_event=progress))
 
 
 @cli.command()

@@ -38,6 +38,7 @@ from migrator.client.http import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, ApiSessio
 from migrator.compile.readers.base import Database
 from migrator.errors import ConfigError
 from migrator.fake.masks import MaskKey
+from migrator.localorg.pacing import PaceSpec, PaceSpecError
 from migrator.plan import project as plan_project
 from migrator.plan.source_kinds import sqlite_path, url_password
 
@@ -57,7 +58,7 @@ HISTORY_STORES = ("org", "file")
 COMMON_KEYS = frozenset({"auth", "api_version", "verify", "description", "mask_secret_env"})
 MASK_SECRET_ENV = "MIGRATOR_MASK_SECRET"  # the masking secret, unless the target names another variable
 KEYS_BY_AUTH: dict[str, frozenset[str]] = {
-    "local": frozenset({"db", "schema"}),
+    "local": frozenset({"db", "schema", "pace"}),
     "token": frozenset({"instance_url", "access_token_env"}),
     "sf-cli": frozenset({"alias"}),
     "password": frozenset({"login_url", "client_id", "client_secret_env", "username", "password_env",
@@ -106,6 +107,7 @@ class Target:
     username: str | None = None
     local_db: Path | None = None
     local_schema_files: tuple[Path, ...] = ()
+    local_pace: str | None = None  # the local org's pacing spec (docs/local-org.md), e.g. "production"
     verify: bool | str = True
     auth: str = LOCAL
     source: str = "default"
@@ -117,7 +119,8 @@ class Target:
             db = str(self.local_db) if self.local_db else f".migrator/{LOCAL_DB_NAME}"
             files = ", ".join(map(str, self.local_schema_files))
             schema = f", schema {files}" if files else ""
-            return f"{self.name} (local org, database {db}{schema})"
+            pace = f", paced {self.local_pace}" if self.local_pace else ""
+            return f"{self.name} (local org, database {db}{schema}{pace})"
         how = f"{self.auth} auth"
         if isinstance(self.credentials, SfCliCredentials):
             how += f" via sf CLI alias {self.credentials.alias}"
@@ -130,8 +133,8 @@ class Target:
         return {"name": self.name, "kind": self.kind, "auth": self.auth, "api_version": self.api_version,
                 "instance_url": self.instance_url, "login_url": self.login_url, "username": self.username,
                 "local_db": str(self.local_db) if self.local_db else None,
-                "local_schema_files": [str(p) for p in self.local_schema_files], "source": self.source,
-                "config_file": self.config_file}
+                "local_schema_files": [str(p) for p in self.local_schema_files], "local_pace": self.local_pace,
+                "source": self.source, "config_file": self.config_file}
 
     def secrets(self) -> tuple[str, ...]:
         return self.credentials.secrets() if self.credentials else ()
@@ -369,6 +372,18 @@ def _required(config: TargetConfig, key: str, fallback: str | None = None) -> st
     return value
 
 
+def _pace(config: TargetConfig, value: Any) -> str | None:
+    """The local org's pacing spec, checked now so that a typo fails before anything starts."""
+    if value is None:
+        return None
+    try:
+        PaceSpec.parse(str(value))
+    except PaceSpecError as exc:
+        where = f"{config.file}:{config.line}" if config.line else str(config.file)
+        raise ConfigError(f"{where}: targets.{config.name}.pace: {exc}") from None
+    return str(value)
+
+
 def _relative(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
@@ -384,7 +399,8 @@ def _build_target(config: TargetConfig, env: Mapping[str, str]) -> Target:
         common["api_version"] = s["api_version"]
     if auth == LOCAL:
         return Target(kind="local", local_db=_relative(base, s["db"]) if s.get("db") else None,
-                      local_schema_files=tuple(_relative(base, f) for f in s.get("schema", ())), **common)
+                      local_schema_files=tuple(_relative(base, f) for f in s.get("schema", ())),
+                      local_pace=_pace(config, s.get("pace")), **common)
     login_url = s.get("login_url", DEFAULT_LOGIN_URL)
     credentials: Credentials
     if auth == "token":
@@ -549,7 +565,7 @@ def _local_org(target: Target, data_dir: Path) -> Iterator[tuple[Any, Credential
         if not schema.is_file():
             raise ConfigError(f"schema file {schema} of target '{target.name}' does not exist")
     with LocalOrgServer(db_path, schema_files=target.local_schema_files, host="127.0.0.1", port=0,
-                        https=True) as org:
+                        https=True, pace=target.local_pace) as org:
         # The real OAuth password flow against the org's own token endpoint, so an expired
         # session is renewed exactly as it would be against Salesforce.
         credentials = UsernamePasswordCredentials(org.instance_url, org.client_id, org.client_secret,

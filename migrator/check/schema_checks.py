@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from migrator.check.schema import FieldInfo, ObjectInfo, TargetSchema
+from migrator.compile.binary_files import resolves_document
 from migrator.errors import Problem
 from migrator.plan.checks import PlanContext
 from migrator.plan.model import DELETE_OPERATIONS, LookupSpec, ObjectSpec
@@ -162,7 +163,7 @@ class TargetCheck:
         allowed = {t.lower() for t in info.reference_to}
         for position, target in enumerate(lookup.targets):
             to_path = (*path, "to") if isinstance(raw_to, str) else (*path, "to", position)
-            if target.lower() not in allowed:
+            if target.lower() not in allowed and not resolves_document(info.name, target):
                 self._add(to_path, f"{obj.name}.{info.name} cannot point at {target}: it refers to "
                           f"{', '.join(info.reference_to)}", _hint(target, info.reference_to))
                 continue

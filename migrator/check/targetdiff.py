@@ -32,11 +32,13 @@ NEW_PARENT = "\x00new parent"  # stands for the Id of a parent this load creates
 
 @dataclass
 class StepDiff:
-    """Outcomes of one compiled step's rows, part by part (in row order)."""
+    """Outcomes of one compiled step's rows, part by part (in row order), and each part's rows as
+    read for the comparison (so that a changed-only load need not read them again)."""
 
     step: StepEntry
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     keys: dict[str, np.ndarray] = field(default_factory=dict)
+    rows: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -249,6 +251,7 @@ def _classify(group: _Group, parents: _ParentIds, planned: dict[tuple[str, str],
         for part, frame in zip(step.parts, frames, strict=True):
             diff.parts[part.path] = outcome[start:start + len(frame)]
             diff.keys[part.path] = keys[start:start + len(frame)]
+            diff.rows[part.path] = frame
             start += len(frame)
         diffs[step.id] = diff
     return diffs

@@ -77,7 +77,8 @@ def aggregate_status(job: Bulk1Job, batches: list[BatchInfo]) -> JobStatus:
         state, terminal = ("Failed" if failed_batches else "JobComplete"), True
     return JobStatus(job_id=job.id, state=state, records_processed=processed, records_failed=failed_records,
                      error_message="; ".join(messages) or None, terminal=terminal,
-                     failed=job.state in ("Aborted", "Failed") or bool(failed_batches))
+                     failed=job.state in ("Aborted", "Failed") or bool(failed_batches),
+                     processing_ms=job.total_processing_time)
 
 
 class Bulk1Ingest:
@@ -146,7 +147,7 @@ class Bulk1Ingest:
     def status(self, job_id: str) -> JobStatus:
         return aggregate_status(self.client.get_job(job_id), self.client.list_batches(job_id))
 
-    def results(self, job_id: str, dest_dir: Path) -> JobResults:
+    def results(self, job_id: str, dest_dir: Path, status: JobStatus | None = None) -> JobResults:
         """Pair each batch's request rows with its results by position and write the three files.
 
         A job without batches has empty result files (no row was loaded; see below)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -35,6 +36,41 @@ DEFAULT_API_VERSION = "62.0"
 DEFAULT_TIMEOUT = (10.0, 300.0)  # (connect, read) seconds; result downloads can be slow to start
 
 
+class CallMeter:
+    """Counts the HTTP calls sessions send, each charged to what the calling thread is working on.
+
+    The executor charges a job's calls (create, upload, close, status checks, results) to that job
+    with `charge_to`, so a run can say how many API calls, which count against the org's daily
+    allocation, each step used."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self.total = 0
+
+    @contextmanager
+    def charge_to(self, account: str) -> Iterator[None]:
+        previous = getattr(self._local, "account", None)
+        self._local.account = account
+        try:
+            yield
+        finally:
+            self._local.account = previous
+
+    def count(self) -> None:
+        account = getattr(self._local, "account", None)
+        with self._lock:
+            self.total += 1
+            if account is not None:
+                self._counts[account] = self._counts.get(account, 0) + 1
+
+    def take(self, account: str) -> int:
+        """The calls charged to `account` since the last `take`."""
+        with self._lock:
+            return self._counts.pop(account, 0)
+
+
 class ApiSession:
     """One org connection: a `requests.Session`, credentials, an API version, and the current token.
 
@@ -53,6 +89,7 @@ class ApiSession:
         self._token = token
         self._accepted: Token | None = None  # the last token the server answered a call with
         self._lock = threading.Lock()
+        self.meter: CallMeter | None = None
 
     def __repr__(self) -> str:
         instance = self._token.instance_url if self._token else "not authenticated"
@@ -93,6 +130,15 @@ class ApiSession:
             log.info("session expired; re-authenticating with %s", type(self.credentials).__name__)
             self._token = self.credentials.authenticate(self.session)
             return self._token
+
+    @contextmanager
+    def metered(self, meter: CallMeter) -> Iterator[CallMeter]:
+        """Count every call this session sends meanwhile on `meter`."""
+        previous, self.meter = self.meter, meter
+        try:
+            yield meter
+        finally:
+            self.meter = previous
 
     def secrets(self) -> tuple[str, ...]:
         """Everything that must never be printed: the current token and the credentials' secrets."""
@@ -169,6 +215,8 @@ class ApiSession:
                        "Accept": "application/json"}
         all_headers.update(headers or {})
         started = time.perf_counter()
+        if self.meter is not None:
+            self.meter.count()
         try:
             # verify= passed explicitly: otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
             # environment silently replace a CA file set on the session (the local org's, say).

@@ -50,6 +50,7 @@ class JobStatus:
     error_message: str | None
     terminal: bool
     failed: bool
+    processing_ms: int = 0  # the server's totalProcessingTime, once the job is done (0: not reported)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,10 @@ class IngestClient(Protocol):
 
     def status(self, job_id: str) -> JobStatus: ...
 
-    def results(self, job_id: str, dest_dir: Path) -> JobResults:
-        """Download the success, failure and unprocessed CSVs into `dest_dir`."""
+    def results(self, job_id: str, dest_dir: Path, status: JobStatus | None = None) -> JobResults:
+        """Download the success, failure and unprocessed CSVs into `dest_dir`.
+
+        `status`, the job's final status, lets a client skip files it says are empty (saving calls)."""
         ...
 
     def abort(self, job_id: str) -> None: ...
@@ -92,19 +95,27 @@ def result_paths(job_id: str, dest_dir: Path) -> JobResults:
                       dest_dir / f"{job_id}-unprocessed.csv")
 
 
+def _empty(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+
 def wait_for_status(client: IngestClient, job_id: str, *, clock: Callable[[], float],
                     sleep: Callable[[float], None], timeout: float | None, poll_initial: float = 0.5,
-                    poll_max: float = 10.0, on_poll: Callable[[JobStatus], None] | None = None) -> JobStatus:
+                    poll_max: float = 10.0, on_poll: Callable[[JobStatus], None] | None = None,
+                    first_wait: float = 0.0,
+                    next_delay: Callable[[JobStatus, float], float] | None = None) -> JobStatus:
     """Poll any IngestClient until the job is terminal (see `poll_until` for the timeout error)."""
     return poll_until(lambda: client.status(job_id), lambda status: status.terminal, clock=clock,
                       sleep=sleep, timeout=timeout, poll_initial=poll_initial, poll_max=poll_max,
-                      on_poll=on_poll, job_id=job_id)
+                      on_poll=on_poll, job_id=job_id, first_wait=first_wait, next_delay=next_delay)
 
 
 def status_from_job_info(info: JobInfo) -> JobStatus:
     return JobStatus(job_id=info.id, state=info.state, records_processed=info.number_records_processed,
                      records_failed=info.number_records_failed, error_message=info.error_message,
-                     terminal=info.is_terminal, failed=info.state in FAILED_STATES)
+                     terminal=info.is_terminal, failed=info.state in FAILED_STATES,
+                     processing_ms=info.total_processing_time)
 
 
 class Bulk2Ingest:
@@ -142,11 +153,20 @@ class Bulk2Ingest:
     def status(self, job_id: str) -> JobStatus:
         return status_from_job_info(self.client.get_ingest_job(job_id))
 
-    def results(self, job_id: str, dest_dir: Path) -> JobResults:
+    def results(self, job_id: str, dest_dir: Path, status: JobStatus | None = None) -> JobResults:
+        """The three result files. A JobComplete job has no unprocessed records, and one that reports no
+        failed record has no failed results: those files are written empty without a call."""
         paths = result_paths(job_id, dest_dir)
+        complete = status is not None and status.state == "JobComplete"
         self.client.successful_results(job_id, paths.success_csv)
-        self.client.failed_results(job_id, paths.failed_csv)
-        self.client.unprocessed_records(job_id, paths.unprocessed_csv)
+        if complete and status is not None and status.records_failed == 0:
+            _empty(paths.failed_csv)
+        else:
+            self.client.failed_results(job_id, paths.failed_csv)
+        if complete:
+            _empty(paths.unprocessed_csv)
+        else:
+            self.client.unprocessed_records(job_id, paths.unprocessed_csv)
         return paths
 
     def abort(self, job_id: str) -> None:

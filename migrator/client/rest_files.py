@@ -130,7 +130,7 @@ class RestFilesIngest:
         return JobStatus(job_id=job_id, state="JobComplete", records_processed=done + failed, records_failed=failed,
                          error_message=None, terminal=True, failed=False)
 
-    def results(self, job_id: str, dest_dir: Path) -> JobResults:
+    def results(self, job_id: str, dest_dir: Path, status: JobStatus | None = None) -> JobResults:
         self.status(job_id)
         source, target = result_paths(job_id, self._folder(job_id)), result_paths(job_id, dest_dir)
         dest_dir.mkdir(parents=True, exist_ok=True)

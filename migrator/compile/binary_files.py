@@ -30,6 +30,16 @@ ZIP_BATCH_BYTES = 10_000_000
 ZIP_FILE_BUDGET = 9_500_000  # the most file bytes one batch carries
 ZIP_MAX_FILES = 999  # and request.txt
 REST_SUFFIX = "@rest"  # the writer of a step's rows whose file goes through REST
+# A ContentDocumentLink (or any ContentDocumentId) names its file by the plan's ContentVersion key:
+# a ContentDocument has no external id to travel by, so the column carries the version's key and
+# the run swaps in the ContentDocumentId Salesforce assigned once the versions loaded.
+DOCUMENT_FIELD = "ContentDocumentId"
+VERSION_OBJECT = "ContentVersion"
+
+
+def resolves_document(field_name: str, target: str) -> bool:
+    """Whether a lookup's values are ContentVersion keys that the run turns into ContentDocumentIds."""
+    return field_name == DOCUMENT_FIELD and target == VERSION_OBJECT
 
 
 @dataclass(frozen=True)

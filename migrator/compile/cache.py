@@ -92,6 +92,8 @@ def compile_key(plan: Plan, options: PlanOptions) -> str:
         "selection": _plain(options.selection),
         "rules": _plain(options.rules),
         "scale": options.scale,
+        "parallel_parts": options.parallel_parts,  # parts cut for the run's concurrency
+        "lock_order": options.lock_order,  # rows grouped by parent, or in input order
         "mask_key": options.mask_key.key_id if options.mask_key is not None else None,
     })
 

@@ -128,6 +128,10 @@ class PartWriter:
             self._current.sha256 = self._current._digest.hexdigest()
             self._current = None
 
+    def end_part(self) -> None:
+        """Start a new part with the next row (lock-aware parts end where a parent's rows end)."""
+        self._close()
+
     def close(self) -> list[PartInfo]:
         self._close()
         return self.parts

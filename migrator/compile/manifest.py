@@ -22,6 +22,14 @@ REJECTS_FILE = "rejects.csv"
 MISSING_PARENTS_FILE = "missing_parents.csv"
 UNCHANGED_FILE = "unchanged.csv"  # rows a changed-only load did not send: the target already has them
 UNCHANGED_COLUMNS = ("step", "step_id", "object", "source_file", "source_row", "key")
+UNCHANGED_STEP_COLUMNS = tuple(c for c in UNCHANGED_COLUMNS if c != "step_id")
+UNCHANGED_STEP_DIR = "unchanged"
+
+
+def unchanged_step_file(step_id: str) -> str:
+    """A step's unchanged rows, as its results folder shows them (plan-relative; one file per step so
+    that collecting a step's results does not read every step's rows)."""
+    return f"{UNCHANGED_STEP_DIR}/{step_id}.csv"
 REJECT_COLUMNS = ("step", "object", "source_file", "source_row", "key", "field", "value", "reason")
 MAX_WARNINGS = 100
 MISSING_PARENT_COLUMNS = (
@@ -50,6 +58,23 @@ MIGRATOR_VERSION = _installed_version()
 
 
 @dataclass(frozen=True)
+class LockRange:
+    """The parents a part's rows name in its lock lookup: the first and last parent key (lower case).
+
+    Two parts whose ranges in the same `space` (parent object and key field) meet may name the same
+    parent, so running them at the same time risks UNABLE_TO_LOCK_ROW; parts of one step ordered by
+    parent have ranges that do not meet."""
+
+    space: str
+    field: str
+    lo: str
+    hi: str
+
+    def meets(self, other: LockRange) -> bool:
+        return self.space == other.space and self.lo <= other.hi and other.lo <= self.hi
+
+
+@dataclass(frozen=True)
 class PartEntry:
     path: str
     rows: int
@@ -57,6 +82,10 @@ class PartEntry:
     sha256: str
     source_index: str  # the part's companion file: source file and row of each line
     transport: str = "bulk"  # "rest": rows whose files are too big for a ZIP batch, sent one by one over REST
+    locks: tuple[LockRange, ...] = ()  # the parents its rows name (lock-aware parts), for the scheduler
+
+    def shares_parents(self, other: PartEntry) -> bool:
+        return any(mine.meets(theirs) for mine in self.locks for theirs in other.locks)
 
 
 @dataclass(frozen=True)
@@ -223,7 +252,8 @@ def read_manifest(directory: Path) -> Manifest:
                 "depends_on": tuple(s["depends_on"]),
                 "columns": tuple(s["columns"]),
                 "binary_fields": tuple(s.get("binary_fields", ())),
-                "parts": tuple(PartEntry(**p) for p in s["parts"]),
+                "parts": tuple(PartEntry(**{**p, "locks": tuple(LockRange(**lk) for lk in p.get("locks", ()))})
+                               for p in s["parts"]),
             }
         )
         for s in data["steps"]

@@ -29,6 +29,7 @@ from migrator.compile.fakeinputs import FakeInputs
 from migrator.compile.field_rules import StepRules
 from migrator.compile.graph import LoadOrder, StepNode, build_load_order, expand_steps
 from migrator.compile.keys import KeySet, first_occurrences, key_hashes
+from migrator.compile.lockparts import LockAwareWriter
 from migrator.compile.manifest import (
     MANIFEST_FILE,
     MAX_WARNINGS,
@@ -74,6 +75,10 @@ class PlanOptions:
     # Only these rows of each step are written and reported (a retry); all rows still count as
     # parents and as keys already used, so checks give the same answers as in the full plan.
     selection: Mapping[str, RowSelection] | None = None
+    # Pass-1 rows are ordered by parent and cut on parent boundaries into about this many parts per
+    # step (the run's concurrency), so parallel jobs do not lock the same parents (lockparts.py).
+    parallel_parts: int = 4
+    lock_order: bool = True  # False: input order, still cut into about `parallel_parts` parts
     # What the target accepts, per step name (from its describe): broken rules make rejects.
     rules: Mapping[str, StepRules] | None = None
     scale: int = 1  # --scale: generated sources without `per` make this many times their count
@@ -129,7 +134,8 @@ class _Compiler:
                                                       for name, shape in self.shapes.items()})
         self.refusals = Refusals(staging, self.stats, self.parents, strict=options.strict)
         self.seen: dict[str, KeySet] = {}     # keys already sent by each step
-        self.writers: dict[str, PartWriter] = {}
+        self.writers: dict[str, PartWriter | LockAwareWriter] = {}
+        self.cuts: dict[str, list[str]] = {}  # parents' space -> keys where steps naming them are cut
         self.pass2: dict[str, Spill] = {}     # pass-2 rows, parked until every parent key is known
         self.pass2_rows: dict[str, int] = {}
         self.warnings: list[SourceWarning] = []  # the first MAX_WARNINGS source warnings
@@ -322,9 +328,16 @@ class _Compiler:
                 chunk = chunk.with_rows(chunk.rows[~by_rest])
         if node_id not in self.writers:
             by_rest = node_id.endswith(REST_SUFFIX)  # files too big for a ZIP batch: rest-0001.csv beside the parts
-            folder = node_id.removesuffix(REST_SUFFIX).replace(":", ".")
-            self.writers[node_id] = PartWriter(self.staging / folder, columns, max_rows=spec.part_rows,
-                                               max_bytes=spec.part_bytes, prefix="rest" if by_rest else "part")
+            folder = self.staging / node_id.removesuffix(REST_SUFFIX).replace(":", ".")
+            if by_rest or node_id.endswith(":pass2"):
+                self.writers[node_id] = PartWriter(folder, columns, max_rows=spec.part_rows,
+                                                   max_bytes=spec.part_bytes, prefix="rest" if by_rest else "part")
+            else:
+                lock = self.shapes[spec.name].lock_column if self.options.lock_order else None
+                self.writers[node_id] = LockAwareWriter(
+                    folder, columns, max_rows=spec.part_rows, max_bytes=spec.part_bytes, lock=lock,
+                    parts_hint=self.options.parallel_parts, spill=self.staging / f".{folder.name}.parts.arrow",
+                    cuts=self.cuts)
         rows = chunk.rows
         self.writers[node_id].write(rows, chunk.files.loc[rows.index], chunk.lines.loc[rows.index])
         return len(rows)
@@ -468,9 +481,11 @@ class _Compiler:
             spec = shape.layout.spec
             parts = tuple(PartEntry(path=p.path.relative_to(self.staging).as_posix(), rows=p.rows, bytes=p.bytes,
                                     sha256=p.sha256, transport=transport,
-                                    source_index=p.path.with_suffix(".source.csv").relative_to(self.staging).as_posix())
+                                    source_index=p.path.with_suffix(".source.csv").relative_to(self.staging).as_posix(),
+                                    locks=locks.get(p.path.name, ()))
                           for writer, transport in ((self.writers.get(node.id), "bulk"),
                                                     (self.writers.get(node.id + REST_SUFFIX), "rest"))
+                          for locks in [writer.locks if isinstance(writer, LockAwareWriter) else {}]
                           for p in (writer.close() if writer else []))
             binary = tuple(self.file_fields[node.step]) if node.pass_no == 1 else ()
             if node.pass_no == 2:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migrator.compile.graph import LoadOrder
+from migrator.compile.lockparts import LockColumn
 from migrator.compile.manifest import LookupEntry
 from migrator.compile.transform import LookupColumn, StepLayout
 
@@ -80,3 +81,18 @@ class StepShape:
             entries.append(LookupEntry(field=lookup.field, headers=tuple(c.header for c in columns),
                                        targets=lookup.targets, key=columns[0].key if columns else "", mode=mode))
         return tuple(entries)
+
+    @property
+    def lock_column(self) -> LockColumn | None:
+        """The lookup pass-1 rows are grouped by (lockparts.py): the first one sent in pass 1, lookups to
+        other objects before the step's own hierarchy (a contact's account before its manager)."""
+        sent = set(self.pass1_columns)
+        self_lookups = self.order.hierarchical.get(self.name, ())
+        lookups = [lk for lk in self.layout.spec.lookups
+                   if any(c.lookup is lk and c.header in sent for c in self.layout.lookup_columns)]
+        ordered = [lk for lk in lookups if lk not in self_lookups] + [lk for lk in lookups if lk in self_lookups]
+        if not ordered:
+            return None
+        columns = [c for c in self.layout.lookup_columns if c.lookup is ordered[0] and c.header in sent]
+        return LockColumn(field=ordered[0].field, headers=tuple(c.header for c in columns),
+                          targets=tuple(c.target for c in columns), key=columns[0].key)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from migrator.compile import convert
+from migrator.compile.binary_files import resolves_document
 from migrator.compile.field_rules import StepRules, check_values, resolve_record_types, resolve_users
 from migrator.compile.linemap import may_hold
 from migrator.plan.model import DELETE_OPERATIONS, FieldSpec, LookupSpec, ObjectSpec
@@ -82,7 +83,10 @@ class ChunkResult:
 
 
 def relationship_header(lookup: LookupSpec, target: str, key: str) -> str:
-    """`Account.Legacy_Id__c`, `Parent_Account__r.Legacy_Id__c`, `Contact:Who.Legacy_Id__c`."""
+    """`Account.Legacy_Id__c`, `Parent_Account__r.Legacy_Id__c`, `Contact:Who.Legacy_Id__c`; a
+    ContentDocumentId found by its ContentVersion's key is the field itself (resolved by the run)."""
+    if resolves_document(lookup.field, target):
+        return lookup.field
     base = f"{lookup.relationship_name}.{key}"
     if not lookup.polymorphic:
         return base

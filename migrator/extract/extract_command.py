@@ -37,6 +37,7 @@ from migrator.compile.graph import build_load_order
 from migrator.config import Target, open_target
 from migrator.errors import CheckFailed, Interrupted, RunStateError, UsageError
 from migrator.extract import manifest as manifest_file
+from migrator.extract.binaries import FilePaths, download_files, fixed_frames
 from migrator.extract.chunks import read_chunk
 from migrator.extract.download import Downloader, DownloadOptions
 from migrator.extract.gather import SUBSET, Gatherer, GatherOptions, Selection, parse_where
@@ -237,10 +238,12 @@ def _key_parents(readbacks: Mapping[str, StepReadBack]) -> dict[str, set[str]]:
 
 def write_files(plan: Plan, readbacks: Mapping[str, StepReadBack], modes: Mapping[str, str], state: ExtractState,
                 out_dir: Path, session: ApiSession, timing: QueryTiming, memory_rows: int,
-                emit: Event, first_ready: Callable[[list[str]], str] | None = None,
+                emit: Event, first_ready: Callable[[list[str]], str] | None = None, *,
+                files_dir: Path | None = None, workers: int = 4,
                 ) -> tuple[list[StepFile], list[WrittenFile], dict[str, ShapeStats]]:
     """Every step's file, each as soon as `first_ready` says its records are all downloaded, after the
-    steps whose keys its polymorphic lookups read; the results come back in the plan's load order."""
+    steps whose keys its polymorphic lookups read; the results come back in the plan's load order.
+    The files of a step's binary fields are downloaded into `files_dir` once its file is written."""
     id_keys = IdKeys()
     records = CurrentRecords(Bulk2Client(session), RestClient(session), timing)
     order = [s for s in build_load_order(plan).processing_order if s in readbacks]
@@ -262,10 +265,15 @@ def write_files(plan: Plan, readbacks: Mapping[str, StepReadBack], modes: Mappin
                 id_keys.add(readback.object, readback.key_field, frame[ID_COLUMN].tolist(), frame[key].tolist())
                 step_stats.without_key += int((frame[key] == "").sum())
 
-        result = write_sorted(_frames(readback, pages, id_keys, step_stats, dedupe=modes.get(name) == SUBSET),
+        file_paths = FilePaths(name, readback.binaries) if readback.binaries else None
+        frames = _frames(readback, pages, id_keys, step_stats, dedupe=modes.get(name) == SUBSET)
+        result = write_sorted(fixed_frames(frames, file_paths, ID_COLUMN),
                               out_dir / readback.file, list(readback.names), key, encoding=readback.encoding,
                               delimiter=readback.delimiter, scratch=state.paths.scratch / name,
                               memory_rows=memory_rows, on_frame=remember)
+        if file_paths is not None:
+            got = download_files(session, readback.object, file_paths.wanted, files_dir or out_dir, workers)
+            emit("extract_files", {"step": name, "downloaded": got.downloaded, "kept": got.kept, "bytes": got.bytes})
         done[name] = (StepFile(name, readback.object, result.path, result.rows, modes.get(name, "whole")), result,
                       step_stats)
         emit("extract_written", {"step": name, "file": str(result.path), "rows": result.rows})
@@ -311,7 +319,8 @@ def extract(plan: Plan, session: ApiSession, target: str, options: ExtractOption
         reading.start()
         try:
             files, written, stats = write_files(plan, readbacks, modes, state, out_dir, session, timing,
-                                                options.memory_rows, emit, first_ready=ready.first_ready)
+                                                options.memory_rows, emit, first_ready=ready.first_ready,
+                                                files_dir=_out_files_dir(plan, out_dir), workers=options.workers)
         except BaseException:
             downloader.cancel()
             reading.join()
@@ -325,6 +334,15 @@ def extract(plan: Plan, session: ApiSession, target: str, options: ExtractOption
     atomic_write_json(paths.info, info)
     emit("extract_done", {"extract_id": paths.extract_id, "rows": sum(f.rows for f in files)})
     return ExtractResult(paths.extract_id, paths.root, out_dir, document, tuple(files), strict=strict)
+
+
+def _out_files_dir(plan: Plan, out_dir: Path) -> Path:
+    """Where the files of binary fields go: the plan's files folder, placed in `out_dir` as it lies
+    in the plan's sources folder (outside it, the files folder itself)."""
+    files = plan.files_dir or plan.sources_dir
+    if files.is_relative_to(plan.sources_dir):
+        return out_dir / files.relative_to(plan.sources_dir)
+    return files
 
 
 def _written_sources_dir(plan_path: Path) -> Path | None:

@@ -130,6 +130,7 @@ class StepReadBack:
     computed: tuple[Computed, ...]
     links: tuple[tuple[str, tuple[str, ...]], ...]  # (lookup field, in-plan parent steps) for subsets
     where: str | None
+    binaries: tuple[tuple[str, str], ...] = ()  # (column, binary field) of `{file: column}` fields: downloaded
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -189,6 +190,7 @@ class _Builder:
         self.obj: ObjectInfo | None = schema.get(step.object)
         self.problems: list[Problem] = []
         self.columns: dict[str, Column] = {}
+        self.binaries: list[tuple[str, str]] = []
         self.select: list[str] = [ID]
         self.computed: list[Computed] = []
 
@@ -229,6 +231,13 @@ class _Builder:
             self.put(BlankColumn(spec.source or spec.name, f"{spec.name} has a {inverted}"))
             return
         column = spec.source or spec.name
+        if spec.file:  # the bytes are downloaded into the files folder; the column names where
+            if not self.has_field(spec.name):
+                self.problem(f"{self.step.object} has no field {spec.name!r} in the source org", spec)
+                return
+            self.binaries.append((column, self.real_name(spec.name)))
+            self.put(BlankColumn(column, f"the path of the file {spec.name} is downloaded to, in the files folder"))
+            return
         if spec.record_type:
             self.named(spec, column, "RecordType", "DeveloperName", inverted, "the object has no record types")
             return
@@ -380,5 +389,5 @@ def read_back(plan: Plan, step: ObjectSpec, schema: TargetSchema) -> tuple[StepR
         file=output_file(step.source.pattern), pattern=step.source.pattern, encoding=step.source.encoding,
         delimiter=step.source.delimiter, columns=tuple(builder.columns.values()), select=tuple(builder.select),
         key_column=key_column, key_field=step.external_id, key_fallback_id=bool(key_spec and key_spec.source_id),
-        computed=tuple(builder.computed), links=links, where=step.where)
+        computed=tuple(builder.computed), links=links, where=step.where, binaries=tuple(builder.binaries))
     return readback, builder.problems

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import bulk1_web, web_admin, web_composite, web_ingest, web_oauth, web_query, web_rest, web_sobjects
+from . import bulk1_web, web_admin, web_composite, web_ingest, web_oauth, web_pace, web_query, web_rest, web_sobjects
 from .bulk1_errors import Bulk1Error, error_response, is_bulk1_path, request_format
 from .org import LocalOrg
 from .web_common import NOT_FOUND_MESSAGE, ApiError, BadRequestBody, sf_json
@@ -27,7 +27,8 @@ from .web_middleware import SalesforceEdge
 
 log = logging.getLogger("migrator.localorg")
 # web_rest before web_sobjects: GET /sobjects/{name}/describe must win over /sobjects/{name}/{record_id}
-ROUTER_MODULES = (web_oauth, web_rest, web_sobjects, web_composite, web_ingest, web_query, web_admin, bulk1_web)
+ROUTER_MODULES = (web_oauth, web_rest, web_sobjects, web_composite, web_ingest, web_query, web_admin, web_pace,
+                  bulk1_web)
 
 
 def create_app(org: LocalOrg) -> FastAPI:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .content_links import check_duplicate_links
 from .dml_lookups import ColumnValues, distinct_positions, existing_records, resolve_lookups
 from .dml_plan import DmlPlan, check_job_request, plan_columns
 from .dml_write import (
@@ -152,6 +153,7 @@ class DmlEngine:
         self._check_writable(obj, values, inserting, updating, errors)
         self._check_required(obj, values, inserting, updating, errors)
         self._check_unique(obj, values, plan.upsert_key, target, inserting | updating, ctx, errors)
+        check_duplicate_links(ctx.conn, obj.name, values, inserting, errors)
         if ctx.lock_filter is not None:
             candidates = np.flatnonzero(errors.ok & (inserting | updating))
             errors.add(candidates[ctx.lock_filter(candidates)],

@@ -8,12 +8,16 @@ unprocessed. An abort between batches stops the job the same way. Progress count
 Small jobs run each batch in one transaction on this thread. Big jobs run pipelined: this thread
 validates batch n+1 while the writer process (sqlwriter.py) applies batch n, with record Ids reserved
 up front and the job's keys held in hash indexes that are updated as batches are prepared.
+
+Paced jobs (pacing.py) are taken one chunk at a time instead: `open_job` parses and plans the job,
+`run_chunk` applies one chunk in one transaction on the DML thread (with the rows the pacing model
+says fail to lock), and `complete_job` records the end, so chunks of several jobs can interleave.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -47,6 +51,19 @@ class Progress:
         self.processed += rows
         self.failed += failed
         self.active_seconds += seconds
+
+
+@dataclass
+class OpenedJob:
+    """A job taken up chunk by chunk: its parsed upload, DML plan, result files and progress."""
+
+    job: Job
+    parsed: ParsedCsv
+    plan: DmlPlan
+    writer: IngestResultWriter
+    started: float
+    progress: Progress
+    deleted: set[str]
 
 
 class JobFailed(Exception):
@@ -121,6 +138,66 @@ class IngestProcessor:
             self._finish(job, "Failed", started, progress, error=exc.message)
         else:
             self._finish(job, "JobComplete", started, progress)
+
+    # --- chunk by chunk (paced jobs) --------------------------------------------------------------
+    def open_job(self, job_id: str) -> OpenedJob | None:
+        """Take an UploadComplete job up (InProgress) and parse it; None when it is gone, aborted, or
+        failed at once (unreadable CSV, unusable header), in which case it has been finished."""
+        job = self.jobs.get(job_id)
+        if job is None or not self.jobs.transition(job_id, ["UploadComplete"], "InProgress", system_modstamp=stamp()):
+            return None
+        started = time.monotonic()
+        writer = IngestResultWriter(self.files, job)
+        upload = self.files.path(job_id, UPLOAD)
+        data = upload.read_bytes() if upload.exists() else b""
+        try:
+            parsed = parse_csv(data, job.column_delimiter, job.line_ending)
+        except CsvInputError as exc:
+            data = data.removeprefix(BOM)
+            job.header_line = data.partition(b"\n")[0].removesuffix(b"\r").decode("utf-8", "replace")
+            writer.unprocessed_raw(data)
+            self._finish(job, "Failed", started, Progress(), error=exc.message, header_line=job.header_line)
+            return None
+        job.header_line = parsed.header_line
+        self.jobs.update(job_id, header_line=parsed.header_line)
+        try:
+            plan = self.engine.prepare(job.object, job.operation, parsed.headers, job.external_id_field)
+        except (HeaderError, JobRequestError) as exc:
+            writer.unprocessed(parsed)
+            self._finish(job, "Failed", started, Progress(), error=exc.message)
+            return None
+        return OpenedJob(job, parsed, plan, writer, started, Progress(), set())
+
+    def run_chunk(self, opened: OpenedJob, first: int, last: int, locked: np.ndarray | None = None) -> bool:
+        """Apply rows [first, last) in one transaction, `locked` (positions in the chunk) failing with
+        UNABLE_TO_LOCK_ROW. Returns False when the job ended instead (aborted, or an injected failure),
+        having finished it. Runs on the DML thread."""
+        job, parsed, progress = opened.job, opened.parsed, opened.progress
+        try:
+            last = self._check_continue(job, first, last)
+            batch_started = time.monotonic()
+            chunk = parsed.rows(first, last)
+            columns = [chunk.column(i) for i in range(len(parsed.headers))]
+            ctx = self._context(job, chunk, first, self.indexes_for(chunk.row_count), opened.deleted, locked)
+            result = self.engine.run_batch(opened.plan, columns, chunk.row_count, ctx)
+            opened.writer.add(chunk, result.ids, result.created, result.errors)
+            progress.add(chunk.row_count, int(np.count_nonzero(~result.ok)), time.monotonic() - batch_started)
+            self.jobs.set_live(job.id, records_processed=progress.processed, records_failed=progress.failed,
+                               system_modstamp=stamp())
+            self._check_fail_after(progress.processed, parsed.row_count)
+        except JobAborted:
+            opened.writer.unprocessed(parsed.rows(progress.processed, parsed.row_count))
+            self._finish(job, "Aborted", opened.started, progress)
+            return False
+        except JobFailed as exc:
+            opened.writer.unprocessed(parsed.rows(progress.processed, parsed.row_count))
+            self._finish(job, "Failed", opened.started, progress, error=exc.message)
+            return False
+        return True
+
+    def complete_job(self, opened: OpenedJob) -> None:
+        """Every chunk ran: JobComplete."""
+        self._finish(opened.job, "JobComplete", opened.started, opened.progress)
 
     def _run_batches(self, job: Job, parsed: ParsedCsv, plan: DmlPlan, writer: IngestResultWriter,
                      progress: Progress) -> None:
@@ -205,9 +282,11 @@ class IngestProcessor:
         return Reservations(self.store, counts)
 
     def _context(self, job: Job, chunk: ParsedCsv, first_row: int, indexes: KeyIndexes,
-                 deleted: set[str]) -> DmlContext:
+                 deleted: set[str], locked: np.ndarray | None = None) -> DmlContext:
         lock_filter = self.faults.lock_filter_for(job.id, first_row,
                                                   [chunk.column(i) for i in range(len(chunk.headers))], chunk.row_count)
+        if locked is not None and locked.size:
+            lock_filter = _with_locked(lock_filter, locked, chunk.row_count)
         return DmlContext(self.store.conn(), job.created_by, format_datetime(now_utc()), indexes, lock_filter,
                           deleted=deleted)
 
@@ -259,6 +338,19 @@ class IngestProcessor:
 
 class JobAborted(Exception):
     pass
+
+
+def _with_locked(lock_filter: Callable[[np.ndarray], np.ndarray] | None, locked: np.ndarray,
+                 rows: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A lock filter that also fails the `locked` row positions (pacing's contention)."""
+    mask = np.zeros(rows, dtype=bool)
+    mask[locked] = True
+
+    def combined(candidates: np.ndarray) -> np.ndarray:
+        hit = mask[candidates]
+        return hit | lock_filter(candidates) if lock_filter is not None else hit
+
+    return combined
 
 
 def _fail_after_message(limit: int) -> str:

@@ -30,6 +30,8 @@ from .faults import Faults, FaultSpec
 from .ingest_processor import IngestProcessor, stamp
 from .jobs import Job, JobFiles, JobStore
 from .orgschema import OrgSchema, load_schema
+from .paced_ingest import PacedIngest
+from .pacing import PaceSpec
 from .query_processor import QueryProcessor
 from .rest_query import RestQueries
 from .settings import OrgSettings
@@ -87,7 +89,8 @@ class JobWorker:
 class LocalOrg:
     def __init__(self, db_path: Path | str, schema_files: Iterable[Path | str] = (), *,
                  settings: OrgSettings | None = None, faults: FaultSpec | Mapping[str, object] | str | None = None,
-                 token: str | None = None, schema: OrgSchema | None = None):
+                 token: str | None = None, schema: OrgSchema | None = None,
+                 pace: PaceSpec | Mapping[str, object] | str | None = None):
         self.db_path = Path(db_path)
         self.settings = settings or OrgSettings()
         self.schema = schema or load_schema(schema_files)
@@ -104,6 +107,8 @@ class LocalOrg:
         self.rest_queries = RestQueries(self.store)
         self.ingest_worker = JobWorker("ingest", self.ingest.process, self._crashed)
         self.query_worker = JobWorker("query", self.query.process, self._crashed)
+        # Bulk 2.0 ingest jobs go through the pacer when pacing is on (pacing.py)
+        self.pacer = PacedIngest(self.ingest, self.ingest_worker.call, self._crashed, PaceSpec.coerce(pace))
         self.bulk1 = Bulk1Service(self.store, self.files, self.jobs, self.ingest, self.faults, self.settings,
                                   on_ingest_thread=self.ingest_worker.call, on_query_thread=self.query_worker.call)
         self.key_folder = self.db_path.parent / f"{self.db_path.stem}-tls"  # TLS and connected-app keys
@@ -152,6 +157,8 @@ class LocalOrg:
             self.submit(job)
 
     def submit(self, job: Job) -> None:
+        if job.api == "ingest" and job.job_type == "V2Ingest" and self.pacer.submit(job.id):
+            return
         (self.query_worker if job.api == "query" else self.ingest_worker).submit(job.id)
 
     def on_dml_thread(self, work: Callable[[], T]) -> Future[T]:
@@ -172,6 +179,7 @@ class LocalOrg:
         return future
 
     def close(self) -> None:
+        self.pacer.close()
         self._save_usage()
         self.ingest_worker.stop()
         self.query_worker.stop()

@@ -20,6 +20,7 @@ import click
 from .certs import public_key_pem
 from .faults import FaultSpec, FaultSpecError
 from .orgschema import SchemaError
+from .pacing import PaceSpec, PaceSpecError
 from .server import InsecureBindError, LocalOrgServer
 from .settings import OrgSettings
 
@@ -46,6 +47,15 @@ def _faults(ctx: click.Context, param: click.Parameter, value: str | None) -> Fa
         raise click.BadParameter(str(exc)) from None
 
 
+def _pace(ctx: click.Context, param: click.Parameter, value: str | None) -> PaceSpec | None:
+    if value is None:
+        return None
+    try:
+        return PaceSpec.parse(value)
+    except PaceSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535),
@@ -59,15 +69,19 @@ def _faults(ctx: click.Context, param: click.Parameter, value: str | None) -> Fa
 @click.option("--print-env", is_flag=True, help="Print SF_INSTANCE_URL / SF_ACCESS_TOKEN / CA lines for a shell.")
 @click.option("--faults", callback=_faults, metavar="SPEC",
               help="Fault injection, e.g. lock_rate=0.1,seed=7,upload_503=2 (see docs/local-org.md).")
+@click.option("--pace", callback=_pace, metavar="SPEC",
+              help="Process jobs at Salesforce's pace, e.g. production or rate=1000,max_jobs=5 "
+                   "(see docs/local-org.md).")
 @click.option("--jwt-cert", callback=_jwt_cert, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Certificate (or public key) PEM JWT bearer assertions must be signed for, instead of the "
                    "org's own connected-app key.")
 def serve(host: str, port: int, db_path: Path, schema_files: tuple[Path, ...], plain_http: bool,
-          token: str | None, print_env: bool, faults: FaultSpec | None, jwt_cert: str | None) -> None:
+          token: str | None, print_env: bool, faults: FaultSpec | None, pace: PaceSpec | None,
+          jwt_cert: str | None) -> None:
     """Run the local org: a Bulk API 2.0 server over SQLite that Salesforce clients can use."""
     try:
         server = LocalOrgServer(db_path, schema_files=schema_files, host=host, port=port, https=not plain_http,
-                                token=token, faults=faults, log_level="info",
+                                token=token, faults=faults, log_level="info", pace=pace,
                                 settings=OrgSettings(jwt_public_key=jwt_cert) if jwt_cert else None)
     except InsecureBindError as exc:
         raise click.UsageError(str(exc)) from None
@@ -101,6 +115,10 @@ def _announce(server: LocalOrgServer, print_env: bool) -> None:
               f"  JWT key file   {server.jwt_key_file}  (sign assertions with it, iss = the client id)"]
     if server.ca_file is not None:
         banner.append(f"  trust CA file  {server.ca_file}  (e.g. REQUESTS_CA_BUNDLE={server.ca_file})")
+    pace = server.org.pacer.spec if server.org is not None else None
+    if pace is not None and pace.active:
+        settings = ", ".join(f"{k}={v}" for k, v in pace.as_dict().items())
+        banner.append(f"  paced          {settings}")
     banner.append("Press Ctrl-C to stop.")
     click.echo("\n".join(banner), err=print_env)
     if print_env:

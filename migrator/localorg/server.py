@@ -4,6 +4,7 @@
         org.instance_url, org.access_token, org.username, org.password, org.ca_file
         org.client_id, org.client_secret, org.jwt_key_file     # the org's connected app
         org.set_faults({"lock_rate": 0.1, "seed": 7})
+        org.set_pace("production,speed=10")
 
 ``port=0`` picks a free port. Plain HTTP is served on loopback interfaces only: on any other
 interface tokens and passwords would cross the network in clear text (InsecureBindError). Start-up
@@ -28,6 +29,7 @@ from .certs import ensure_certificates
 from .faults import FaultSpec
 from .org import LocalOrg
 from .orgschema import OrgSchema
+from .pacing import PaceSpec
 from .settings import OrgSettings
 
 START_TIMEOUT_SECONDS = 30.0
@@ -58,11 +60,18 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+# Idle connections are kept this long (uvicorn's default is 5 s). A client polling a paced job every few
+# seconds reuses its connection just as the server closes it, and requests does not resend: the
+# client would see "Remote end closed connection without response". Salesforce keeps them longer.
+KEEP_ALIVE_SECONDS = 120
+
+
 class LocalOrgServer:
     def __init__(self, db_path: Path | str, schema_files: Iterable[Path | str] = (), host: str = "127.0.0.1",
                  port: int = 0, https: bool = True, token: str | None = None,
                  faults: FaultSpec | Mapping[str, object] | str | None = None, *,
-                 settings: OrgSettings | None = None, log_level: str = "warning", schema: OrgSchema | None = None):
+                 settings: OrgSettings | None = None, log_level: str = "warning", schema: OrgSchema | None = None,
+                 pace: PaceSpec | Mapping[str, object] | str | None = None):
         if not https and not is_loopback(host):
             raise InsecureBindError(f"refusing to serve plain HTTP on {host}: tokens and passwords would cross the "
                                     f"network unencrypted; serve HTTPS there, or plain HTTP on 127.0.0.1 only")
@@ -76,6 +85,7 @@ class LocalOrgServer:
         self.settings = settings
         self.log_level = log_level
         self.schema = schema  # instead of the bundled objects + schema_files (an org shaped by a test)
+        self.pace = pace
         self.org: LocalOrg | None = None
         self.ca_file: Path | None = None
         self._server: uvicorn.Server | None = None
@@ -91,7 +101,7 @@ class LocalOrgServer:
 
     def start(self) -> None:
         self.org = LocalOrg(self.db_path, self.schema_files, settings=self.settings, faults=self.faults,
-                            token=self.token, schema=self.schema)
+                            token=self.token, schema=self.schema, pace=self.pace)
         try:
             self._serve(self.org)
         except BaseException:
@@ -111,7 +121,8 @@ class LocalOrgServer:
             self.ca_file = files.ca_cert
             tls = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
         config = uvicorn.Config(create_app(org), log_level=self.log_level, lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=5, **tls)  # type: ignore[arg-type]
+                                timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                                **tls)  # type: ignore[arg-type]
         self._server = _Uvicorn(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=f"localorg-http-{self.port}", daemon=True)
@@ -179,3 +190,7 @@ class LocalOrgServer:
     def set_faults(self, faults: FaultSpec | Mapping[str, object] | str | None) -> FaultSpec:
         """Change fault injection at run time (None turns every fault off)."""
         return self._org.faults.set(faults)
+
+    def set_pace(self, pace: PaceSpec | Mapping[str, object] | str | None) -> PaceSpec:
+        """Change pacing at run time (None turns it off); jobs already paced finish as they started."""
+        return self._org.pacer.set(pace)

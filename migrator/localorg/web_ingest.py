@@ -55,6 +55,9 @@ def _new_ingest_job(org: LocalOrg, body: dict[str, Any], version: str, user_id: 
         obj, key = check_job_request(org.schema, object_name, operation, text_field(body, "externalIdFieldName"))
     except JobRequestError as exc:
         raise ApiError(400, exc.code, exc.message) from None
+    if org.pacer.refuse_new_job():  # pacing's queue_limit: the org asks clients to slow down
+        raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded: too many Bulk API "
+                                                      "jobs are waiting to be processed; try again later")
     now = stamp()
     job = Job(id=new_job_id(org), api="ingest", job_type="V2Ingest", operation=operation, object=obj.name,
               state="Open", api_version=version, created_by=user_id, created_date=now, system_modstamp=now,

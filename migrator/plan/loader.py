@@ -325,8 +325,7 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
         location=Location(file, 1, ""),
         load_order_locations=builder.load_order_locations(),
         roots=roots,
-        files_dir=(plan_path.parent / data["sources"]["files"]).resolve() if "files" in data.get("sources", {})
-        else sources_dir,
+        files_dir=_files_dir(plan_path, data.get("sources", {}), sources_dir),
         warnings=tuple(context.warnings),
     )
     if shape is not None and not _shape_unsure(context):
@@ -334,6 +333,19 @@ def load_plan(path: Path | str, variables: Mapping[str, str] | None = None, *,
     if problems:
         raise PlanError(_sorted(problems), warnings=context.warnings)
     return plan
+
+
+def _files_dir(plan_path: Path, sources: dict[str, Any], sources_dir: Path) -> Path:
+    """`sources.files`, or the sources folder. With the sources read from elsewhere (an extract's
+    `--sources-dir`), a files folder inside the plan's own sources folder moves along with them:
+    the extract downloaded the files there."""
+    if "files" not in sources:
+        return sources_dir
+    files = (plan_path.parent / sources["files"]).resolve()
+    own = (plan_path.parent / sources.get("dir", ".")).resolve()
+    if sources_dir != own and files.is_relative_to(own):
+        return sources_dir / files.relative_to(own)
+    return files
 
 
 def _shape_unsure(ctx: PlanContext) -> bool:

@@ -33,6 +33,7 @@ class JobRecord:
     job_state: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    api_calls: int = 0  # HTTP calls made for this job (create, upload, close, status checks, results)
 
     @property
     def done(self) -> bool:

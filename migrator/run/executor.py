@@ -1,4 +1,4 @@
-"""Runs a compiled plan against a target: wave by wave, part by part, one Bulk job per part.
+"""Runs a compiled plan against a target: part by part, one Bulk job per part, as dependencies allow.
 
 For each part: drop the rows whose parent failed (they are "skipped"), submit the rest as a job,
 poll it, fetch its results and join them to the rows by key. Rows that failed for a transient
@@ -10,6 +10,12 @@ soon as the job exists, and an unfinished job is re-attached, not re-sent. A con
 watching a job or fetching its results (a dropped socket, a server restarting) is waited out with
 backoff and the job re-attached: the job lives on the server whatever happens to the connection.
 
+Which part goes next is the scheduler's call (scheduler.py): a step starts once the steps it depends
+on are loaded (no wave barrier), parts naming the same parents never run at once, and a step whose
+lock failures stay high goes serial. How many jobs are in flight adapts to what the org does
+(concurrency.py), and each job is checked about when it should be done (client/polling.py's
+JobPace). Every HTTP call a job makes is counted and charged to its step.
+
 Time, sleep and the HTTP clients are injected; this module does no printing.
 """
 
@@ -17,51 +23,28 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-from migrator.client.ingest import IngestClient, JobRequest, JobStatus, wait_for_status
-from migrator.client.polling import POLL_TIMEOUT_CODE
+from migrator.client.http import CallMeter
+from migrator.client.ingest import IngestClient
 from migrator.compile.csvio import read_table, write_table
 from migrator.compile.manifest import Manifest, PartEntry, StepEntry
 from migrator.compile.refused_parents import REFUSED_PARENTS_FILE
-from migrator.errors import AuthError, BulkApiError, Interrupted, TransientApiError
+from migrator.errors import Interrupted
 from migrator.run.checkpoint import Checkpoint, JobRecord, PartProgress, save_checkpoint
+from migrator.run.document_links import Query, document_lookups, resolve_documents
 from migrator.run.failed_keys import FailedKeys
-from migrator.run.outcomes import FAILED_COLUMNS, SOURCE_FILE, SOURCE_ROW, SUCCESS_COLUMNS, classify, exhausted
+from migrator.run.jobs import JobRunner
+from migrator.run.options import Clock, Event, RunOptions
+from migrator.run.outcomes import SOURCE_FILE, SOURCE_ROW, exhausted
 from migrator.run.rundir import RunPaths
+from migrator.run.scheduler import PartTask, Schedule
 from migrator.run.step_results import StepTally, collect_step, pending_tally
-
-Event = Callable[[str, Mapping[str, object]], None]
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    max_retries: int = 3
-    send_orphans: bool = False
-    concurrency: int = 4
-    poll_initial: float = 0.25
-    poll_max: float = 5.0
-    job_timeout: float = 3600.0
-    retry_delay: float = 1.0
-    # A connection error while watching a job or fetching its results (a dropped socket, a server
-    # restarting) is waited out: this many new attempts, the delay doubling up to reconnect_max_delay.
-    reconnect_attempts: int = 8
-    reconnect_max_delay: float = 30.0
-
-
-@dataclass(frozen=True)
-class Clock:
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
 
 
 class Executor:
@@ -74,13 +57,23 @@ class Executor:
         options: RunOptions = RunOptions(),
         clock: Clock = Clock(),
         on_event: Event | None = None,
+        meter: CallMeter | None = None,
+        query: Query | None = None,
     ):
         self.manifest, self.paths, self.clients = manifest, paths, clients
+        self.query = query  # SOQL on the target, for ContentDocumentIds found by their versions' keys
         self.checkpoint, self.options, self.clock = checkpoint, options, clock
         self.emit: Event = on_event or (lambda kind, data: None)
         self.stop = threading.Event()
         self._lock = threading.RLock()
         self.failures = FailedKeys(manifest)
+        self.schedule: Schedule | None = None
+        self._serial_gates: dict[str, threading.Lock] = {}
+        self.jobs = JobRunner(paths=paths, clients=clients, options=options, clock=clock, emit=self.emit,
+                              lock=self._lock, save=self._save, stop=self.stop, meter=meter or CallMeter(),
+                              serial=self._serial, escalate=self._maybe_serial,
+                              plan_folder=Path(manifest.plan_file).parent)
+        self.limit = self.jobs.limit
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -91,28 +84,65 @@ class Executor:
     # --- running -------------------------------------------------------------------------------
 
     def run(self, selected: set[str] | None = None) -> dict[str, StepTally]:
-        """Load every selected step in wave order; returns a tally per step."""
-        tallies: dict[str, StepTally] = {}
+        """Load every selected step, each as soon as the steps it depends on are loaded; a tally per step."""
         self._replay_failures()
-        waves = sorted({s.wave for s in self.manifest.steps})
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            for wave in waves:
-                steps = [s for s in self.manifest.steps if s.wave == wave and (selected is None or s.id in selected)]
-                work = [(step, part) for step in steps for part in step.parts]
-                for step in steps:
-                    self.emit("step_started", {"id": step.id, "rows": step.rows})
-                futures = [pool.submit(self._run_part, step, part) for step, part in work]
-                try:
-                    for future in futures:
+        steps = [s for s in self.manifest.steps if selected is None or s.id in selected]
+        schedule = self.schedule = Schedule(steps, lock_aware=self.options.lock_aware)
+        futures: dict[Future[None], PartTask] = {}
+        wake = threading.Condition()
+        news: list[tuple[str, PartTask]] = []  # ("loaded" | "done", part) reported by the workers
+
+        def report(kind: str, task: PartTask) -> None:
+            with wake:
+                news.append((kind, task))
+                wake.notify()
+
+        # a finished step's files are gathered on a thread of their own: reading and writing every row of a
+        # big step takes a while, and the org must not wait for it to be given the next parts
+        finishing: dict[str, Future[StepTally]] = {}
+        with ThreadPoolExecutor(max_workers=1) as finisher, \
+                ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            try:
+                while not schedule.done:
+                    while empty := schedule.steps_without_parts():  # nothing to send: done once ready
+                        for step in empty:
+                            self.emit("step_started", {"id": step.id, "rows": step.rows})
+                            schedule.finish_step_if_done(step.id)
+                            finishing[step.id] = finisher.submit(self._finish_step, step)
+                    while (task := schedule.next(self.limit.limit)) is not None:
+                        if schedule.start(task):
+                            self.emit("step_started", {"id": task.step.id, "rows": task.step.rows})
+                        future = pool.submit(self._run_part, task.step, task.part,
+                                             lambda task=task: report("loaded", task))
+                        futures[future] = task
+                        future.add_done_callback(lambda _, task=task: report("done", task))
+                    if schedule.done:
+                        break
+                    if not futures:
+                        raise AssertionError("nothing in flight and nothing can start")  # pragma: no cover
+                    with wake:  # a part loaded or ended; now and then, a limit raised by a job ending
+                        wake.wait_for(lambda: bool(news), timeout=0.2)
+                        arrived, news[:] = list(news), []
+                    for kind, task in arrived:
+                        if kind == "loaded":
+                            schedule.mark_loaded(task)
+                            continue
+                        future = next(f for f, t in futures.items() if t is task)
+                        del futures[future]
                         future.result()
-                except BaseException:
-                    self.stop.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
-                for step in steps:
-                    tallies[step.id] = self._finish_step(step)
-        return tallies
+                        if schedule.finish(task):
+                            finishing[task.step.id] = finisher.submit(self._finish_step, task.step)
+            except BaseException:
+                self.stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
+        return {step_id: finishing[step_id].result() for step_id in finishing}
+
+    def concurrency(self) -> dict[str, object]:
+        """How many jobs were allowed in flight, and why that changed (for run_results.json)."""
+        return {"max": self.limit.maximum, "final": self.limit.limit, "adaptive": self.limit.adaptive,
+                "changes": [{"limit": e.limit, "reason": e.reason} for e in self.limit.history]}
 
     def tally_all(self, selected: set[str] | None = None) -> dict[str, StepTally]:
         """Outcomes so far of every selected step: what an interrupted or failed run still reports
@@ -151,8 +181,11 @@ class Executor:
         index = read_table(self.paths.plan_dir / part.source_index)
         return rows.assign(**{SOURCE_FILE: index["source_file"].to_numpy(), SOURCE_ROW: index["source_row"].to_numpy()})
 
-    def _run_part(self, step: StepEntry, part: PartEntry) -> None:
-        progress = self.checkpoint.part(step.id, part.path)
+    def _run_part(self, step: StepEntry, part: PartEntry, loaded: Callable[[], None] = lambda: None) -> None:
+        """Send the part until every row has an outcome. `loaded()` is called as soon as its only job
+        ended with every row loaded, before its results are read: children may go already."""
+        with self._lock:  # the checkpoint is saved from other threads meanwhile
+            progress = self.checkpoint.part(step.id, part.path)
         if progress.done:
             return
         if self.stop.is_set():
@@ -161,9 +194,14 @@ class Executor:
             self._plan_first_attempt(step, part, progress)
         while True:
             attempt = progress.last_attempt
-            for job in progress.attempt_jobs(attempt):
-                if not job.done:
-                    self._run_job(step, part, job)
+            with self._gate(step):
+                jobs = progress.attempt_jobs(attempt)
+                # children may go once this job loads every row, unless rows of the part were skipped:
+                # their keys must be known (at the part's end) before children are sent
+                early = loaded if attempt == 1 and len(jobs) == 1 and not progress.skipped else None
+                for job in jobs:
+                    if not job.done:
+                        self.jobs.run(step, part, job, early)
             retry = self._collect(progress, attempt, "retry")
             if retry.empty:
                 break
@@ -177,8 +215,21 @@ class Executor:
         self.failures.remember(step, *self._final_failures(progress))
 
     def _plan_first_attempt(self, step: StepEntry, part: PartEntry, progress: PartProgress) -> None:
+        documents = document_lookups(self.manifest, step)
+        if not documents and (self.options.send_orphans or not self.failures.could_orphan(step)):
+            # nothing to leave out: the first job sends the compiled part itself (and its source index)
+            with self._lock:
+                progress.jobs.append(JobRecord(number=1, attempt=1, rows_file=self.paths.relative(
+                    self.paths.plan_dir / part.path), rows=part.rows))
+            self._save()
+            return
         rows = self._sent_rows(step, part)
         orphans = pd.DataFrame() if self.options.send_orphans else self.failures.orphans(step, rows)
+        if documents and self.query is not None:
+            resolved, missing = resolve_documents(rows.drop(index=orphans.index), documents, self.query)
+            for column, _ in documents:
+                rows.loc[resolved.index, column] = resolved[column]
+            orphans = pd.concat([orphans, missing]) if not missing.empty else orphans
         folder = self.paths.jobs_dir(step.id)
         stem = Path(part.path).stem
         if not orphans.empty:
@@ -197,10 +248,13 @@ class Executor:
             # the rows as they would have been sent, too: their own children may find them by any column
             sent_as = {c: skipped[c].to_numpy() for c in step.columns if c not in outcome}
             write_table(skipped_file, outcome.assign(**sent_as))
-            progress.skipped_file, progress.skipped = self.paths.relative(skipped_file), len(orphans)
+            with self._lock:
+                progress.skipped_file, progress.skipped = self.paths.relative(skipped_file), len(orphans)
             rows = rows.drop(index=orphans.index)
         if not rows.empty:
-            progress.jobs.append(self._job_record(step, folder, stem, 1, 1, rows))
+            record = self._job_record(step, folder, stem, 1, 1, rows)
+            with self._lock:
+                progress.jobs.append(record)
         self._save()
 
     def _job_record(
@@ -222,7 +276,9 @@ class Executor:
         folder = self.paths.jobs_dir(step.id)
         stem = Path(part.path).stem
         for number, chunk in enumerate(np.array_split(np.arange(len(retry)), pieces), start=1):
-            progress.jobs.append(self._job_record(step, folder, stem, attempt, number, retry.iloc[chunk]))
+            record = self._job_record(step, folder, stem, attempt, number, retry.iloc[chunk])
+            with self._lock:
+                progress.jobs.append(record)
         self._save()
         delay = self.options.retry_delay * 2 ** (attempt - 2)
         self.emit("retry_scheduled", {"step": step.id, "rows": len(retry), "attempt": attempt, "delay": delay})
@@ -248,222 +304,36 @@ class Executor:
 
     # --- one job -------------------------------------------------------------------------------
 
-    def _client(self, step: StepEntry, part: PartEntry) -> IngestClient:
-        """The step's bulk API; a part of files too big for a ZIP batch goes through REST."""
-        if part.transport == "rest" and "rest" in self.clients:
-            return self.clients["rest"]
-        return self.clients.get(step.api) or self.clients["bulk2"]
+    def _serial(self, step: StepEntry) -> bool:
+        return self.schedule is not None and step.id in self.schedule.serial
 
-    def _run_job(self, step: StepEntry, part: PartEntry, job: JobRecord) -> None:
-        client = self._client(step, part)
-        rows_path = self.paths.root / job.rows_file
-        started = self.clock.monotonic()
-        if job.state == "created":
-            job = self._reattach_created(client, step, job)
-        if job.state == "prepared":
-            request = JobRequest(
-                object=step.object,
-                operation=step.operation,
-                external_id=step.external_id,
-                csv_path=rows_path,
-                concurrency=step.concurrency,
-                files_dir=Path(self.manifest.plan_file).parent / step.files_dir if step.files_dir else None,
-                binary_fields=step.binary_fields,
-            )
-
-            def created(job_id: str) -> None:
-                with self._lock:
-                    job.job_id, job.state = job_id, "created"
-                self._save()
-
-            try:
-                job_id = client.submit(request, on_created=created)
-            except AuthError:
-                raise
-            except BulkApiError as exc:
-                if job.job_id is None:  # no job exists: nothing can have been loaded
-                    self._job_error(step, job, started, exc, transient=isinstance(exc, TransientApiError))
-                    return
-                # The job exists and was aborted part way (Bulk 1.0 may already have loaded some
-                # batches): take its results like any job's, so no row is sent twice.
-                self._record_results(client, step, job, self._wait(client, step, job), started, error=exc)
-                return
-            with self._lock:
-                job.job_id, job.state = job_id, "submitted"
-            self._save()
-            self.emit("job_submitted", {"step": step.id, "job_id": job_id, "rows": job.rows, "attempt": job.attempt})
-        assert job.job_id is not None
-        status = self._wait(client, step, job)
-        self._record_results(client, step, job, status, started)
-
-    def _patiently(self, step: StepEntry, job_id: str, what: str, call: Callable[[], T]) -> T:
-        """`call()`, again after a backoff while it fails for a transient reason (a connection error,
-        a 5xx): the job lives on the server whatever happens to the connection, so re-attach to it.
-        A poll timeout is not a connection problem and is raised at once."""
-        for attempt in range(1, self.options.reconnect_attempts + 2):
-            try:
-                return call()
-            except TransientApiError as exc:
-                if exc.error_code == POLL_TIMEOUT_CODE or attempt > self.options.reconnect_attempts:
-                    raise
-                delay = min(self.options.retry_delay * 2 ** (attempt - 1), self.options.reconnect_max_delay)
-                self.emit("reconnecting", {"step": step.id, "job_id": job_id, "what": what, "attempt": attempt,
-                                           "delay": delay, "error": str(exc)})
-                self.clock.sleep(delay)
-                if self.stop.is_set():
-                    raise Interrupted(f"stopped while waiting to reach job {job_id} again") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _reattach_created(self, client: IngestClient, step: StepEntry, job: JobRecord) -> JobRecord:
-        """A job created before an interruption. If it never closed, abort it; either way its results
-        say which rows were loaded, and the others are retried, so nothing is sent twice."""
-        assert job.job_id is not None
-        job_id = job.job_id
-        if self._patiently(step, job_id, "status", lambda: client.status(job_id)).state == "Open":
-            with contextlib.suppress(BulkApiError):
-                client.abort(job.job_id)
+    @contextlib.contextmanager
+    def _gate(self, step: StepEntry) -> Iterator[None]:
+        """Jobs of a serial step run one at a time, retries of parts already in flight included."""
+        if not self._serial(step):
+            yield
+            return
         with self._lock:
-            job.state = "submitted"
-        self._save()
-        return job
+            gate = self._serial_gates.setdefault(step.id, threading.Lock())
+        with gate:
+            yield
 
-    def _wait(self, client: IngestClient, step: StepEntry, job: JobRecord) -> JobStatus:
-        assert job.job_id is not None
-        job_id = job.job_id
-
-        def on_poll(status: JobStatus) -> None:
-            self.emit(
-                "job_progress",
-                {
-                    "step": step.id,
-                    "job_id": job_id,
-                    "processed": status.records_processed,
-                    "failed": status.records_failed,
-                    "state": status.state,
-                },
-            )
-            if self.stop.is_set() and not status.terminal:
-                try:
-                    client.abort(job_id)
-                finally:
-                    raise Interrupted(f"job {job_id} aborted")
-
-        return self._patiently(step, job_id, "status", lambda: wait_for_status(
-            client,
-            job_id,
-            clock=self.clock.monotonic,
-            sleep=self.clock.sleep,
-            timeout=self.options.job_timeout,
-            poll_initial=self.options.poll_initial,
-            poll_max=self.options.poll_max,
-            on_poll=on_poll,
-        ))
-
-    def _record_results(self, client: IngestClient, step: StepEntry, job: JobRecord, status: JobStatus,
-                        started: float, error: BulkApiError | None = None) -> None:
-        """Join the job's results to its rows. `error`: why the job was aborted while being submitted."""
-        assert job.job_id is not None
-        job_error = status.error_message or (f"{error.error_code or type(error).__name__}: {error.api_message}"
-                                             if error else None)
-        folder = self.paths.jobs_dir(step.id)
-        job_id = job.job_id
-        results = self._patiently(step, job_id, "results", lambda: client.results(job_id, folder))
-        sent = self._job_rows(job)
-        outcome = classify(
-            sent,
-            list(step.columns),
-            step.key_column,
-            read_table(results.success_csv),
-            read_table(results.failed_csv),
-            read_table(results.unprocessed_csv),
-            job_state=status.state,
-            job_error=job_error,
-            attempt=job.attempt,
-            permanent=None if error is None else not isinstance(error, TransientApiError),
-        )
-        self._write_outcome(step, job, outcome.succeeded, outcome.failed, outcome.retry)
-        with self._lock:
-            job.job_state, job.error = status.state, job_error
-            job.seconds = round(self.clock.monotonic() - started, 3)
-            job.state = "done"
-        self._save()
-        self.emit(
-            "job_done",
-            {
-                "step": step.id,
-                "job_id": job.job_id,
-                "succeeded": len(outcome.succeeded),
-                "failed": len(outcome.failed),
-                "retry": len(outcome.retry),
-            },
-        )
-
-    def _job_rows(self, job: JobRecord) -> pd.DataFrame:
-        path = self.paths.root / job.rows_file
-        rows = read_table(path)
-        index = read_table(path.with_suffix(".source.csv"))
-        return rows.assign(**{SOURCE_FILE: index["source_file"].to_numpy(), SOURCE_ROW: index["source_row"].to_numpy()})
-
-    def _job_error(
-        self, step: StepEntry, job: JobRecord, started: float, exc: BulkApiError, *, transient: bool
-    ) -> None:
-        """The job could not be created or loaded at all: every row is retried, or fails with the error."""
-        sent = self._job_rows(job)
-        empty = pd.DataFrame(columns=list(SUCCESS_COLUMNS))
-        reason = f"{exc.error_code or type(exc).__name__}: {exc.api_message}"
-        if transient:
-            self._write_outcome(
-                step, job, empty, pd.DataFrame(columns=list(FAILED_COLUMNS)), sent.assign(reason=reason)
-            )
-        else:
-            failed = pd.DataFrame(
-                {
-                    "source_file": sent[SOURCE_FILE],
-                    "source_row": sent[SOURCE_ROW],
-                    "key": sent.get(step.key_column, ""),
-                    "error_code": exc.error_code or type(exc).__name__,
-                    "message": exc.api_message,
-                    "fields": "",
-                    "attempts": str(job.attempt),
-                }
-            )
-            for column in step.columns:
-                failed[column] = sent[column]
-            self._write_outcome(step, job, empty, failed, sent.iloc[:0].assign(reason=""))
-        with self._lock:
-            job.error, job.state = reason, "done"
-            job.seconds = round(self.clock.monotonic() - started, 3)
-        self._save()
-        self.emit(
-            "job_done",
-            {
-                "step": step.id,
-                "job_id": job.job_id,
-                "succeeded": 0,
-                "failed": 0 if transient else len(sent),
-                "retry": len(sent) if transient else 0,
-            },
-        )
-
-    def _write_outcome(
-        self, step: StepEntry, job: JobRecord, succeeded: pd.DataFrame, failed: pd.DataFrame, retry: pd.DataFrame
-    ) -> None:
-        base = (self.paths.root / job.rows_file).with_suffix("")
-        outcome, counts = {}, {}
-        for kind, frame in (("success", succeeded), ("failed", failed), ("retry", retry)):
-            path = base.with_name(f"{base.name}.{kind}.csv")
-            write_table(path, frame.astype("str"))
-            outcome[kind], counts[kind] = self.paths.relative(path), len(frame)
-        with self._lock:
-            job.outcome.update(outcome)
-            job.counts = counts
+    def _maybe_serial(self, step: StepEntry, job: JobRecord, locked: int) -> None:
+        """A retry still failing to lock for many of its rows: the step goes serial from now on."""
+        if job.attempt < 2 or not job.rows or locked / job.rows <= self.options.serial_lock_rate:
+            return
+        if self.schedule is not None and self.schedule.make_serial(step.id):
+            self.emit("step_serial", {"step": step.id, "locked": locked, "rows": job.rows,
+                                      "attempt": job.attempt})
 
     # --- step results ------------------------------------------------------------------------
 
     def _finish_step(self, step: StepEntry) -> StepTally:
         """Gather every part's final outcome into the step's success, failed and skipped files."""
-        progress = self.checkpoint.step(step.id)
+        with self._lock:
+            progress = self.checkpoint.step(step.id)
         tally = collect_step(self.paths, step, progress)
+        tally.serial = self._serial(step) or step.concurrency == "serial"
         with self._lock:
             progress.done = all(p.done for p in progress.parts.values()) and len(progress.parts) == len(step.parts)
         self._save()

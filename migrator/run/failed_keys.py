@@ -81,6 +81,15 @@ class FailedKeys:
                     values = rows[column].fillna("").astype("str")
                     found.setdefault((obj, key), KeySet()).add(key_hashes(values[(values != "").to_numpy()]))
 
+    def could_orphan(self, step: StepEntry) -> bool:
+        """Whether any row of `step` could be an orphan now: some parent it looks up (or, in pass 2, its
+        own record) is known not to have loaded. When not, its rows need not even be read."""
+        pairs = {(target.lower(), key.lower()) for _, target, key in lookup_targets(self.manifest, step)}
+        if step.pass_no == 2 and step.key_column:
+            pairs.add((step.object.lower(), step.key_column.lower()))
+        with self._lock:
+            return any(pair in known for pair in pairs for known in (self._failed, self._skipped, self._refused))
+
     def orphans(self, step: StepEntry, rows: pd.DataFrame) -> pd.DataFrame:
         """Rows whose parent (or, in pass 2, whose own record) did not load: index -> reason, parent object
         and key. A parent refused by the plan says why; one that failed or was skipped says so."""

@@ -47,14 +47,15 @@ _STEP_DEFAULTS: dict[str, Any] = {
     "step": "", "object": "", "operation": "", "api": "", "pass": 1, "level": 0, "wave": 0, "rows": 0,
     "sent": 0, "succeeded": 0, "created": 0, "updated": 0, "deleted": 0, "failed": 0, "skipped": 0,
     "in_flight": 0, "not_sent": 0, "unchanged": 0, "retried": 0, "jobs": 0, "seconds": 0.0, "error_codes": {},
-    "files": {},
+    "files": {}, "api_calls": 0, "lock_failures": 0, "serial": False,
 }
 _SOURCE_DEFAULTS: dict[str, Any] = {"step": "", "object": "", "files": [], "source_rows": 0, "filtered": 0,
                                     "rejected": 0, "unchanged": 0, "to_send": 0, "sent": 0, "succeeded": 0,
                                     "failed": 0, "skipped": 0, "in_flight": 0, "not_sent": 0, "selected": True,
                                     "masked": {}, "generated": None}
 _TOTAL_KEYS = ("source_rows", "filtered", "rejected", "unchanged", "to_send", "sent", "succeeded", "created",
-               "updated", "deleted", "failed", "skipped", "in_flight", "not_sent", "retried", "jobs")
+               "updated", "deleted", "failed", "skipped", "in_flight", "not_sent", "retried", "jobs", "api_calls",
+               "lock_failures")
 SHOWN_REASONS, SHOWN_CODES = 3, 5  # listed in the terminal caption; the rest are counted
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -187,6 +188,7 @@ def summary_table(results: Mapping[str, Any]) -> Table:
     if unchanged:
         table.add_column("Unchanged (not sent)", justify="right")
     table.add_column("Retried", justify="right")
+    table.add_column("API calls", justify="right")
     table.add_column("Time", justify="right")
     for step in data["steps"]:
         cells = [
@@ -196,7 +198,8 @@ def summary_table(results: Mapping[str, Any]) -> Table:
         ]
         cells += [_count_cell(_pending(step), "cyan")] if pending else []
         cells += [_count_cell(step["unchanged"], "")] if unchanged else []
-        table.add_row(*cells, _count_cell(step["retried"], "cyan"), Text(fmt_duration(step["seconds"])))
+        table.add_row(*cells, _count_cell(step["retried"], "cyan"), Text(fmt_int(step["api_calls"])),
+                      Text(fmt_duration(step["seconds"])))
     totals = data["totals"]
     table.add_section()
     cells = [Text(""), Text("Total", style="bold"), Text(""), Text(""), Text(""), Text(fmt_int(totals["to_send"])),
@@ -204,8 +207,8 @@ def summary_table(results: Mapping[str, Any]) -> Table:
              _count_cell(totals["skipped"], "yellow")]
     cells += [_count_cell(_pending(totals), "cyan")] if pending else []
     cells += [_count_cell(totals["unchanged"], "")] if unchanged else []
-    table.add_row(*cells, _count_cell(totals["retried"], "cyan"), Text(fmt_duration(data["elapsed_seconds"])),
-                  style="bold")
+    table.add_row(*cells, _count_cell(totals["retried"], "cyan"), Text(fmt_int(totals["api_calls"])),
+                  Text(fmt_duration(data["elapsed_seconds"])), style="bold")
     return table
 
 

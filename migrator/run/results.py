@@ -57,6 +57,9 @@ def _step_record(paths: RunPaths, step_id: str, tally: StepTally, entry: Any) ->
         "unchanged": entry.unchanged,
         "retried": tally.retried,
         "jobs": tally.jobs,
+        "api_calls": tally.api_calls,
+        "lock_failures": tally.lock_failures,
+        "serial": tally.serial,
         "seconds": round(tally.seconds, 3),
         "error_codes": dict(sorted(tally.error_codes.items())),
         "files": {kind: paths.relative(folder / f"{kind}.csv") for kind in ("success", "failed", "skipped")}
@@ -149,6 +152,8 @@ def build_results(
         **{kind: sum(s[kind] for s in pass1) for kind in _OUTCOME_KEYS},
         "retried": sum(s["retried"] for s in steps),
         "jobs": sum(s["jobs"] for s in steps),
+        "api_calls": sum(s["api_calls"] for s in steps),
+        "lock_failures": sum(s["lock_failures"] for s in steps),
         "links_failed": sum(s["failed"] + s["skipped"] + s["in_flight"] + s["not_sent"]
                             for s in steps if s["pass"] == 2),
     }

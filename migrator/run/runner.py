@@ -30,9 +30,10 @@ from typing import Any
 from migrator.check.preflight import RunPreflight, limit_problems, load_for_run, skip_unchanged
 from migrator.client.bulk2 import Bulk2Client
 from migrator.client.bulk2_query import QueryTiming
-from migrator.client.http import ApiSession
+from migrator.client.http import ApiSession, CallMeter
 from migrator.client.ingest import Bulk2Ingest, IngestClient
 from migrator.client.rest_files import RestFilesIngest
+from migrator.client.rest_query import query_records
 from migrator.compile.binary_files import size_summary
 from migrator.compile.cache import COMPILE_DIR, compile_cached
 from migrator.compile.manifest import MANIFEST_FILE, Manifest, read_manifest
@@ -166,13 +167,16 @@ def _allowed(info: Mapping[str, Any]) -> tuple[Path, ...]:
 
 def _compile(paths: RunPaths, preflight: RunPreflight, strict: bool, selection: Mapping[str, RowSelection] | None,
              emit: Event, api: ApiSession, target: Target, changed_only: bool, clock: Clock, *, home: Path,
-             scale: int = 1, key: MaskKey | None = None, databases: Mapping[str, Database] | None = None) -> Manifest:
+             scale: int = 1, key: MaskKey | None = None, databases: Mapping[str, Database] | None = None,
+             run_options: RunOptions = RunOptions()) -> Manifest:
     """Compile with the target's rules (or copy the cached compile of the same inputs), drop what a
-    changed-only load need not send, and refuse a load the day's limits cannot take."""
+    changed-only load need not send, and refuse a load the day's limits cannot take. Parts are cut
+    for the run's concurrency and ordered by parent unless lock-aware loading is off."""
     for leftover in paths.root.glob(".plan.*"):  # the staging folder of a compile that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     options = PlanOptions(out_dir=paths.plan_dir, strict=strict, selection=selection, rules=preflight.rules,
-                          scale=scale, mask_key=key, databases=databases or {})
+                          scale=scale, mask_key=key, databases=databases or {},
+                          parallel_parts=max(1, run_options.concurrency), lock_order=run_options.lock_aware)
     manifest, _ = compile_cached(preflight.plan, options, home / COMPILE_DIR, emit)
     unchanged_steps = [s.name for s in preflight.plan.objects if changed_only or s.skip_unchanged]
     if unchanged_steps:
@@ -209,6 +213,7 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
             "send_orphans": request.options.send_orphans,
             "strict": request.strict,
             "concurrency": request.options.concurrency,
+            "lock_aware": request.options.lock_aware,
             "allow_paths": [str(p.resolve()) for p in new.allow_paths],
             "check": preflight.checked,
             "changed_only": changed_only,
@@ -219,7 +224,8 @@ def _start(request: RunRequest, new: _NewRun, now: datetime, emit: Event, api: A
     atomic_write_json(paths.run_info, info)  # from here on a kill leaves a run that --resume recompiles
     try:
         manifest = _compile(paths, preflight, request.strict, new.selection, emit, api, target, request.changed_only,
-                            clock, home=request.home, scale=request.scale, key=new.mask_key, databases=databases)
+                            clock, home=request.home, scale=request.scale, key=new.mask_key, databases=databases,
+                            run_options=request.options)
         select_steps(manifest, request.select)
     except KeyboardInterrupt:
         _remove_run(paths, shared=request.run_id is not None)
@@ -262,7 +268,8 @@ def _compiled(request: RunRequest, paths: RunPaths, info: dict[str, Any], emit: 
     try:
         manifest = _compile(paths, preflight, bool(options.get("strict")), selection, emit, api, target,
                             bool(options.get("changed_only")), clock, home=request.home,
-                            scale=int(options.get("scale", 1)), key=key, databases=databases)
+                            scale=int(options.get("scale", 1)), key=key, databases=databases,
+                            run_options=request.options)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while compiling the plan of run {paths.run_id}: nothing was sent; "
                           f"resume with: {resume_command(paths.run_id, request.home)}") from None
@@ -308,25 +315,33 @@ def execute(
     session = nullcontext(connection[1]) if connection else open_target(target, data_dir=request.home)
     with ExitStack() as stack:
         api = stack.enter_context(session)
-        if new is not None:
-            paths, info, manifest = _start(request, new, started, emit, api, target, clock, databases)
-        else:
-            assert paths is not None
-            manifest = _compiled(request, paths, info, emit, api, target, clock, environment, databases)
-        info["target"] = _target_info(target, api)
+        checks = CallMeter()  # the calls made before loading: describe and limits checks, comparisons
+        with api.metered(checks):
+            if new is not None:
+                paths, info, manifest = _start(request, new, started, emit, api, target, clock, databases)
+            else:
+                assert paths is not None
+                manifest = _compiled(request, paths, info, emit, api, target, clock, environment, databases)
+            info["target"] = _target_info(target, api)
         atomic_write_json(paths.run_info, info)
-        return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now)
+        return _load(request, paths, info, manifest, api, emit, clock, (started, started_tick), now,
+                     calls_before_loading=checks.total)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow errors
 
 
 def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: Manifest, api: ApiSession,
-          emit: Event, clock: Clock, start: tuple[datetime, float], now: Callable[[], datetime]) -> RunResult:
-    """Send the compiled plan; always ends with run_results.json and report.html."""
+          emit: Event, clock: Clock, start: tuple[datetime, float], now: Callable[[], datetime], *,
+          calls_before_loading: int = 0) -> RunResult:
+    """Send the compiled plan; always ends with run_results.json and report.html.
+
+    `calls_before_loading`: the API calls the run made before its first job (checks against the
+    target); they are reported beside the calls each step used."""
     options = info.get("options", {})
     strict = bool(options.get("strict", request.strict))
     selected = select_steps(manifest, request.select or tuple(options.get("select") or ()))
+    meter = CallMeter()
     executor = Executor(manifest, paths, _clients(api, paths.root / "rest-jobs"), load_checkpoint(paths),
-                        request.options, clock, emit)
+                        request.options, clock, emit, meter=meter, query=lambda soql: query_records(api, soql))
     emit("run_started", {
         "run_id": paths.run_id,
         "target": info["target"],
@@ -335,8 +350,10 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
         "files": size_summary(manifest.sources),  # what the binary fields send, before any of it is sent
     })
     status, error, exit_code = "succeeded", None, 0
+    loading = clock.monotonic()
     try:
-        tallies = executor.run(selected)
+        with api.metered(meter):
+            tallies = executor.run(selected)
     except (KeyboardInterrupt, Interrupted):
         status, exit_code = "interrupted", Interrupted.exit_code
     except MigratorError as exc:
@@ -356,6 +373,11 @@ def _load(request: RunRequest, paths: RunPaths, info: dict[str, Any], manifest: 
         error=error,
         resume_command=resume_command(paths.run_id, request.home) if status != "succeeded" else None,
     )
+    results["concurrency"] = executor.concurrency()
+    # how the run's time splits: compiling (and opening the target) before the first job, then loading
+    results["timing"] = {"before_loading_seconds": round(loading - start[1], 3),
+                         "loading_seconds": round(clock.monotonic() - loading, 3)}
+    results["api_calls_before_loading"] = calls_before_loading
     if status == "succeeded":
         results["status"], results["exit_code"] = run_outcome(results["totals"], strict=strict)
     atomic_write_json(paths.results, results)

@@ -6,10 +6,12 @@ interrupted or resumed run), and tallied for `run_results.json`.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from migrator.compile.csvio import TableAppender, read_table, write_table
-from migrator.compile.manifest import UNCHANGED_FILE, StepEntry
+from migrator.compile.manifest import UNCHANGED_FILE, StepEntry, unchanged_step_file
 from migrator.run.checkpoint import PartProgress, StepProgress
 from migrator.run.outcomes import FAILED_COLUMNS, SUCCESS_COLUMNS
 from migrator.run.rundir import RunPaths
@@ -35,6 +37,9 @@ class StepTally:
     jobs: int = 0
     seconds: float = 0.0
     error_codes: dict[str, int] = field(default_factory=dict)
+    api_calls: int = 0  # HTTP calls the step's jobs made
+    lock_failures: int = 0  # row failures on UNABLE_TO_LOCK_ROW, every attempt counted (retried or final)
+    serial: bool = False  # its jobs went one at a time (the plan said so, or its locks did)
 
 
 def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> StepTally:
@@ -43,8 +48,13 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
     tally = StepTally(rows=step.rows)
     folder = paths.step_dir(step.id)
     if step.unchanged:
-        unchanged = read_table(paths.plan_dir / UNCHANGED_FILE)
-        write_table(folder / "unchanged.csv", unchanged[unchanged["step_id"] == step.id].drop(columns="step_id"))
+        own = paths.plan_dir / unchanged_step_file(step.id)
+        if own.exists():  # the step's rows alone, as drop_unchanged wrote them
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(own, folder / "unchanged.csv")
+        else:  # a plan compiled before there were per-step files
+            unchanged = read_table(paths.plan_dir / UNCHANGED_FILE)
+            write_table(folder / "unchanged.csv", unchanged[unchanged["step_id"] == step.id].drop(columns="step_id"))
     success = TableAppender(folder / "success.csv", SUCCESS_COLUMNS)
     failed = TableAppender(folder / "failed.csv", (*FAILED_COLUMNS, *step.columns))
     skipped = TableAppender(folder / "skipped.csv", SKIPPED_COLUMNS)
@@ -57,12 +67,19 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
         for job in state.jobs:
             tally.jobs += 1 if job.job_id else 0
             tally.seconds += job.seconds
+            tally.api_calls += job.api_calls
+            tally.lock_failures += job.counts.get("locked", 0)
             tally.retried += job.rows if job.attempt > 1 else 0
             if "success" in job.outcome:
-                rows = read_table(paths.root / job.outcome["success"])
-                success.append(rows)
-                tally.succeeded += len(rows)
-                tally.created += int((rows["created"] == "true").sum()) if "created" in rows else 0
+                if "created" in job.counts:  # counted when written: copy the rows as they are
+                    _copy_rows(paths.root / job.outcome["success"], success, job.counts["success"])
+                    tally.succeeded += job.counts["success"]
+                    tally.created += job.counts["created"]
+                else:
+                    rows = read_table(paths.root / job.outcome["success"])
+                    success.append(rows)
+                    tally.succeeded += len(rows)
+                    tally.created += int((rows["created"] == "true").sum()) if "created" in rows else 0
             for kind in ("failed", "exhausted"):
                 if kind not in job.outcome:
                     continue
@@ -77,6 +94,18 @@ def collect_step(paths: RunPaths, step: StepEntry, progress: StepProgress) -> St
             tally.skipped += len(rows)
         _count_unsettled(tally, part.rows - (tally.succeeded + tally.failed + tally.skipped - settled), state)
     return tally
+
+
+def _copy_rows(source: Path, target: TableAppender, rows: int) -> None:
+    """Append the `rows` data rows of a job's success file (the step's columns) byte for byte: a big step's
+    rows are not parsed and encoded again just to be gathered in one file."""
+    with source.open("rb") as handle:
+        handle.readline()  # the header
+        data = handle.read()
+    if data:
+        with target.path.open("ab") as out:
+            out.write(data)
+        target.rows += rows
 
 
 def _count_unsettled(tally: StepTally, unsettled: int, state: PartProgress) -> None:

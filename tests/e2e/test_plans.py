@@ -44,7 +44,7 @@ def files_under(folder: Path) -> dict[str, bytes]:
 
 
 def test_every_plan_is_covered():
-    assert {p.stem for p in PLANS} == {"crm", "seed", "copy-masked", "files", "erp-sql"}
+    assert {p.stem for p in PLANS} == {"crm", "seed", "copy-masked", "files", "file-links", "erp-sql"}
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=[p.stem for p in PLANS])

@@ -270,6 +270,17 @@ def test_verify_path_is_relative_to_project(tmp_path):
     assert _resolve(_project(tmp_path, text), "x").verify == str(tmp_path / "certs" / "ca.pem")
 
 
+def test_local_target_pace_is_checked_and_described(tmp_path):
+    text = '[targets.paced]\nauth = "local"\npace = "production,speed=5"\n'
+    target = _resolve(_project(tmp_path, text), "paced")
+    assert target.local_pace == "production,speed=5"
+    assert "paced production,speed=5" in target.describe() and target.as_dict()["local_pace"] == target.local_pace
+    other = tmp_path / "b"
+    other.mkdir()
+    with pytest.raises(ConfigError, match=r"migrator.toml:1: targets.bad.pace: pace setting rate needs a number"):
+        _resolve(_project(other, '[targets.bad]\nauth = "local"\npace = "rate=fast"\n'), "bad")
+
+
 def test_the_config_is_found_beside_the_plan_then_upward(tmp_path):
     """Issue 10 item 24: migrator.toml was read from the working directory only."""
     (tmp_path / "repo").mkdir()

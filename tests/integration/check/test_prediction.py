@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from migrator import api
 from migrator.compile.csvio import read_table
 
@@ -137,12 +139,27 @@ def test_changed_only_sends_exactly_the_changed_rows(org):
     per_step = read_table(result.paths.root / steps["Task"]["files"]["unchanged"])
     assert len(per_step) == 13 and "T0" not in set(per_step["key"])
     assert set(per_step["source_file"]) == {"data/tasks.csv"}
+    assert list(per_step.columns) == ["step", "object", "source_file", "source_row", "key"]
+    accounts_same = pd.concat([read_table(result.paths.root / s["files"]["unchanged"]) for s in result.results["steps"]
+                               if s["step"] == "Account" and s["pass"] == 1 and "unchanged" in s["files"]])
+    assert len(accounts_same) == 27 and not {"A2", "A7", "A11"} & set(accounts_same["key"])
     # the report shows them as an outcome of their own
     html = (result.paths.root / "report.html").read_text(encoding="utf-8")
     assert 'id="kpi-unchanged">84<' in html
+    # the parts sent hold the changed rows whole (rewritten from the rows the comparison read)
+    parts = [read_table(f) for f in sorted((result.paths.root / "plan").glob("**/part-*.csv"))
+             if not f.name.endswith(".source.csv")]
+    sent_keys = sorted(k for part in parts for k in part["Legacy_Id__c"])
+    assert sent_keys == ["A11", "A2", "A7", "C4", "T0", "T9"], sent_keys
+    accounts = next(part for part in parts if "A7" in set(part["Legacy_Id__c"]))
+    assert accounts.set_index("Legacy_Id__c").loc["A7", "Name"] == "Account 7 (renamed)"
+    contacts = next(part for part in parts if "C4" in set(part["Legacy_Id__c"]))
+    assert contacts["Account.Legacy_Id__c"].str.fullmatch(r"A\d+").all(), contacts  # keys, not resolved Ids
 
     again = org.run(plan, changed_only=True)
     assert again.results["totals"]["sent"] == 0 and again.results["totals"]["unchanged"] == 90
+    assert sum(len(read_table(again.paths.root / s["files"]["unchanged"])) for s in again.results["steps"]
+               if s["step"] == "Account" and s["pass"] == 1 and "unchanged" in s["files"]) == 30
 
 
 def test_rows_naming_a_parent_nobody_has_are_predicted_to_fail(org):

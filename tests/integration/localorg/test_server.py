@@ -153,7 +153,8 @@ def test_serve_command_prints_env_lines_and_stops_on_sigterm(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
     command = [sys.executable, "-c", "from migrator.localorg.serve_command import serve; serve()",
-               "--db", str(tmp_path / "org.db"), "--port", "0", "--print-env", "--faults", "slow_ms=1"]
+               "--db", str(tmp_path / "org.db"), "--port", "0", "--print-env", "--faults", "slow_ms=1",
+               "--pace", "production,speed=5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         lines = env_lines(process.stdout)
@@ -174,6 +175,7 @@ def test_serve_command_prints_env_lines_and_stops_on_sigterm(tmp_path):
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "Local org running at https://127.0.0.1:" in err and "local org stopped" in err
+    assert "paced          rate=1000.0, chunk=10000, max_jobs=5" in err and "speed=5.0" in err
 
 
 def test_serve_refuses_bad_options(tmp_path):

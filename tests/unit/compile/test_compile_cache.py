@@ -74,3 +74,13 @@ def test_without_a_cache_folder_or_for_a_retry_it_always_compiles(tmp_path: Path
     cache = tmp_path / "cache"
     _compile(plan, tmp_path / "run3", cache)
     assert not _compile(plan, tmp_path / "run4", cache, selection={})[1]
+
+
+def test_input_order_or_another_concurrency_compiles_again(tmp_path: Path):
+    """Parts are cut for the run's concurrency and grouped by parent unless --input-order: a compile
+    cut otherwise must not be copied."""
+    plan, cache = write_plan(tmp_path), tmp_path / "cache"
+    _compile(plan, tmp_path / "run1", cache)
+    assert not _compile(plan, tmp_path / "run2", cache, lock_order=False)[1]
+    assert not _compile(plan, tmp_path / "run3", cache, parallel_parts=1)[1]
+    assert _compile(plan, tmp_path / "run4", cache, parallel_parts=1)[1]
