@@ -19,15 +19,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
     SpinnerColumn,
-    Task,
     TaskID,
     TimeElapsedColumn,
 )
 from rich.text import Text
 
-from migrator.run.progress import RunProgress
+from migrator.run.progress import PlainColumn, RunProgress, event_int
 
 
 @dataclass
@@ -38,20 +36,6 @@ class StepRows:
     rows: int = 0
     status: str = "waiting"
     done: bool = False
-
-
-class _Plain(ProgressColumn):
-    def __init__(self, render: Callable[[Task], Text]) -> None:
-        super().__init__()
-        self._render = render
-
-    def render(self, task: Task) -> Text:
-        return self._render(task)
-
-
-def _int(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    return int(value) if isinstance(value, int | float) else 0
 
 
 class ExtractProgress:
@@ -66,9 +50,9 @@ class ExtractProgress:
         self._running = False
         self._progress = Progress(
             SpinnerColumn(finished_text=Text("✓", style="green")),
-            _Plain(lambda task: Text.assemble((task.fields["step"], "bold"), " ", (task.fields["object"], "dim"))),
+            PlainColumn(lambda task: Text.assemble((task.fields["step"], "bold"), " ", (task.fields["object"], "dim"))),
             BarColumn(bar_width=32), MofNCompleteColumn(),
-            _Plain(lambda task: Text(task.fields["status"], style="dim")), TimeElapsedColumn(),
+            PlainColumn(lambda task: Text(task.fields["status"], style="dim")), TimeElapsedColumn(),
             console=self.console, disable=not self.live)
 
     def __enter__(self) -> ExtractProgress:
@@ -107,7 +91,7 @@ class ExtractProgress:
         step = self._step(str(data.get("step")).split("#")[0])
         if "#" in str(data.get("step")):
             return  # an Id scan: not the step's rows
-        step.total += _int(data, "rows")
+        step.total += event_int(data, "rows")
         step.status = "downloading"
         self._refresh(step)
 
@@ -115,7 +99,7 @@ class ExtractProgress:
         if "#" in str(data.get("step")):
             return
         step = self._step(str(data.get("step")))
-        step.rows += _int(data, "rows")
+        step.rows += event_int(data, "rows")
         self._refresh(step)
 
     def _writing(self, data: Mapping[str, Any]) -> None:
@@ -125,11 +109,11 @@ class ExtractProgress:
 
     def _written(self, data: Mapping[str, Any]) -> None:
         step = self._step(str(data.get("step")))
-        step.done, step.status = True, f"{_int(data, 'rows'):,} rows in {data.get('file')}"
-        step.total = step.rows = max(step.rows, _int(data, "rows"))
+        step.done, step.status = True, f"{event_int(data, 'rows'):,} rows in {data.get('file')}"
+        step.total = step.rows = max(step.rows, event_int(data, "rows"))
         self._refresh(step)
         if not self.live:
-            self._print(f"✓ {step.step} ({step.object}): {_int(data, 'rows'):,} rows -> {data.get('file')}")
+            self._print(f"✓ {step.step} ({step.object}): {event_int(data, 'rows'):,} rows -> {data.get('file')}")
 
     def _done(self, data: Mapping[str, Any]) -> None:
         self.stop()

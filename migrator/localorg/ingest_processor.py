@@ -105,39 +105,24 @@ class IngestProcessor:
         return KeyIndexes(self.store.conn(), rows, self.settings.in_memory_index_rows, self.index_cache)
 
     def process(self, job_id: str) -> None:
-        job = self.jobs.get(job_id)
-        if job is None or not self.jobs.transition(job_id, ["UploadComplete"], "InProgress",
-                                                   system_modstamp=stamp()):
+        """Run a whole UploadComplete job at once (unpaced): opened as a paced job is, then every batch."""
+        opened = self.open_job(job_id)
+        if opened is None:
             return
-        started = time.monotonic()
-        writer = IngestResultWriter(self.files, job)
-        upload = self.files.path(job_id, UPLOAD)
-        data = upload.read_bytes() if upload.exists() else b""
+        job, parsed, progress = opened.job, opened.parsed, opened.progress
         try:
-            parsed = parse_csv(data, job.column_delimiter, job.line_ending)
-        except CsvInputError as exc:
-            data = data.removeprefix(BOM)
-            job.header_line = data.partition(b"\n")[0].removesuffix(b"\r").decode("utf-8", "replace")
-            writer.unprocessed_raw(data)
-            self._finish(job, "Failed", started, Progress(), error=exc.message, header_line=job.header_line)
-            return
-        job.header_line = parsed.header_line
-        self.jobs.update(job_id, header_line=parsed.header_line)
-        progress = Progress()
-        try:
-            plan = self.engine.prepare(job.object, job.operation, parsed.headers, job.external_id_field)
-            self._run_batches(job, parsed, plan, writer, progress)
+            self._run_batches(job, parsed, opened.plan, opened.writer, progress)
         except (HeaderError, JobRequestError) as exc:
-            writer.unprocessed(parsed)
-            self._finish(job, "Failed", started, Progress(), error=exc.message)
+            opened.writer.unprocessed(parsed)
+            self._finish(job, "Failed", opened.started, Progress(), error=exc.message)
         except JobAborted:
-            writer.unprocessed(parsed.rows(progress.processed, parsed.row_count))
-            self._finish(job, "Aborted", started, progress)
+            opened.writer.unprocessed(parsed.rows(progress.processed, parsed.row_count))
+            self._finish(job, "Aborted", opened.started, progress)
         except JobFailed as exc:
-            writer.unprocessed(parsed.rows(progress.processed, parsed.row_count))
-            self._finish(job, "Failed", started, progress, error=exc.message)
+            opened.writer.unprocessed(parsed.rows(progress.processed, parsed.row_count))
+            self._finish(job, "Failed", opened.started, progress, error=exc.message)
         else:
-            self._finish(job, "JobComplete", started, progress)
+            self._finish(job, "JobComplete", opened.started, progress)
 
     # --- chunk by chunk (paced jobs) --------------------------------------------------------------
     def open_job(self, job_id: str) -> OpenedJob | None:

@@ -76,7 +76,7 @@ class StepCounts:
         self.status, self.status_style = text, style
 
 
-class _PlainColumn(ProgressColumn):
+class PlainColumn(ProgressColumn):
     """A column drawn from the task's fields as `Text`: what the events carry is never markup."""
 
     def __init__(self, render: Callable[[Task], Text]) -> None:
@@ -87,7 +87,8 @@ class _PlainColumn(ProgressColumn):
         return self._render(task)
 
 
-def _int(data: Mapping[str, Any], key: str) -> int:
+def event_int(data: Mapping[str, Any], key: str) -> int:
+    """A count an event carries, 0 when it is missing or not a number (events are never trusted to be typed)."""
     value = data.get(key)
     return int(value) if isinstance(value, int | float) else 0
 
@@ -107,12 +108,12 @@ class RunProgress:
         self._tasks: dict[str, TaskID] = {}
         self._progress = Progress(
             SpinnerColumn(finished_text=Text("✓", style="green")),
-            _PlainColumn(lambda task: Text.assemble((task.fields["step_id"], "bold"), " ",
+            PlainColumn(lambda task: Text.assemble((task.fields["step_id"], "bold"), " ",
                                                     (task.fields["object"], "dim"))),
             BarColumn(bar_width=32),
             MofNCompleteColumn(),
-            _PlainColumn(lambda task: Text(task.fields["status"], style=task.fields["status_style"])),
-            _PlainColumn(lambda task: task.fields["detail"]),
+            PlainColumn(lambda task: Text(task.fields["status"], style=task.fields["status_style"])),
+            PlainColumn(lambda task: task.fields["detail"]),
             TimeElapsedColumn(),
             console=self.console,
             refresh_per_second=refresh_per_second,
@@ -156,10 +157,10 @@ class RunProgress:
             step = self._step(str(spec["id"]))
             step.object = str(spec.get("object") or "")
             step.operation = str(spec.get("operation") or "")
-            step.rows = _int(spec, "rows")
+            step.rows = event_int(spec, "rows")
             self._refresh(step)
         if not self.live:
-            rows = sum(_int(s, "rows") for s in steps)
+            rows = sum(event_int(s, "rows") for s in steps)
             self._print(f"Run {self.run_id}: {len(steps)} step(s), {rows:,} row(s) to send")
         for line in data.get("files") or ():
             self._print(str(line))
@@ -169,7 +170,7 @@ class RunProgress:
             return  # the planner's step events carry "step", not "id": not ours to draw
         step = self._step(str(data["id"]))
         if "rows" in data:
-            step.rows = _int(data, "rows")
+            step.rows = event_int(data, "rows")
         step.started_at = self._clock()
         step.set_status("starting")
         if step.id in self._tasks:
@@ -181,7 +182,7 @@ class RunProgress:
         if step is None:
             return
         step.in_flight[str(data["job_id"])] = (0, 0)
-        attempt = _int(data, "attempt")
+        attempt = event_int(data, "attempt")
         step.set_status(f"attempt {attempt}: queued" if attempt > 1 else "queued")
         self._refresh(step)
 
@@ -189,7 +190,7 @@ class RunProgress:
         step = self._job_step(data)
         if step is None:
             return
-        step.in_flight[str(data["job_id"])] = (_int(data, "processed"), _int(data, "failed"))
+        step.in_flight[str(data["job_id"])] = (event_int(data, "processed"), event_int(data, "failed"))
         step.set_status(str(data.get("state") or "in progress"))
         self._refresh(step)
 
@@ -199,16 +200,16 @@ class RunProgress:
             return
         step.in_flight.pop(str(data["job_id"]), None)
         # `failed` are rows failed for good; rows to retry go back to pending until their next job.
-        step.settled += _int(data, "succeeded") + _int(data, "failed")
-        step.failed += _int(data, "failed")
-        step.set_status("retrying" if _int(data, "retry") else ("polling" if step.in_flight else "finishing"))
+        step.settled += event_int(data, "succeeded") + event_int(data, "failed")
+        step.failed += event_int(data, "failed")
+        step.set_status("retrying" if event_int(data, "retry") else ("polling" if step.in_flight else "finishing"))
         self._refresh(step)
 
     def _retry_scheduled(self, data: Mapping[str, Any]) -> None:
         step = self.steps.get(str(data.get("step")))
         if step is None:
             return
-        rows, attempt, delay = _int(data, "rows"), _int(data, "attempt"), data.get("delay") or 0
+        rows, attempt, delay = event_int(data, "rows"), event_int(data, "attempt"), data.get("delay") or 0
         step.retried += rows
         step.set_status(f"retry {attempt} in {float(delay):.0f}s")
         self._refresh(step)
@@ -224,13 +225,13 @@ class RunProgress:
         self._refresh(step)
         if not self.live:
             self._print(f"  {step.id}: job {data['job_id']}: {data.get('error') or 'connection lost'}; "
-                        f"trying again in {delay:.1f} s (attempt {_int(data, 'attempt')})")
+                        f"trying again in {delay:.1f} s (attempt {event_int(data, 'attempt')})")
 
     def _step_done(self, data: Mapping[str, Any]) -> None:
         if not data.get("id"):
             return
         step = self._step(str(data["id"]))
-        succeeded, failed, skipped = _int(data, "succeeded"), _int(data, "failed"), _int(data, "skipped")
+        succeeded, failed, skipped = event_int(data, "succeeded"), event_int(data, "failed"), event_int(data, "skipped")
         step.in_flight.clear()
         step.settled = succeeded + failed + skipped
         step.failed, step.skipped = failed, skipped

@@ -290,7 +290,8 @@ def mutated_valid_plan(draw) -> str:
     return "\n".join(lines)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(yamlish, mutated_valid_plan()))
 def test_arbitrary_yamlish_text_only_ever_raises_plan_error(tmp_path: Path, text: str):
     path = tmp_path / "fuzz.yaml"
