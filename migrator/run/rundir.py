@@ -46,8 +46,10 @@ def read_json(path: Path) -> Any:
 
 
 def new_run_id(now: datetime) -> str:
-    """Sortable by time, unique enough for several runs a second: 20261129-093012-4f1a."""
-    return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    """Sortable by time to the millisecond (so "the newest run" is right for runs a second apart or less),
+    with a random tail for runs in the same millisecond: 20261129-093012-481-4f1a."""
+    moment = now.astimezone(UTC)
+    return f"{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}-{secrets.token_hex(2)}"
 
 
 def utc_iso(now: datetime) -> str:

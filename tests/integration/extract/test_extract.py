@@ -114,6 +114,7 @@ def test_an_interrupted_extract_resumes_without_downloading_finished_pages(orgs:
         api.extract(orgs.plan(), source="A", out_dir=orgs.project / "resumed", page_rows=2, workers=1,
                     on_event=stop_after_five, **orgs.kw())
     stopped = max((orgs.home / "extracts").iterdir(), key=lambda p: p.name)
+    assert stopped.name != complete.extract_id  # the newest extract is the stopped one, even within a second
     state = json.loads((stopped / "state.json").read_text(encoding="utf-8"))
     done = {f"{u['id']}/{name}" for u in state["units"] for name in u["pages"]}
     assert set(seen) <= done and 5 <= len(done) < pages_in_all
